@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "swift-vmimage",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "ByteStreams", targets: ["ByteStreams"]),
+        .library(name: "Zstd", targets: ["Zstd"]),
+        .library(name: "Tar", targets: ["Tar"]),
+        .library(name: "QCOW2", targets: ["QCOW2"]),
+        .library(name: "VMImage", targets: ["VMImage"]),
+        .executable(name: "qcowtool", targets: ["qcowtool"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C: the system's libzstd, and the few Linux calls Glibc does not show to Swift.
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
+        ),
+        .target(name: "CSystemShim"),
+
+        // Byte sources and sinks shared by every streaming stage (files, buffers, sparse extents).
+        .target(
+            name: "ByteStreams",
+            dependencies: [
+                "CSystemShim",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(name: "Zstd", dependencies: ["CZstd", "ByteStreams"]),
+        .target(name: "Tar", dependencies: ["ByteStreams", "CSystemShim"]),
+        .target(name: "QCOW2", dependencies: ["ByteStreams", "Zstd", "CSystemShim"]),
+        .target(name: "VMImage", dependencies: ["QCOW2", "Tar", "Zstd", "ByteStreams"]),
+        .executableTarget(
+            name: "qcowtool",
+            dependencies: [
+                "VMImage", "QCOW2", "Tar", "Zstd", "ByteStreams",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd", "ByteStreams"]),
+    ]
+)

@@ -1,0 +1,104 @@
+import SystemPackage
+
+/// A ``ByteSource`` reading a file descriptor from its current position.
+///
+/// The descriptor is borrowed: closing it stays the caller's job.
+public struct FileSource: ByteSource, Sendable {
+    /// The descriptor read from.
+    public let descriptor: FileDescriptor
+    /// The path, for error messages only.
+    public let path: String?
+    /// Bytes read so far.
+    public private(set) var bytesRead: UInt64 = 0
+
+    /// A source reading `descriptor`; `path` only names it in errors.
+    public init(_ descriptor: FileDescriptor, path: String? = nil) {
+        self.descriptor = descriptor
+        self.path = path
+    }
+
+    /// Reads the next bytes (retrying on `EINTR`).
+    public mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        do {
+            let n = try descriptor.read(into: buffer, retryOnInterrupt: true)
+            bytesRead &+= UInt64(n)
+            return n
+        } catch let errno as Errno {
+            throw ByteStreamError.system(operation: "read", path: path, errno: errno)
+        }
+    }
+}
+
+/// A ``ByteSink`` writing to a file descriptor at its current position.
+///
+/// The descriptor is borrowed: closing it stays the caller's job.
+public struct FileSink: ByteSink, Sendable {
+    /// The descriptor written to.
+    public let descriptor: FileDescriptor
+    /// The path, for error messages only.
+    public let path: String?
+    /// Bytes written so far.
+    public private(set) var bytesWritten: UInt64 = 0
+
+    /// A sink writing to `descriptor`; `path` only names it in errors.
+    public init(_ descriptor: FileDescriptor, path: String? = nil) {
+        self.descriptor = descriptor
+        self.path = path
+    }
+
+    /// Writes all of `bytes`, looping over short writes.
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
+        do {
+            var done = 0
+            while done < bytes.count {
+                done += try descriptor.write(UnsafeRawBufferPointer(rebasing: bytes[done...]), retryOnInterrupt: true)
+            }
+            bytesWritten &+= UInt64(bytes.count)
+        } catch let errno as Errno {
+            throw ByteStreamError.system(operation: "write", path: path, errno: errno)
+        }
+    }
+}
+
+extension FileDescriptor {
+    /// Reads exactly `buffer.count` bytes at `offset`, or fewer only at end of file.
+    ///
+    /// - Returns: the number of bytes read.
+    public func pread(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64, path: String? = nil) throws -> Int {
+        guard let start = Int64(exactly: offset) else {
+            throw ByteStreamError.system(operation: "pread", path: path, errno: .invalidArgument)
+        }
+        var filled = 0
+        do {
+            while filled < buffer.count {
+                let n = try read(
+                    fromAbsoluteOffset: start + Int64(filled),
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]),
+                    retryOnInterrupt: true)
+                if n == 0 { break }
+                filled += n
+            }
+        } catch let errno as Errno {
+            throw ByteStreamError.system(operation: "pread", path: path, errno: errno)
+        }
+        return filled
+    }
+
+    /// Writes all of `bytes` at `offset`.
+    public func pwriteAll(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, path: String? = nil) throws {
+        guard let start = Int64(exactly: offset) else {
+            throw ByteStreamError.system(operation: "pwrite", path: path, errno: .invalidArgument)
+        }
+        var done = 0
+        do {
+            while done < bytes.count {
+                done += try write(
+                    toAbsoluteOffset: start + Int64(done),
+                    UnsafeRawBufferPointer(rebasing: bytes[done...]),
+                    retryOnInterrupt: true)
+            }
+        } catch let errno as Errno {
+            throw ByteStreamError.system(operation: "pwrite", path: path, errno: errno)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import CSystemShim
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Facts about sparse files: where the data is, how much disk it takes, and how to
+/// punch holes. Uses `lseek(SEEK_DATA/SEEK_HOLE)` and `fallocate` through the C shim.
+public enum SparseFile {
+    /// Size and allocation of an open file, from `fstat`.
+    public struct Status: Sendable, Equatable {
+        /// Apparent size in bytes (`st_size`).
+        public var size: UInt64
+        /// Bytes of disk allocated (`st_blocks * 512`).
+        public var allocatedBytes: UInt64
+        /// Whether it is a regular file.
+        public var isRegularFile: Bool
+        /// Preferred I/O block size (`st_blksize`).
+        public var blockSize: Int
+    }
+
+    /// `fstat` of `descriptor`.
+    public static func status(of descriptor: FileDescriptor, path: String? = nil) throws -> Status {
+        var st = stat()
+        guard fstat(descriptor.rawValue, &st) == 0 else {
+            throw ByteStreamError.system(operation: "fstat", path: path, errno: Errno(rawValue: errno))
+        }
+        return Status(
+            size: UInt64(clamping: st.st_size),
+            allocatedBytes: UInt64(clamping: st.st_blocks) &* 512,
+            isRegularFile: (st.st_mode & S_IFMT) == S_IFREG,
+            blockSize: Int(st.st_blksize))
+    }
+
+    /// The data extents of the first `size` bytes of a file, in order, as reported by
+    /// `SEEK_DATA`/`SEEK_HOLE`. A file system without hole support reports one extent
+    /// covering everything. Returns `nil` when the file system refuses these seeks.
+    ///
+    /// The file position of `descriptor` is left undefined.
+    public static func dataExtents(of descriptor: FileDescriptor, size: UInt64, path: String? = nil) throws -> [Range<UInt64>]? {
+        var extents: [Range<UInt64>] = []
+        var offset: UInt64 = 0
+        while offset < size {
+            let data = vmimage_seek_data(descriptor.rawValue, Int64(clamping: offset))
+            if data < 0 {
+                let e = errno
+                if e == ENXIO { break }  // no data after offset
+                if e == EINVAL || e == EOPNOTSUPP { return nil }
+                throw ByteStreamError.system(operation: "lseek(SEEK_DATA)", path: path, errno: Errno(rawValue: e))
+            }
+            let dataStart = UInt64(data)
+            if dataStart >= size { break }
+            let hole = vmimage_seek_hole(descriptor.rawValue, data)
+            if hole < 0 {
+                throw ByteStreamError.system(operation: "lseek(SEEK_HOLE)", path: path, errno: Errno(rawValue: errno))
+            }
+            let dataEnd = min(UInt64(hole), size)
+            guard dataEnd > dataStart else { break }
+            extents.append(dataStart..<dataEnd)
+            offset = dataEnd
+        }
+        return extents
+    }
+
+    /// Deallocates `length` bytes at `offset` without changing the file size.
+    ///
+    /// - Returns: `false` when the file system cannot punch holes.
+    @discardableResult
+    public static func punchHole(in descriptor: FileDescriptor, offset: UInt64, length: UInt64, path: String? = nil) throws -> Bool {
+        guard length > 0 else { return true }
+        if vmimage_punch_hole(descriptor.rawValue, Int64(clamping: offset), Int64(clamping: length)) == 0 { return true }
+        let e = errno
+        if e == EOPNOTSUPP || e == ENOSYS { return false }
+        throw ByteStreamError.system(operation: "fallocate(PUNCH_HOLE)", path: path, errno: Errno(rawValue: e))
+    }
+
+    /// Sets the file size with `ftruncate` (growing it leaves a hole).
+    public static func setSize(of descriptor: FileDescriptor, to size: UInt64, path: String? = nil) throws {
+        guard let length = off_t(exactly: size) else {
+            throw ByteStreamError.system(operation: "ftruncate", path: path, errno: .fileTooLarge)
+        }
+        guard ftruncate(descriptor.rawValue, length) == 0 else {
+            throw ByteStreamError.system(operation: "ftruncate", path: path, errno: Errno(rawValue: errno))
+        }
+    }
+
+    /// Whether every byte of `bytes` is zero.
+    @inlinable
+    public static func isZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        let count = bytes.count
+        // Eight bytes at a time, then the tail.
+        while index + 8 <= count {
+            if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) != 0 { return false }
+            index += 8
+        }
+        while index < count {
+            if bytes[index] != 0 { return false }
+            index += 1
+        }
+        return true
+    }
+}

@@ -1,0 +1,33 @@
+#ifndef SWIFT_VMIMAGE_CSYSTEMSHIM_H
+#define SWIFT_VMIMAGE_CSYSTEMSHIM_H
+
+// Linux calls that Swift's Glibc module does not show (they need _GNU_SOURCE).
+// Only plain integer types cross this boundary; the definitions live in shim.c,
+// which is compiled with _GNU_SOURCE. Each returns -1 and sets errno on failure,
+// exactly as the underlying call does.
+
+#include <stdint.h>
+
+/// lseek(fd, offset, SEEK_DATA): the first offset >= `offset` that holds data.
+int64_t vmimage_seek_data(int fd, int64_t offset);
+
+/// lseek(fd, offset, SEEK_HOLE): the first offset >= `offset` that is a hole (or EOF).
+int64_t vmimage_seek_hole(int fd, int64_t offset);
+
+/// fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length).
+int vmimage_punch_hole(int fd, int64_t offset, int64_t length);
+
+/// fallocate(fd, 0, offset, length): reserve blocks.
+int vmimage_fallocate(int fd, int64_t offset, int64_t length);
+
+/// copy_file_range(in, &in_offset, out, &out_offset, length, 0); offsets are updated.
+int64_t vmimage_copy_file_range(int fd_in, int64_t *offset_in, int fd_out, int64_t *offset_out, uint64_t length);
+
+/// ioctl(dest, FICLONE, src): share all of src's extents with dest (reflink).
+int vmimage_ficlone(int dest_fd, int src_fd);
+
+/// The value of SEEK_DATA / SEEK_HOLE on this system.
+int vmimage_seek_data_whence(void);
+int vmimage_seek_hole_whence(void);
+
+#endif

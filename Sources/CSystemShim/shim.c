@@ -1,0 +1,86 @@
+#define _GNU_SOURCE
+#include "CSystemShim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/types.h>
+#include <sys/ioctl.h>
+#ifdef __linux__
+#include <linux/fs.h>
+#include <linux/falloc.h>
+#endif
+
+int64_t vmimage_seek_data(int fd, int64_t offset) {
+#ifdef SEEK_DATA
+    return (int64_t)lseek(fd, (off_t)offset, SEEK_DATA);
+#else
+    errno = EINVAL;
+    return -1;
+#endif
+}
+
+int64_t vmimage_seek_hole(int fd, int64_t offset) {
+#ifdef SEEK_HOLE
+    return (int64_t)lseek(fd, (off_t)offset, SEEK_HOLE);
+#else
+    errno = EINVAL;
+    return -1;
+#endif
+}
+
+int vmimage_punch_hole(int fd, int64_t offset, int64_t length) {
+#ifdef __linux__
+    return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length);
+#else
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+int vmimage_fallocate(int fd, int64_t offset, int64_t length) {
+#ifdef __linux__
+    return fallocate(fd, 0, (off_t)offset, (off_t)length);
+#else
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+int64_t vmimage_copy_file_range(int fd_in, int64_t *offset_in, int fd_out, int64_t *offset_out, uint64_t length) {
+#ifdef __linux__
+    off64_t in = (off64_t)*offset_in, out = (off64_t)*offset_out;
+    ssize_t n = copy_file_range(fd_in, &in, fd_out, &out, (size_t)length, 0);
+    *offset_in = (int64_t)in;
+    *offset_out = (int64_t)out;
+    return (int64_t)n;
+#else
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+int vmimage_ficlone(int dest_fd, int src_fd) {
+#if defined(__linux__) && defined(FICLONE)
+    return ioctl(dest_fd, FICLONE, src_fd);
+#else
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+int vmimage_seek_data_whence(void) {
+#ifdef SEEK_DATA
+    return SEEK_DATA;
+#else
+    return -1;
+#endif
+}
+
+int vmimage_seek_hole_whence(void) {
+#ifdef SEEK_HOLE
+    return SEEK_HOLE;
+#else
+    return -1;
+#endif
+}

@@ -1,0 +1,2 @@
+/// Streaming POSIX tar reading and writing that keeps sparse files sparse.
+public enum Tar {}

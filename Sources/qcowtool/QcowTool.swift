@@ -1,0 +1,22 @@
+import ArgumentParser
+import VMImage
+
+@main
+struct QcowTool: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qcowtool",
+        abstract: "Audit, build and unpack VM images without qemu-img, tar or zstd binaries.",
+        version: "0.1.0",
+        subcommands: [MAC.self]
+    )
+}
+
+/// `qcowtool mac`: prints a random, locally administered unicast MAC address.
+struct MAC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a random MAC address (locally administered, unicast).")
+
+    func run() throws {
+        print(randomMAC())
+    }
+}
