@@ -12,7 +12,7 @@ public enum BackingNameProblem: Sendable, Equatable, CustomStringConvertible {
     case absolutePath
     /// Contains a `/`: it names a file in another folder.
     case containsSlash
-    /// Is `.` or `..`, or contains `..`.
+    /// Is `.` or `..`, or has such a path component.
     case parentReference
     /// A protocol or pseudo-protocol name (`nbd:`, `http://`, `file:`, `json:{…}`).
     case protocolName(prefix: String)
@@ -39,7 +39,9 @@ public enum BackingNameProblem: Sendable, Equatable, CustomStringConvertible {
         if name.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return .invalidCharacters }
         guard let text = String(validating: name, as: UTF8.self) else { return .invalidCharacters }
         if name.first == UInt8(ascii: "/") { return .absolutePath }
-        if text == "." || text == ".." || text.contains("..") { return .parentReference }
+        if text.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." || $0 == "." }) {
+            return .parentReference
+        }
         if let colon = text.firstIndex(of: ":") {
             // qemu treats "proto:..." as a protocol when the prefix is a protocol name;
             // refuse every such prefix rather than keep a list that can fall behind.
