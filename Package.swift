@@ -45,6 +45,8 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "ZstdTests", dependencies: ["Zstd", "ByteStreams"]),
+        // Helpers shared by the test targets: oracles (qemu-img, tar, zstd), temp folders.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd", "ByteStreams", "TestSupport"]),
     ]
 )
