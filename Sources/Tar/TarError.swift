@@ -31,6 +31,8 @@ public struct TarError: Error, Sendable, Equatable, CustomStringConvertible {
         case alreadyExists
         /// The writer cannot represent a value (name with NUL, negative size, …).
         case unrepresentable
+        /// Something other than zero padding follows the end-of-archive marker.
+        case trailingData
         /// The API was used out of order (reading data with no current entry, writing after finish).
         case invalidState
     }
