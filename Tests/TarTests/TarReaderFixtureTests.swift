@@ -39,11 +39,9 @@ struct TarReaderFixtureTests {
                 var lastEnd: UInt64 = 0
                 while let chunk = try reader.readData(into: buffer) {
                     #expect(chunk.offset >= lastEnd)
-                    let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<chunk.count])
-                    for (k, byte) in bytes.enumerated() where byte != SourceTree.diskByte(at: chunk.offset + UInt64(k)) {
-                        Issue.record("disk.img byte at \(chunk.offset + UInt64(k)) is \(byte)")
-                        break
-                    }
+                    let bytes = Array(UnsafeRawBufferPointer(rebasing: buffer[..<chunk.count]))
+                    #expect(bytes == SourceTree.diskBytes(chunk.offset..<(chunk.offset + UInt64(chunk.count))),
+                            "disk.img bytes at \(chunk.offset)")
                     lastEnd = chunk.offset + UInt64(chunk.count)
                     total += UInt64(chunk.count)
                 }
