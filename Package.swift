@@ -48,5 +48,12 @@ let package = Package(
         // Helpers shared by the test targets: oracles (qemu-img, tar, zstd), temp folders.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "ByteStreams", "TestSupport"]),
+        .testTarget(
+            name: "TarTests",
+            dependencies: [
+                "Tar", "ByteStreams", "Zstd", "TestSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
     ]
 )
