@@ -46,5 +46,6 @@ let package = Package(
         ),
 
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "ByteStreams"]),
+        .testTarget(name: "QCOW2Tests", dependencies: ["QCOW2", "ByteStreams", "Zstd"]),
     ]
 )
