@@ -46,3 +46,31 @@ public struct ImageFile: Sendable {
         return bytes
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CSystemShim
+
+extension ImageFile {
+    /// Whether the file stores data or a hole at `offset`, and for how many bytes (at
+    /// most `length`), from `SEEK_DATA`/`SEEK_HOLE` — the question qemu's file driver
+    /// answers for block status. Past the end of the file is a hole; a file system
+    /// that cannot tell reports data.
+    func extent(at offset: UInt64, length: UInt64) -> (isHole: Bool, length: UInt64) {
+        guard length > 0 else { return (false, 0) }
+        guard offset < size, let start = Int64(exactly: offset) else { return (true, length) }
+        let data = vmimage_seek_data(descriptor.rawValue, start)
+        if data < 0 {
+            return errno == ENXIO ? (true, length) : (false, length)
+        }
+        if data == start {
+            let hole = vmimage_seek_hole(descriptor.rawValue, start)
+            guard hole > start else { return (false, length) }
+            return (false, min(UInt64(hole) - offset, length))
+        }
+        return (true, min(UInt64(data) - offset, length))
+    }
+}
