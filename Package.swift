@@ -45,7 +45,9 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "ZstdTests", dependencies: ["Zstd", "ByteStreams"]),
-        .testTarget(name: "QCOW2Tests", dependencies: ["QCOW2", "ByteStreams", "Zstd"]),
+        // Helpers shared by the test targets: oracles (qemu-img, tar, zstd), temp folders.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd", "ByteStreams", "TestSupport"]),
+        .testTarget(name: "QCOW2Tests", dependencies: ["QCOW2", "ByteStreams", "Zstd", "TestSupport"]),
     ]
 )

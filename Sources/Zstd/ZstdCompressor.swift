@@ -64,6 +64,12 @@ public final class ZstdCompressor<Downstream: ByteSink>: ByteSink {
         self.options = effective
     }
 
+    /// Bytes of memory this compressor holds now: libzstd's context (including worker
+    /// buffers) plus the output buffer.
+    public var memoryUsage: Int {
+        ZSTD_sizeof_CCtx(context) + output.count
+    }
+
     deinit {
         ZSTD_freeCCtx(context)
         output.deallocate()

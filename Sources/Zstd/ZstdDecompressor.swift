@@ -43,6 +43,12 @@ public final class ZstdDecompressor<Upstream: ByteSource>: ByteSource {
         self.input = .allocate(byteCount: max(ZSTD_DStreamInSize(), 256 << 10), alignment: 16)
     }
 
+    /// Bytes of memory this decompressor holds now: libzstd's context (window and
+    /// buffers) plus the input buffer. Bounded by the window cap, whatever the stream.
+    public var memoryUsage: Int {
+        ZSTD_sizeof_DCtx(context) + input.count
+    }
+
     deinit {
         ZSTD_freeDCtx(context)
         input.deallocate()

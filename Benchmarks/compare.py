@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""Side-by-side comparison of qcowtool with the tools it replaces.
+
+Builds a realistic VM disk (an ext4 file system made with `mkfs.ext4 -d` from a copy of
+/usr, in a sparse raw disk), then times each job with ours and with the peer, alternating
+them, and reports medians, ratios (peer time / our time: > 1 means we are faster), MB/s,
+peak RSS and output sizes, as a table and as JSON. Peers that are not installed are
+reported as skipped, never faked. With --check-floors it exits 1 when a ratio falls below
+the floor recorded in floors.json.
+
+Usage:
+  Benchmarks/compare.py --profile ci   [--json out.json] [--check-floors]
+  Benchmarks/compare.py --profile full [--json out.json]
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PROFILES = {
+    # data bytes copied from /usr, disk virtual size, runs per job, runs for per-call jobs
+    "ci": {"data": 250 << 20, "disk": 2 << 30, "runs": 3, "calls": 20},
+    "full": {"data": 1 << 30, "disk": 8 << 30, "runs": 5, "calls": 100},
+}
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def have(tool):
+    return shutil.which(tool) is not None
+
+
+def run(command, cwd=None):
+    """Runs a shell command; returns (seconds, peak RSS of the command and its children in bytes)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(["/bin/bash", "-o", "pipefail", "-c", command], cwd=cwd,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    stderr = process.stderr.read().decode(errors="replace")
+    process.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"command failed ({code}): {command}\n{stderr}")
+    return elapsed, usage.ru_maxrss * 1024
+
+
+def allocated(path):
+    """Bytes of disk allocated under path (file or folder)."""
+    if os.path.isfile(path):
+        return os.stat(path).st_blocks * 512
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            total += os.lstat(os.path.join(folder, name)).st_blocks * 512
+    return total
+
+
+def make_disk(work, profile):
+    """A sparse raw disk holding an ext4 file system with `data` bytes of /usr."""
+    stage = os.path.join(work, "stage")
+    os.makedirs(stage)
+    budget = profile["data"]
+    copied = 0
+    for folder, dirs, files in os.walk("/usr"):
+        dirs.sort()
+        for name in sorted(files):
+            source = os.path.join(folder, name)
+            if os.path.islink(source) or not os.path.isfile(source):
+                continue
+            size = os.path.getsize(source)
+            if size == 0 or copied + size > budget:
+                continue
+            target = os.path.join(stage, os.path.relpath(source, "/usr"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            try:
+                shutil.copyfile(source, target)
+            except OSError:
+                continue
+            copied += size
+        if copied >= budget * 0.98:
+            break
+    raw = os.path.join(work, "fs.raw")
+    with open(raw, "wb") as handle:
+        handle.truncate(profile["disk"])
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", stage, raw], check=True)
+    folder = os.path.join(work, "image")
+    os.makedirs(folder)
+    # mkfs leaves preallocated unwritten extents whose SEEK_DATA answer depends on the page
+    # cache: rewrite the disk so every run sees the same extents.
+    subprocess.run(["cp", "--sparse=always", raw, os.path.join(folder, "disk.img")], check=True)
+    os.remove(raw)
+    shutil.rmtree(stage)
+    with open(os.path.join(folder, "machine.json"), "w") as handle:
+        json.dump({"version": 1, "memory": 1024, "network": "rtl8139", "mac": "aa:bb:cc:dd:ee:02"}, handle)
+    return folder, copied
+
+
+class Results:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, operation, ours, peer, peer_name, data_bytes=None, ours_size=None, peer_size=None,
+            ours_rss=None, peer_rss=None, note=""):
+        row = {"operation": operation, "peer": peer_name, "ours_s": ours, "peer_s": peer,
+               "ratio": (peer / ours) if (ours and peer) else None,
+               "ours_mb_s": (data_bytes / ours / 1e6) if (data_bytes and ours) else None,
+               "ours_rss": ours_rss, "peer_rss": peer_rss, "ours_size": ours_size, "peer_size": peer_size,
+               "note": note}
+        self.rows.append(row)
+        return row
+
+    def skip(self, operation, peer_name, why):
+        self.rows.append({"operation": operation, "peer": peer_name, "skipped": why})
+
+    def table(self):
+        def fmt(value, unit=""):
+            if value is None:
+                return "-"
+            if unit == "s":
+                return f"{value * 1000:.2f} ms" if value < 1 else f"{value:.2f} s"
+            if unit == "B":
+                return f"{value / (1 << 20):.1f} MiB"
+            if unit == "x":
+                return f"{value:.2f}x"
+            return f"{value:.0f}"
+        lines = ["| operation | peer | ours | peer | ratio | our MB/s | our peak RSS | peer peak RSS | our output | peer output |",
+                 "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in self.rows:
+            if "skipped" in r:
+                lines.append(f"| {r['operation']} | {r['peer']} | skipped: {r['skipped']} | | | | | | | |")
+                continue
+            lines.append("| " + " | ".join([
+                r["operation"], r["peer"], fmt(r["ours_s"], "s"), fmt(r["peer_s"], "s"), fmt(r["ratio"], "x"),
+                fmt(r["ours_mb_s"]), fmt(r["ours_rss"], "B"), fmt(r["peer_rss"], "B"),
+                fmt(r["ours_size"], "B"), fmt(r["peer_size"], "B")]) + " |")
+        return "\n".join(lines)
+
+
+def alternate(runs, ours, peer, before=None):
+    """Runs ours and peer alternately `runs` times; returns medians of time and max RSS."""
+    ours_t, peer_t, ours_m, peer_m = [], [], [], []
+    for index in range(runs):
+        pair = [("ours", ours), ("peer", peer)] if index % 2 == 0 else [("peer", peer), ("ours", ours)]
+        for which, command in pair:
+            if before:
+                before(which)
+            t, m = run(command)
+            (ours_t if which == "ours" else peer_t).append(t)
+            (ours_m if which == "ours" else peer_m).append(m)
+    return statistics.median(ours_t), statistics.median(peer_t), max(ours_m), max(peer_m)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=PROFILES, default="ci")
+    parser.add_argument("--runs", type=int)
+    parser.add_argument("--qcowtool", help="path of a release qcowtool (default: build one)")
+    parser.add_argument("--json", help="write the results here as JSON")
+    parser.add_argument("--floors", default=os.path.join(ROOT, "Benchmarks", "floors.json"))
+    parser.add_argument("--check-floors", action="store_true", help="exit 1 when a ratio is below its floor")
+    parser.add_argument("--workdir", help="folder for the generated disk (default: a temporary one)")
+    args = parser.parse_args()
+    profile = dict(PROFILES[args.profile])
+    if args.runs:
+        profile["runs"] = args.runs
+
+    tool = args.qcowtool
+    if not tool:
+        subprocess.run(["swift", "build", "-c", "release", "--product", "qcowtool"], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        bin_path = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, check=True,
+                                  capture_output=True, text=True).stdout.strip()
+        tool = os.path.join(bin_path, "qcowtool")
+
+    for needed in ["mkfs.ext4"]:
+        if not have(needed):
+            sys.exit(f"compare.py: {needed} is needed to build the test disk (apt-get install e2fsprogs)")
+
+    work = args.workdir or tempfile.mkdtemp(prefix="vmimage-bench-", dir="/var/tmp")
+    results = Results()
+    try:
+        folder, data = make_disk(work, profile)
+        disk = os.path.join(folder, "disk.img")
+        virtual = os.path.getsize(disk)
+        print(f"disk: {virtual >> 20} MiB virtual, {data / 1e6:.0f} MB of /usr, "
+              f"{allocated(disk) / 1e6:.0f} MB allocated", file=sys.stderr)
+        ours_archive = os.path.join(work, "ours.tar.zst")
+        old_archive = os.path.join(work, "old.tar.zst")
+        mt_archive = os.path.join(work, "mt.tar.zst")
+        q = lambda p: "'" + p.replace("'", "'\\''") + "'"
+
+        def clean(path):
+            def before(_):
+                if os.path.isdir(path):
+                    shutil.rmtree(path)
+                elif os.path.exists(path):
+                    os.remove(path)
+            return before
+
+        # Package.
+        ours_package = f"{q(tool)} package -q {q(folder)} {q(ours_archive)}"
+        if have("qemu-img") and have("zstd"):
+            old_package = (f"cd {q(folder)} && rm -f layer.qcow2 && qemu-img create -q -f qcow2 -F raw -b disk.img "
+                           f"-o lazy_refcounts=on layer.qcow2 && tar -cSf - disk.img layer.qcow2 machine.json "
+                           f"| zstd -q -3 -f -o {q(old_archive)}")
+
+            def before_package(which):
+                for path in (ours_archive, old_archive):
+                    if os.path.exists(path):
+                        os.remove(path)
+            o, p, om, pm = alternate(profile["runs"], ours_package, old_package, before_package)
+            results.add("package", o, p, "qemu-img create + tar -S + zstd -3", data, os.path.getsize(ours_archive),
+                        os.path.getsize(old_archive), om, pm)
+            mt_package = (f"cd {q(folder)} && tar -cSf - disk.img layer.qcow2 machine.json "
+                          f"| zstd -q -3 -T0 -f -o {q(mt_archive)}")
+            o, p, om, pm = alternate(profile["runs"], ours_package, mt_package)
+            results.add("package", o, p, "tar -S | zstd -3 -T0", data, os.path.getsize(ours_archive),
+                        os.path.getsize(mt_archive), om, pm)
+        else:
+            results.skip("package", "qemu-img create + tar -S + zstd -3", "qemu-img or zstd not installed")
+            run(ours_package)
+
+        # Extract + validate.
+        ours_out = os.path.join(work, "ours-extract")
+        peer_out = os.path.join(work, "peer-extract")
+        ours_extract = f"{q(tool)} extract -q {q(ours_archive)} {q(ours_out)}"
+        if have("qemu-img") and have("zstd") and os.path.exists(old_archive):
+            peer_extract = (f"mkdir {q(peer_out)} && zstd -dqc {q(old_archive)} | tar -xSf - -C {q(peer_out)} && "
+                            f"qemu-img info {q(peer_out)}/layer.qcow2 >/dev/null && "
+                            f"qemu-img info -f raw {q(peer_out)}/disk.img >/dev/null")
+
+            def before_extract(which):
+                clean(ours_out if which == "ours" else peer_out)(which)
+            o, p, om, pm = alternate(profile["runs"], ours_extract, peer_extract, before_extract)
+            results.add("extract + validate", o, p, "zstd -dc | tar -x + 2 x qemu-img info", data,
+                        allocated(ours_out), allocated(peer_out), om, pm, note="output = allocated bytes")
+        else:
+            results.skip("extract + validate", "zstd -dc | tar -x + 2 x qemu-img info", "qemu-img or zstd not installed")
+            clean(ours_out)(None)
+            run(ours_extract)
+
+        layer = os.path.join(ours_out, "layer.qcow2")
+        # Inspect, per process.
+        if have("qemu-img"):
+            o, p, om, pm = alternate(profile["calls"], f"{q(tool)} inspect --json {q(layer)}",
+                                     f"qemu-img info --output=json {q(layer)}")
+            results.add("inspect (whole process)", o, p, "qemu-img info --output=json", None, None, None, om, pm)
+        else:
+            results.skip("inspect (whole process)", "qemu-img info --output=json", "qemu-img not installed")
+
+        # New overlay on the image's disk.
+        overlay = os.path.join(ours_out, "instance.qcow2")
+        ours_create = f"{q(tool)} create -q -f qcow2 -b disk.img -F raw {q(overlay)}"
+        if have("qemu-img"):
+            o, p, om, pm = alternate(profile["calls"], ours_create,
+                                     f"qemu-img create -q -f qcow2 -b disk.img -F raw {q(overlay)}", clean(overlay))
+            results.add("new overlay (whole process)", o, p, "qemu-img create", None, None, None, om, pm)
+        o, p, om, pm = alternate(profile["calls"], ours_create, f"cp {q(layer)} {q(overlay)}", clean(overlay))
+        results.add("new overlay (whole process)", o, p, "cp layer.qcow2", None, None, None, om, pm)
+
+        # Check and convert on a qcow2 holding the data.
+        if have("qemu-img"):
+            data_image = os.path.join(work, "data.qcow2")
+            subprocess.run(["qemu-img", "convert", "-O", "qcow2", disk, data_image], check=True)
+            o, p, om, pm = alternate(profile["runs"], f"{q(tool)} check {q(data_image)}",
+                                     f"qemu-img check {q(data_image)}")
+            results.add("check", o, p, "qemu-img check", None, None, None, om, pm)
+            ours_raw = os.path.join(work, "ours.raw")
+            peer_raw = os.path.join(work, "peer.raw")
+
+            def before_convert(which):
+                clean(ours_raw if which == "ours" else peer_raw)(which)
+            o, p, om, pm = alternate(profile["runs"], f"{q(tool)} convert -O raw {q(data_image)} {q(ours_raw)}",
+                                     f"qemu-img convert -O raw {q(data_image)} {q(peer_raw)}", before_convert)
+            results.add("convert -O raw", o, p, "qemu-img convert -O raw", data, allocated(ours_raw),
+                        allocated(peer_raw), om, pm, note="output = allocated bytes")
+        else:
+            results.skip("check / convert", "qemu-img", "qemu-img not installed")
+
+        # zstd alone: the ceiling for package.
+        if have("zstd"):
+            bench = subprocess.run(["zstd", "-b3", "-T0", disk], capture_output=True, text=True)
+            line = (bench.stdout + bench.stderr).strip().splitlines()[-1:] or [""]
+            print(f"zstd -b3 -T0 on the disk: {line[0].split(chr(13))[-1].strip()}", file=sys.stderr)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+    print(results.table())
+    report = {"profile": args.profile, "runs": profile["runs"], "rows": results.rows}
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(report, handle, indent=2)
+    if args.check_floors and os.path.exists(args.floors):
+        with open(args.floors) as handle:
+            floors = json.load(handle)
+        failed = False
+        for row in results.rows:
+            key = f"{row['operation']} vs {row['peer']}"
+            floor = floors.get(key)
+            if floor is None or "skipped" in row:
+                continue
+            if row["ratio"] is None or row["ratio"] < floor:
+                print(f"compare.py: {key}: ratio {row['ratio']:.2f} is below the floor {floor}", file=sys.stderr)
+                failed = True
+        if failed:
+            sys.exit(1)
+        print("compare.py: every ratio is at or above its floor", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,1 +1,0 @@
-// local placeholder so the package resolves; the real ZstdTests live on main
