@@ -46,46 +46,42 @@ struct ImageLayout: Sendable {
     static let maxL1Bytes: UInt64 = 32 << 20
     static let maxRefcountTableBytes: UInt64 = 8 << 20
 
-    /// Reads and validates what the walkers rely on. Everything else is the audit's job.
+    /// Parses the header with ``QCOW2Header`` (which validates it in qemu's order) and
+    /// reads the snapshot table's L1 pointers.
     init(file: ImageFile) throws {
-        let head = try file.read(count: 512, at: 0)
-        func u32(_ o: Int) -> UInt32 { head.withUnsafeBytes { BigEndian.uint32($0, at: o) } }
-        func u64(_ o: Int) -> UInt64 { head.withUnsafeBytes { BigEndian.uint64($0, at: o) } }
-        guard u32(0) == 0x5146_49FB else {
-            throw ImageAccessError.invalidField(field: "magic", value: UInt64(u32(0)), reason: "not a qcow2 image")
+        let prefix = try QCOW2Image.readPrefix(file.descriptor, path: file.path, fileSize: file.size)
+        try self.init(header: QCOW2Header(parsing: prefix, fileSize: file.size), file: file)
+    }
+
+    /// The layout of an already parsed header; reads the snapshot table from `file`.
+    init(header: QCOW2Header, file: ImageFile) throws {
+        version = header.version
+        clusterBits = Int(header.clusterBits)
+        virtualSize = header.virtualSize
+        l1Size = header.l1Size
+        l1Offset = header.l1TableOffset
+        refcountTableOffset = header.refcountTableOffset
+        refcountTableClusters = header.refcountTableClusters
+        refcountOrder = Int(header.refcountOrder)
+        snapshotsOffset = header.snapshotsOffset
+        snapshotCount = header.snapshotCount
+        incompatibleFeatures = header.incompatibleFeatures.rawValue
+        autoclearFeatures = header.autoclearFeatures.rawValue
+        compressionType = header.incompatibleFeatures.contains(.compressionType) ? header.compressionTypeByte : 0
+        cryptMethod = header.cryptMethod
+        backingName = header.backingFileNameBytes
+        backingFormat = header.backingFormat
+        dataFileName = header.dataFileName
+        if let ext = header.bitmapsExtension {
+            bitmaps = Bitmaps(count: ext.bitmapCount, directoryOffset: ext.directoryOffset, directorySize: ext.directorySize)
         }
-        version = u32(4)
-        guard version == 2 || version == 3 else {
-            throw ImageAccessError.invalidField(field: "version", value: UInt64(version), reason: "only 2 and 3 exist")
+        if let pointer = header.encryptionHeaderPointer {
+            cryptoHeader = (pointer.offset, pointer.length)
         }
-        let bits = u32(20)
-        guard (9...21).contains(bits) else {
-            throw ImageAccessError.invalidField(field: "cluster_bits", value: UInt64(bits), reason: "must be 9…21")
-        }
-        clusterBits = Int(bits)
-        virtualSize = u64(24)
-        cryptMethod = u32(32)
-        l1Size = u32(36)
-        l1Offset = u64(40)
-        refcountTableOffset = u64(48)
-        refcountTableClusters = u32(56)
-        snapshotCount = u32(60)
-        snapshotsOffset = u64(64)
-        var headerLength: UInt32 = 72
-        if version >= 3 {
-            incompatibleFeatures = u64(72)
-            autoclearFeatures = u64(88)
-            refcountOrder = Int(u32(96))
-            headerLength = u32(100)
-            compressionType = headerLength > 104 ? head[104] : 0
-        } else {
-            incompatibleFeatures = 0
-            autoclearFeatures = 0
-            refcountOrder = 4
-            compressionType = 0
-        }
-        guard (0...6).contains(refcountOrder) else {
-            throw ImageAccessError.invalidField(field: "refcount_order", value: UInt64(refcountOrder), reason: "must be 0…6")
+        // Limits the walkers depend on, whatever the header validation let through.
+        guard (9...21).contains(clusterBits), (0...6).contains(refcountOrder) else {
+            throw ImageAccessError.invalidField(field: "cluster_bits/refcount_order", value: UInt64(clusterBits),
+                                                reason: "outside 9…21 / 0…6")
         }
         guard UInt64(l1Size) * 8 <= Self.maxL1Bytes else {
             throw ImageAccessError.tooLarge(what: "the active L1 table", size: UInt64(l1Size) * 8, limit: Self.maxL1Bytes)
@@ -94,65 +90,15 @@ struct ImageLayout: Sendable {
         guard reftableBytes <= Self.maxRefcountTableBytes else {
             throw ImageAccessError.tooLarge(what: "the refcount table", size: reftableBytes, limit: Self.maxRefcountTableBytes)
         }
-        guard virtualSize <= (UInt64(1) << 62) else {
-            throw ImageAccessError.invalidField(field: "size", value: virtualSize, reason: "larger than 2^62")
-        }
-        // Enough L1 entries to map the virtual size.
-        let l2Coverage = UInt64(1) << UInt64(clusterBits + clusterBits - (incompatibleFeatures & (1 << 4) != 0 ? 4 : 3))
-        let needed = (virtualSize + l2Coverage - 1) / l2Coverage
+        let l2Coverage = UInt64(1) << UInt64(clusterBits + header.l2Bits)
+        let needed = virtualSize / l2Coverage + (virtualSize % l2Coverage == 0 ? 0 : 1)
         guard UInt64(l1Size) >= needed else {
             throw ImageAccessError.invalidField(field: "l1_size", value: UInt64(l1Size),
                                                 reason: "too small for the virtual size (needs \(needed))")
         }
-        if incompatibleFeatures & (1 << 4) != 0 && clusterBits < 14 {
+        guard !header.hasExtendedL2 || clusterBits >= 14 else {
             throw ImageAccessError.invalidField(field: "cluster_bits", value: UInt64(clusterBits),
                                                 reason: "extended L2 entries need clusters of at least 16 KiB")
-        }
-
-        // Header extensions (v3: after header_length; v2: after the 72-byte header).
-        let clusterSize = 1 << clusterBits
-        let headerBytes = try file.read(count: clusterSize, at: 0)
-        var offset = Int(headerLength)
-        guard offset <= clusterSize, headerLength >= (version >= 3 ? 104 : 72) else {
-            throw ImageAccessError.invalidField(field: "header_length", value: UInt64(headerLength), reason: "outside the first cluster")
-        }
-        let backingOffset = u64(8)
-        let backingSize = u32(16)
-        let extensionsEnd = backingOffset > 0 ? min(Int(clamping: backingOffset), clusterSize) : clusterSize
-        while offset + 8 <= extensionsEnd {
-            let type = headerBytes.withUnsafeBytes { BigEndian.uint32($0, at: offset) }
-            let length = Int(headerBytes.withUnsafeBytes { BigEndian.uint32($0, at: offset + 4) })
-            if type == 0 { break }
-            let dataStart = offset + 8
-            guard length <= extensionsEnd - dataStart else {
-                throw ImageAccessError.invalidField(field: "header extension 0x\(String(type, radix: 16)) length",
-                                                    value: UInt64(length), reason: "runs past the extension area")
-            }
-            let data = Array(headerBytes[dataStart..<(dataStart + length)])
-            switch type {
-            case 0xE279_2ACA:
-                backingFormat = String(decoding: data, as: UTF8.self)
-            case 0x4441_5441:
-                dataFileName = String(decoding: data, as: UTF8.self)
-            case 0x2385_2875 where length >= 24:
-                bitmaps = data.withUnsafeBytes {
-                    Bitmaps(count: BigEndian.uint32($0, at: 0), directoryOffset: BigEndian.uint64($0, at: 16),
-                            directorySize: BigEndian.uint64($0, at: 8))
-                }
-            case 0x0537_BE77 where length >= 16:
-                cryptoHeader = data.withUnsafeBytes { (BigEndian.uint64($0, at: 0), BigEndian.uint64($0, at: 8)) }
-            default:
-                break
-            }
-            offset = dataStart + ((length + 7) & ~7)
-        }
-        if backingOffset != 0 {
-            guard backingSize <= 1023, backingOffset < UInt64(clusterSize),
-                  Int(backingOffset) + Int(backingSize) <= clusterSize else {
-                throw ImageAccessError.invalidField(field: "backing_file_offset", value: backingOffset,
-                                                    reason: "the name (\(backingSize) bytes) is not inside the first cluster")
-            }
-            backingName = Array(headerBytes[Int(backingOffset)..<(Int(backingOffset) + Int(backingSize))])
         }
         try readSnapshots(file)
     }
