@@ -55,5 +55,6 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        .testTarget(name: "QCOW2Tests", dependencies: ["QCOW2", "ByteStreams", "Zstd", "TestSupport"]),
     ]
 )
