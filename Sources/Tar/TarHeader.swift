@@ -74,7 +74,11 @@ struct TarHeader {
             name = prefix.isEmpty ? rawName : prefix + [UInt8(ascii: "/")] + rawName
         }
 
-        if format == .gnu, typeFlag == UInt8(ascii: "S") {
+        if typeFlag == UInt8(ascii: "S") {
+            // The sparse fields overlap the ustar prefix: only the GNU layout is understood.
+            guard format == .gnu else {
+                throw TarError(.badHeaderField, "sparse member (type 'S') without the GNU magic", member: label, offset: offset)
+            }
             var extents: [SparseExtent] = []
             for index in 0..<HeaderLayout.gnuSparseEntries {
                 let at = HeaderLayout.gnuSparse + index * HeaderLayout.sparseEntrySize

@@ -182,6 +182,12 @@ public final class TarReader<Source: ByteSource> {
                         .limitExceeded, "extended header of \(header.size) bytes exceeds the \(options.maximumMetadataSize)-byte limit",
                         member: label, offset: headerOffset)
                 }
+                pending.bytes += Int(header.size)
+                guard pending.bytes <= options.maximumMetadataSize else {
+                    throw TarError(
+                        .limitExceeded, "extended headers of one member exceed the \(options.maximumMetadataSize)-byte limit",
+                        member: label, offset: headerOffset)
+                }
                 let data = try readPadded(Int(header.size), member: label)
                 switch header.typeFlag {
                 case UInt8(ascii: "L"): pending.longName = Self.trimNUL(data)
@@ -326,6 +332,8 @@ public final class TarReader<Source: ByteSource> {
         var records: [(key: String, value: [UInt8])] = []
         var longName: [UInt8]?
         var longLink: [UInt8]?
+        /// Bytes of extended-header data read for this member so far.
+        var bytes = 0
     }
 
     private func makeEntry(_ header: TarHeader, pending: PendingMetadata, headerOffset: UInt64) throws -> TarEntry {
