@@ -31,9 +31,12 @@ public struct QCOW2BitmapDirectory: Sendable, Hashable {
     /// The entries in directory order.
     public var bitmaps: [QCOW2Bitmap]
 
-    /// Parses the directory from its bytes (exactly `extension.directorySize` of them).
-    /// `fileSize` bounds each bitmap's table, as qemu's `check_dir_entry` does.
-    public init(parsing bytes: [UInt8], extension ext: QCOW2BitmapsExtension, clusterSize: Int, fileSize: UInt64) throws {
+    /// qemu's cap on the bytes one bitmap's data may occupy (`BME_MAX_PHYS_SIZE`).
+    public static let maximumBitmapBytes: UInt64 = 0x2000_0000
+
+    /// Parses the directory from its bytes (exactly `extension.directorySize` of them),
+    /// with qemu's `check_dir_entry` checks (a bitmap not in use must cover `virtualSize`).
+    public init(parsing bytes: [UInt8], extension ext: QCOW2BitmapsExtension, clusterSize: Int, virtualSize: UInt64) throws {
         guard ext.directorySize != 0 else { throw QCOW2HeaderError.bitmapDirectoryEntryInvalid(index: 0, reason: "Requested bitmap directory size is zero") }
         guard ext.directorySize <= Self.maximumBytes, bytes.count == Int(ext.directorySize) else {
             throw QCOW2HeaderError.bitmapDirectoryTooLarge(ext.directorySize)
@@ -63,7 +66,8 @@ public struct QCOW2BitmapDirectory: Sendable, Hashable {
             let bad = bitmap.tableSize == 0 || bitmap.tableOffset == 0 || bitmap.tableOffset % cluster != 0
                 || bitmap.tableSize > 0x800_0000 || bitmap.granularityBits > 31 || bitmap.granularityBits < 9
                 || bitmap.flags & ~3 != 0 || nameSize > 1023 || bitmap.type != 1
-                || UInt64(bitmap.tableSize) * cluster > fileSize
+                || UInt64(bitmap.tableSize) * cluster > Self.maximumBitmapBytes
+                || (!bitmap.isInUse && virtualSize > (UInt64(bitmap.tableSize) * cluster * 8) << UInt64(bitmap.granularityBits))
             guard !bad else {
                 throw QCOW2HeaderError.bitmapDirectoryEntryInvalid(index: index, reason: "Bitmap '\(bitmap.name)' doesn't satisfy the constraints")
             }
@@ -82,6 +86,6 @@ public struct QCOW2BitmapDirectory: Sendable, Hashable {
         guard ext.directorySize <= maximumBytes else { throw QCOW2HeaderError.bitmapDirectoryTooLarge(ext.directorySize) }
         try QCOW2Header.checkReadable("Failed to read bitmap directory", offset: ext.directoryOffset, length: ext.directorySize)
         let bytes = try image.read(at: ext.directoryOffset, count: Int(ext.directorySize))
-        return try QCOW2BitmapDirectory(parsing: bytes, extension: ext, clusterSize: image.header.clusterSize, fileSize: image.fileSize)
+        return try QCOW2BitmapDirectory(parsing: bytes, extension: ext, clusterSize: image.header.clusterSize, virtualSize: image.header.virtualSize)
     }
 }

@@ -15,6 +15,9 @@ public indirect enum QemuJSON: Sendable, Hashable {
     /// An object whose members are listed in insertion order (QAPI field order); printing
     /// reorders them like qemu's `QDict`.
     case object([(String, QemuJSON)])
+    /// An object printed in exactly the given member order (for our own additions, such as
+    /// the audit, which qemu never prints).
+    case orderedObject([(String, QemuJSON)])
 
     /// Two values are equal when they print the same.
     public static func == (lhs: QemuJSON, rhs: QemuJSON) -> Bool { lhs.rendered() == rhs.rendered() }
@@ -23,8 +26,10 @@ public indirect enum QemuJSON: Sendable, Hashable {
 
     /// The member named `key` of an object.
     public subscript(key: String) -> QemuJSON? {
-        guard case let .object(members) = self else { return nil }
-        return members.first(where: { $0.0 == key })?.1
+        switch self {
+        case let .object(members), let .orderedObject(members): return members.first(where: { $0.0 == key })?.1
+        default: return nil
+        }
     }
 
     /// Pretty-printed as qemu-img prints it (no trailing newline).
@@ -72,9 +77,11 @@ public indirect enum QemuJSON: Sendable, Hashable {
             }
             newline(&out, pretty, indent)
             out += "]"
-        case let .object(members):
+        case let .object(members), let .orderedObject(members):
             out += "{"
-            for (n, (key, value)) in Self.qdictOrder(members).enumerated() {
+            let ordered: [(String, QemuJSON)]
+            if case .object = self { ordered = Self.qdictOrder(members) } else { ordered = members }
+            for (n, (key, value)) in ordered.enumerated() {
                 if n > 0 { out += pretty ? "," : ", " }
                 newline(&out, pretty, indent + 1)
                 Self.quote(key, into: &out)
