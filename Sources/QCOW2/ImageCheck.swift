@@ -61,9 +61,8 @@ struct CheckWalker {
     let clusterBits: Int
     var result = CheckResult()
     var computed: ComputedRefcounts
-    var refcountTable: [UInt64] = []
-    private var cachedBlockOffset: UInt64 = .max
-    private var cachedBlock: [UInt8] = []
+    var stored: RefcountReader
+    var refcountTable: [UInt64] { stored.table }
 
     static let l1ReservedMask: UInt64 = 0x7F00_0000_0000_01FF
     static let reftableOffsetMask: UInt64 = 0xFFFF_FFFF_FFFF_FE00
@@ -80,13 +79,13 @@ struct CheckWalker {
                                             limit: UInt64(ImageCheck.maximumClusters) * 2)
         }
         computed = ComputedRefcounts(count: Int(clusters))
+        stored = try RefcountReader(file: file, layout: layout)
     }
 
     mutating func run() throws -> CheckResult {
         let virtualBytes = (layout.virtualSize + 511) & ~UInt64(511)
         result.totalClusters = (virtualBytes + UInt64(clusterSize) - 1) >> UInt64(clusterBits)
 
-        try loadRefcountTable()
         // What should be: header, tables, data.
         increment(offset: 0, size: UInt64(clusterSize))
         try walkL1(offset: layout.l1Offset, entries: Int(layout.l1Size), active: true)
@@ -261,12 +260,6 @@ struct CheckWalker {
         }
     }
 
-    mutating func loadRefcountTable() throws {
-        let entries = layout.refcountTableEntries
-        let bytes = try file.read(count: entries * 8, at: layout.refcountTableOffset)
-        refcountTable = bytes.withUnsafeBytes { raw in (0..<entries).map { BigEndian.uint64(raw, at: $0 * 8) } }
-    }
-
     /// qemu's `check_refblocks`.
     mutating func checkRefcountBlocks() {
         for (i, raw) in refcountTable.enumerated() {
@@ -300,18 +293,7 @@ struct CheckWalker {
 
     /// The stored refcount of `cluster`, or `nil` when its refcount block is unusable.
     mutating func storedRefcount(_ cluster: UInt64) throws -> UInt64? {
-        let perBlockBits = UInt64(clusterBits + 3 - layout.refcountOrder)
-        let tableIndex = cluster >> perBlockBits
-        guard tableIndex < UInt64(refcountTable.count) else { return 0 }
-        let blockOffset = refcountTable[Int(tableIndex)] & Self.reftableOffsetMask
-        guard blockOffset != 0 else { return 0 }
-        guard blockOffset & UInt64(clusterSize - 1) == 0 else { return nil }
-        if blockOffset != cachedBlockOffset {
-            cachedBlock = try file.read(count: clusterSize, at: blockOffset)
-            cachedBlockOffset = blockOffset
-        }
-        let index = Int(cluster & ((UInt64(1) << perBlockBits) - 1))
-        return cachedBlock.withUnsafeBytes { layout.width.entry(index, in: $0) } ?? 0
+        try stored.refcount(of: cluster)
     }
 
     mutating func compareRefcounts() throws {
@@ -377,4 +359,40 @@ struct CheckWalker {
     }
 
     private func hex(_ value: UInt64) -> String { String(value, radix: 16) }
+}
+
+/// Stored refcounts, read through the refcount table with a one-block cache.
+struct RefcountReader {
+    let file: ImageFile
+    let layout: ImageLayout
+    /// The refcount table's entries (at most 8 MiB of them, checked by ``ImageLayout``).
+    let table: [UInt64]
+    private var cachedBlockOffset: UInt64 = .max
+    private var cachedBlock: [UInt8] = []
+
+    init(file: ImageFile, layout: ImageLayout) throws {
+        self.file = file
+        self.layout = layout
+        let entries = layout.refcountTableEntries
+        let bytes = try file.read(count: entries * 8, at: layout.refcountTableOffset)
+        table = bytes.withUnsafeBytes { raw in (0..<entries).map { BigEndian.uint64(raw, at: $0 * 8) } }
+    }
+
+    /// The stored refcount of `cluster` (0 past the table or for a missing block), or
+    /// `nil` when its refcount block offset is not cluster aligned (qemu: -EIO).
+    mutating func refcount(of cluster: UInt64) throws -> UInt64? {
+        let clusterBits = layout.clusterBits
+        let perBlockBits = UInt64(clusterBits + 3 - layout.refcountOrder)
+        let tableIndex = cluster >> perBlockBits
+        guard tableIndex < UInt64(table.count) else { return 0 }
+        let blockOffset = table[Int(tableIndex)] & CheckWalker.reftableOffsetMask
+        guard blockOffset != 0 else { return 0 }
+        guard blockOffset & UInt64(layout.clusterSize - 1) == 0 else { return nil }
+        if blockOffset != cachedBlockOffset {
+            cachedBlock = try file.read(count: layout.clusterSize, at: blockOffset)
+            cachedBlockOffset = blockOffset
+        }
+        let index = Int(cluster & ((UInt64(1) << perBlockBits) - 1))
+        return cachedBlock.withUnsafeBytes { layout.width.entry(index, in: $0) } ?? 0
+    }
 }

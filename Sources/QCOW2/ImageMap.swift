@@ -120,7 +120,9 @@ extension ImageReader {
             switch run {
             case let .data(host):
                 let hostFile = layer.dataFile ?? layer.file
-                let extent = hostFile.extent(at: host, length: runLength)
+                // qemu looks for holes in the host file only under metadata preallocation.
+                let extent = layer.hasMetadataPreallocation()
+                    ? hostFile.extent(at: host, length: runLength) : (isHole: false, length: runLength)
                 return MapEntry(start: guest, length: extent.length, depth: index, present: true, zero: extent.isHole,
                                 data: true, offset: host, file: hostFile.path)
             case let .zero(host):

@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// What one qcow2 file says about a run of guest bytes (qemu's block status of one layer).
 enum LayerRun: Equatable {
     /// Data stored at `host` (in the image file, or the external data file).
@@ -29,6 +31,31 @@ final class QCOW2Layer {
     }
 
     var virtualSize: UInt64 { layout.virtualSize }
+
+    private var preallocationChecked = false
+    private var preallocated = false
+
+    /// qemu's `qcow2_detect_metadata_preallocation`: the file is sparse enough that
+    /// more clusters carry a refcount than the file system has allocated (by a margin).
+    /// Only then does qemu's block status look for holes inside data clusters.
+    func hasMetadataPreallocation() -> Bool {
+        if preallocationChecked { return preallocated }
+        preallocationChecked = true
+        guard let status = try? SparseFile.status(of: file.descriptor, path: file.path),
+              var refcounts = try? RefcountReader(file: file, layout: layout) else { return false }
+        let realClusters = status.allocatedBytes / UInt64(layout.clusterSize)
+        let threshold = max(realClusters * 10 / 9, realClusters + 2)
+        let endCluster = (file.size + UInt64(layout.clusterSize) - 1) >> UInt64(layout.clusterBits)
+        var counted: UInt64 = 0
+        var cluster: UInt64 = 0
+        while cluster < endCluster && counted < threshold {
+            guard let refcount = try? refcounts.refcount(of: cluster) else { return false }
+            if refcount != 0 { counted += 1 }
+            cluster += 1
+        }
+        preallocated = counted >= threshold
+        return preallocated
+    }
 
     private func l1Entry(_ index: Int) throws -> UInt64 {
         let chunkStart = index - index % Self.l1ChunkEntries
