@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(
             name: "VMImageTests",
             dependencies: [
-                "VMImage", "TestSupport",
+                "VMImage", "TestSupport", "Tar", "Zstd", "QCOW2", "ByteStreams",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -15,12 +15,15 @@ public enum VMImageError: Error, Sendable, Hashable, CustomStringConvertible {
     case downloadFailed(url: String, attempts: Int, reason: String)
     /// A system call on `path` failed with `errno` while doing `operation`.
     case fileSystem(operation: String, path: String, errno: Int32)
+    /// The API was used against its contract (an instance used after `release()`, a mutable
+    /// image packaged while in use…); `message` says which call and why.
+    case misuse(message: String)
 
     /// Whether the input is to blame (the task's payload is malformed), not the host.
     public var isMalformedPayload: Bool {
         switch self {
         case .malformedPayload, .invalidMachine: true
-        case .downloadFailed, .fileSystem: false
+        case .downloadFailed, .fileSystem, .misuse: false
         }
     }
 
@@ -35,6 +38,8 @@ public enum VMImageError: Error, Sendable, Hashable, CustomStringConvertible {
                 + "\(issues.count) field(s) invalid: \(list)"
         case let .downloadFailed(url, attempts, reason):
             return "download of \(url) failed after \(attempts) attempt(s): \(reason)"
+        case let .misuse(message):
+            return "misuse: \(message)"
         case let .fileSystem(operation, path, errno):
             return "\(operation) \(path) failed: errno \(errno) (\(describeErrno(errno)))"
         }
