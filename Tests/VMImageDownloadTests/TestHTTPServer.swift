@@ -8,6 +8,7 @@ struct RecordedRequest: Sendable {
     var method: String
     var uri: String
     var range: String?
+    var ifRange: String?
 }
 
 /// What the test server does for one request.
@@ -16,8 +17,11 @@ enum Reply: Sendable {
     case status(Int)
     /// Serves `body` (honouring `Range: bytes=N-` with 206 when `honorRange`) in chunks of
     /// `chunkSize` bytes, waiting `chunkDelay` between chunks; with `dropAfter`, declares the
-    /// full length but closes the connection after that many body bytes.
-    case serve([UInt8], honorRange: Bool = true, chunkSize: Int = 64 * 1024, chunkDelay: Duration? = nil, dropAfter: Int? = nil)
+    /// full length but closes the connection after that many body bytes. With `etag`, sends it
+    /// and answers a range request whose `If-Range` differs with the whole body (200).
+    case serve(
+        [UInt8], honorRange: Bool = true, chunkSize: Int = 64 * 1024, chunkDelay: Duration? = nil, dropAfter: Int? = nil,
+        etag: String? = nil)
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 (a port the kernel picks) built on SwiftNIO, answering
@@ -87,7 +91,8 @@ final class TestHTTPServer: Sendable {
                 case .end:
                     guard let requestHead = head else { return }
                     let request = RecordedRequest(
-                        method: "\(requestHead.method)", uri: requestHead.uri, range: requestHead.headers.first(name: "Range"))
+                        method: "\(requestHead.method)", uri: requestHead.uri, range: requestHead.headers.first(name: "Range"),
+                        ifRange: requestHead.headers.first(name: "If-Range"))
                     let index = recorded.requests.withLock { requests in
                         requests.append(request)
                         return requests.count - 1
@@ -113,12 +118,14 @@ final class TestHTTPServer: Sendable {
             try await outbound.write(.end(nil))
             return true
 
-        case let .serve(body, honorRange, chunkSize, chunkDelay, dropAfter):
+        case let .serve(body, honorRange, chunkSize, chunkDelay, dropAfter, etag):
             var start = 0
             var status = HTTPResponseStatus.ok
             var headers = HTTPHeaders()
             headers.add(name: "Accept-Ranges", value: honorRange ? "bytes" : "none")
-            if honorRange, let range = request.range, range.hasPrefix("bytes="), range.hasSuffix("-"),
+            if let etag { headers.add(name: "ETag", value: etag) }
+            let validatorHolds = request.ifRange == nil || request.ifRange == etag
+            if honorRange, validatorHolds, let range = request.range, range.hasPrefix("bytes="), range.hasSuffix("-"),
                let from = Int(range.dropFirst("bytes=".count).dropLast()), from < body.count {
                 start = from
                 status = .partialContent
