@@ -22,6 +22,9 @@ enum Reply: Sendable {
     case serve(
         [UInt8], honorRange: Bool = true, chunkSize: Int = 64 * 1024, chunkDelay: Duration? = nil, dropAfter: Int? = nil,
         etag: String? = nil)
+    /// Serves `size` bytes where byte `i` is `UInt8(truncatingIfNeeded: i)`, generated while
+    /// sending (for big downloads without a big buffer), in 256 KiB chunks.
+    case pattern(size: Int)
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 (a port the kernel picks) built on SwiftNIO, answering
@@ -115,6 +118,20 @@ final class TestHTTPServer: Sendable {
             headers.add(name: "Content-Length", value: "\(text.readableBytes)")
             try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: code), headers: headers)))
             try await outbound.write(.body(.byteBuffer(text)))
+            try await outbound.write(.end(nil))
+            return true
+
+        case .pattern(let size):
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Length", value: "\(size)")
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
+            let chunk = ByteBuffer(bytes: (0..<(256 << 10)).map { UInt8(truncatingIfNeeded: $0) })
+            var sent = 0
+            while sent < size {
+                let count = min(chunk.readableBytes, size - sent)
+                try await outbound.write(.body(.byteBuffer(chunk.getSlice(at: 0, length: count) ?? chunk)))
+                sent += count
+            }
             try await outbound.write(.end(nil))
             return true
 
