@@ -31,7 +31,10 @@ struct DownloadResourceTests {
         defer { folder.cleanup() }
         let downloader = downloadImage(from: try #require(URL(string: server.url())), options: fastOptions())
         let task = Task { try await downloader(folder.imageFile) }
-        try await Task.sleep(for: .milliseconds(150))
+        for _ in 0..<500 where server.requests.isEmpty {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await Task.sleep(for: .milliseconds(60))  // a few chunks in
         task.cancel()
         let result = await task.result
         #expect(throws: (any Error).self) { try result.get() }

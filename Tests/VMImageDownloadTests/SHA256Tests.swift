@@ -4,19 +4,29 @@ import Testing
 
 @Suite("SHA-256")
 struct SHA256Tests {
-    private func digest(_ bytes: [UInt8]) -> String {
-        var hasher = SHA256()
+    private func digest(_ bytes: [UInt8], portable: Bool = false) -> String {
+        var hasher = SHA256(portable: portable)
         hasher.update(bytes)
         return hasher.hexDigest()
     }
 
-    @Test func matchesTheFIPSVectors() {
-        #expect(digest([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(digest(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(digest(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+    @Test(arguments: [false, true])
+    func matchesTheFIPSVectors(portable: Bool) {
+        #expect(digest([], portable: portable) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(digest(Array("abc".utf8), portable: portable)
+            == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(digest(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8), portable: portable)
             == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(digest([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))
+        #expect(digest([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000), portable: portable)
             == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test func hardwareAndPortablePathsAgree() {
+        var generator = SystemRandomNumberGenerator()
+        for length in [64, 128, 4096, 100_000] {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            #expect(digest(bytes) == digest(bytes, portable: true), "length \(length), hardware: \(SHA256.usesHardware)")
+        }
     }
 
     @Test func feedingInPiecesEqualsFeedingAtOnce() {

@@ -83,7 +83,7 @@ final class TestHTTPServer: Sendable {
         recorded: Recorder,
         reply: @Sendable (RecordedRequest, Int) -> Reply
     ) async throws {
-        try await connection.executeThenClose { inbound, outbound in
+        try await connection.executeThenClose { inbound, _ in
             var head: HTTPRequestHead?
             for try await part in inbound {
                 switch part {
@@ -100,17 +100,18 @@ final class TestHTTPServer: Sendable {
                         requests.append(request)
                         return requests.count - 1
                     }
-                    let keepOpen = try await respond(reply(request, index), to: request, outbound: outbound)
+                    let keepOpen = try await respond(reply(request, index), to: request, channel: connection.channel)
                     if !keepOpen { return }
                 }
             }
         }
     }
 
-    /// Writes the reply; returns whether the connection may stay open.
-    private static func respond(
-        _ reply: Reply, to request: RecordedRequest, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
-    ) async throws -> Bool {
+    /// Writes the reply straight to the channel, each part awaited until it reached the socket
+    /// (so a deliberate drop cuts the body exactly where the test says); returns whether the
+    /// connection may stay open.
+    private static func respond(_ reply: Reply, to request: RecordedRequest, channel: any Channel) async throws -> Bool {
+        let outbound = DirectWriter(channel: channel)
         switch reply {
         case .status(let code):
             let text = ByteBuffer(string: "status \(code)\n")
@@ -157,9 +158,11 @@ final class TestHTTPServer: Sendable {
                 try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body[offset..<end]))))
                 offset = end
                 if let chunkDelay, offset < limit { try await Task.sleep(for: chunkDelay) }
+                // Before a drop, give the client time to consume each chunk: a client may discard
+                // body bytes still buffered when it learns the connection is gone.
+                if dropAfter != nil { try await Task.sleep(for: .milliseconds(30)) }
             }
             if dropAfter != nil {
-                try await Task.sleep(for: .milliseconds(50))  // let the partial body reach the client
                 return false
             }
             try await outbound.write(.end(nil))
@@ -171,4 +174,13 @@ final class TestHTTPServer: Sendable {
 /// The requests a server saw, shared between its connections.
 final class Recorder: Sendable {
     let requests = Mutex([RecordedRequest]())
+}
+
+/// Writes response parts to a channel, returning once each is in the socket.
+struct DirectWriter {
+    let channel: any Channel
+
+    func write(_ part: HTTPServerResponsePart) async throws {
+        try await channel.writeAndFlush(part).get()
+    }
 }
