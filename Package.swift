@@ -48,13 +48,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // SHA-256 compression for download checks (x86 SHA extensions when present, else portable C).
-        .target(name: "CSHA256"),
         // HTTP download of images, apart so `import VMImage` never builds or loads an HTTP stack.
         .target(
             name: "VMImageDownload",
             dependencies: [
-                "VMImage", "CSHA256",
+                "VMImage",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
