@@ -16,15 +16,21 @@ public actor GarbageCollector: ResourceTracker {
     /// Available memory the collector tries to keep, in bytes.
     public nonisolated let minimumMemory: UInt64
     private let readings: FreeSpaceReadings
+    private let monitor: Monitor
     private var resources: [any Disposable] = []
     private var running: Task<Int, any Error>?
 
-    /// A collector watching `storageFolder`'s file system and the host's memory through `readings`.
-    public init(storageFolder: FilePath, minimumDiskSpace: UInt64, minimumMemory: UInt64, readings: FreeSpaceReadings = .system) {
+    /// A collector watching `storageFolder`'s file system and the host's memory through
+    /// `readings`, logging each disposal to `monitor` (prefix `gc`).
+    public init(
+        storageFolder: FilePath, minimumDiskSpace: UInt64, minimumMemory: UInt64,
+        readings: FreeSpaceReadings = .system, monitor: Monitor = .silent
+    ) {
         self.storageFolder = storageFolder
         self.minimumDiskSpace = minimumDiskSpace
         self.minimumMemory = minimumMemory
         self.readings = readings
+        self.monitor = monitor.withPrefix("gc")
     }
 
     /// Starts tracking `resource` (tracking it twice has no effect).
@@ -87,9 +93,14 @@ public actor GarbageCollector: ResourceTracker {
     private func collectWhileShort() async throws -> Int {
         var disposed = 0
         for resource in try await leastRecentlyUsedFirst() {
-            let needDisk = try readings.freeDiskSpace(storageFolder) < minimumDiskSpace
-            let needMemory = try readings.freeMemory() < minimumMemory
+            let freeDisk = try readings.freeDiskSpace(storageFolder)
+            let freeMemory = try readings.freeMemory()
+            let needDisk = freeDisk < minimumDiskSpace
+            let needMemory = freeMemory < minimumMemory
             guard needDisk || needMemory else { break }
+            monitor.debug("short of \(needDisk ? "disk (\(freeDisk) < \(minimumDiskSpace) bytes free)" : "")"
+                + "\(needDisk && needMemory ? " and " : "")"
+                + "\(needMemory ? "memory (\(freeMemory) < \(minimumMemory) bytes available)" : "")")
             guard index(of: resource) != nil else { continue }  // unregistered meanwhile
             var frees = false
             if needDisk, await resource.diskUsage != 0 { frees = true }
@@ -112,12 +123,18 @@ public actor GarbageCollector: ResourceTracker {
     /// Disposes `resource` unless it is in use; returns whether it was disposed.
     private func dispose(_ resource: any Disposable) async throws -> Bool {
         guard await !resource.isInUse else { return false }
+        let disk = await resource.diskUsage.map(String.init) ?? "unknown"
+        let memory = await resource.memoryUsage.map(String.init) ?? "unknown"
         do {
             try await resource.dispose()
         } catch DisposableError.inUse {
             return false
+        } catch {
+            monitor.reportError(error, "disposing \(type(of: resource)) failed; collection stopped")
+            throw error
         }
         unregister(resource)
+        monitor.info("disposed \(type(of: resource)) (disk \(disk), memory \(memory))")
         return true
     }
 

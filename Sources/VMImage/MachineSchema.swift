@@ -5,8 +5,14 @@
 /// known ones; string enums; `uuid` and `mac` patterns; integer ranges; `flags` an array whose
 /// items must come from an empty enum (so only `[]` passes). `null` is not an unset value.
 struct MachineParser {
+    /// The most issues listed one by one; more are summed up in a last issue, so a hostile
+    /// 1 MiB definition with 100 000 unknown keys cannot make a multi-megabyte error.
+    static let maxListedIssues = 200
+
     /// The issues found so far.
     private(set) var issues: [MachineIssue] = []
+    /// Issues found beyond ``maxListedIssues``.
+    private var unlisted = 0
 
     /// The ``Machine`` described by `object`, or `nil` when any issue was found.
     mutating func parseVersion1(_ object: [String: JSONValue]) -> Machine? {
@@ -46,11 +52,19 @@ struct MachineParser {
             default: issue(jsonPath(key), "additional property is not allowed")
             }
         }
+        if unlisted > 0 {
+            issues.append(MachineIssue(field: "", message: "and \(unlisted) more issue(s) not listed"))
+            unlisted = 0
+        }
         return issues.count == before ? machine : nil
     }
 
     /// Records that `field` breaks a rule.
     mutating func issue(_ field: String, _ message: String) {
+        guard issues.count < MachineParser.maxListedIssues else {
+            unlisted += 1
+            return
+        }
         issues.append(MachineIssue(field: field, message: message))
     }
 

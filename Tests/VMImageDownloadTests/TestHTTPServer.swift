@@ -8,6 +8,7 @@ struct RecordedRequest: Sendable {
     var method: String
     var uri: String
     var range: String?
+    var ifRange: String?
 }
 
 /// What the test server does for one request.
@@ -16,8 +17,14 @@ enum Reply: Sendable {
     case status(Int)
     /// Serves `body` (honouring `Range: bytes=N-` with 206 when `honorRange`) in chunks of
     /// `chunkSize` bytes, waiting `chunkDelay` between chunks; with `dropAfter`, declares the
-    /// full length but closes the connection after that many body bytes.
-    case serve([UInt8], honorRange: Bool = true, chunkSize: Int = 64 * 1024, chunkDelay: Duration? = nil, dropAfter: Int? = nil)
+    /// full length but closes the connection after that many body bytes. With `etag`, sends it
+    /// and answers a range request whose `If-Range` differs with the whole body (200).
+    case serve(
+        [UInt8], honorRange: Bool = true, chunkSize: Int = 64 * 1024, chunkDelay: Duration? = nil, dropAfter: Int? = nil,
+        etag: String? = nil)
+    /// Serves `size` bytes where byte `i` is `UInt8(truncatingIfNeeded: i)`, generated while
+    /// sending (for big downloads without a big buffer), in 256 KiB chunks.
+    case pattern(size: Int)
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 (a port the kernel picks) built on SwiftNIO, answering
@@ -76,7 +83,7 @@ final class TestHTTPServer: Sendable {
         recorded: Recorder,
         reply: @Sendable (RecordedRequest, Int) -> Reply
     ) async throws {
-        try await connection.executeThenClose { inbound, outbound in
+        try await connection.executeThenClose { inbound, _ in
             var head: HTTPRequestHead?
             for try await part in inbound {
                 switch part {
@@ -87,22 +94,24 @@ final class TestHTTPServer: Sendable {
                 case .end:
                     guard let requestHead = head else { return }
                     let request = RecordedRequest(
-                        method: "\(requestHead.method)", uri: requestHead.uri, range: requestHead.headers.first(name: "Range"))
+                        method: "\(requestHead.method)", uri: requestHead.uri, range: requestHead.headers.first(name: "Range"),
+                        ifRange: requestHead.headers.first(name: "If-Range"))
                     let index = recorded.requests.withLock { requests in
                         requests.append(request)
                         return requests.count - 1
                     }
-                    let keepOpen = try await respond(reply(request, index), to: request, outbound: outbound)
+                    let keepOpen = try await respond(reply(request, index), to: request, channel: connection.channel)
                     if !keepOpen { return }
                 }
             }
         }
     }
 
-    /// Writes the reply; returns whether the connection may stay open.
-    private static func respond(
-        _ reply: Reply, to request: RecordedRequest, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
-    ) async throws -> Bool {
+    /// Writes the reply straight to the channel, each part awaited until it reached the socket
+    /// (so a deliberate drop cuts the body exactly where the test says); returns whether the
+    /// connection may stay open.
+    private static func respond(_ reply: Reply, to request: RecordedRequest, channel: any Channel) async throws -> Bool {
+        let outbound = DirectWriter(channel: channel)
         switch reply {
         case .status(let code):
             let text = ByteBuffer(string: "status \(code)\n")
@@ -113,12 +122,28 @@ final class TestHTTPServer: Sendable {
             try await outbound.write(.end(nil))
             return true
 
-        case let .serve(body, honorRange, chunkSize, chunkDelay, dropAfter):
+        case .pattern(let size):
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Length", value: "\(size)")
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
+            let chunk = ByteBuffer(bytes: (0..<(256 << 10)).map { UInt8(truncatingIfNeeded: $0) })
+            var sent = 0
+            while sent < size {
+                let count = min(chunk.readableBytes, size - sent)
+                try await outbound.write(.body(.byteBuffer(chunk.getSlice(at: 0, length: count) ?? chunk)))
+                sent += count
+            }
+            try await outbound.write(.end(nil))
+            return true
+
+        case let .serve(body, honorRange, chunkSize, chunkDelay, dropAfter, etag):
             var start = 0
             var status = HTTPResponseStatus.ok
             var headers = HTTPHeaders()
             headers.add(name: "Accept-Ranges", value: honorRange ? "bytes" : "none")
-            if honorRange, let range = request.range, range.hasPrefix("bytes="), range.hasSuffix("-"),
+            if let etag { headers.add(name: "ETag", value: etag) }
+            let validatorHolds = request.ifRange == nil || request.ifRange == etag
+            if honorRange, validatorHolds, let range = request.range, range.hasPrefix("bytes="), range.hasSuffix("-"),
                let from = Int(range.dropFirst("bytes=".count).dropLast()), from < body.count {
                 start = from
                 status = .partialContent
@@ -133,9 +158,11 @@ final class TestHTTPServer: Sendable {
                 try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body[offset..<end]))))
                 offset = end
                 if let chunkDelay, offset < limit { try await Task.sleep(for: chunkDelay) }
+                // Before a drop, give the client time to consume each chunk: a client may discard
+                // body bytes still buffered when it learns the connection is gone.
+                if dropAfter != nil { try await Task.sleep(for: .milliseconds(30)) }
             }
             if dropAfter != nil {
-                try await Task.sleep(for: .milliseconds(50))  // let the partial body reach the client
                 return false
             }
             try await outbound.write(.end(nil))
@@ -147,4 +174,13 @@ final class TestHTTPServer: Sendable {
 /// The requests a server saw, shared between its connections.
 final class Recorder: Sendable {
     let requests = Mutex([RecordedRequest]())
+}
+
+/// Writes response parts to a channel, returning once each is in the socket.
+struct DirectWriter {
+    let channel: any Channel
+
+    func write(_ part: HTTPServerResponsePart) async throws {
+        try await channel.writeAndFlush(part).get()
+    }
 }

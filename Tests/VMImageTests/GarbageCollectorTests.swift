@@ -79,6 +79,22 @@ struct GarbageCollectorTests {
         #expect(await gc.isTracked(recent))
     }
 
+    @Test func disposalsAndFailuresAreLogged() async throws {
+        let host = FakeHost(disk: 0, memory: 1000)
+        let log = CapturedLog()
+        let gc = GarbageCollector(
+            storageFolder: "/images", minimumDiskSpace: 100, minimumMemory: 0, readings: host.readings,
+            monitor: Monitor(logger: log.logger()))
+        await gc.register(FakeResource("a", host: host, disk: 40, age: 10))
+        let broken = FakeResource("b", host: host, disk: 40, age: 5)
+        await broken.setFailure(DisposeFailed())
+        await gc.register(broken)
+        await #expect(throws: DisposeFailed.self) { try await gc.collect() }
+        let entries = log.all
+        #expect(entries.contains { $0.level == .info && $0.message.hasPrefix("disposed FakeResource (disk 40") })
+        #expect(entries.contains { $0.level == .error && $0.metadata["incidentId"] != nil && $0.metadata["prefix"] == "gc" })
+    }
+
     @Test func nothingIsDisposedWhenSpaceSuffices() async throws {
         let host = FakeHost(disk: 100, memory: 100)
         let gc = collector(host, disk: 100, memory: 100)

@@ -56,6 +56,17 @@ struct MachineInputTests {
         #expect(machineResult(nestedInField).isFailure)
     }
 
+    @Test func thousandsOfUnknownKeysGiveABoundedError() throws {
+        let members = (0..<50_000).map { #""k\#($0)":0"# }.joined(separator: ",")
+        guard case .failure(.invalidMachine(_, let issues)) = machineResult(#"{"version":1,\#(members)}"#) else {
+            Issue.record("expected invalidMachine")
+            return
+        }
+        #expect(issues.count == MachineParser.maxListedIssues + 1)
+        #expect(issues.last?.message == "and \(50_000 - MachineParser.maxListedIssues) more issue(s) not listed")
+        #expect(VMImageError.invalidMachine(member: "m", issues: issues).description.utf8.count < 64 << 10)
+    }
+
     @Test func decodableConformanceAppliesTheSameChecks() throws {
         let decoder = JSONDecoder()
         let good = try decoder.decode(Machine.self, from: Data(#"{"version":1,"memory":2048}"#.utf8))
