@@ -29,7 +29,7 @@ public struct ImageLimits: Sendable, Equatable {
 public struct ImageContents: Sendable, Equatable {
     /// The size of `disk.img` (the guest disk's virtual size).
     public var virtualSize: UInt64
-    /// Bytes of `disk.img` that are data (stored in the archive, not holes).
+    /// Bytes of `disk.img` stored in the archive as data (holes are not stored).
     public var diskDataBytes: UInt64
     /// The size of `layer.qcow2`.
     public var layerSize: UInt64

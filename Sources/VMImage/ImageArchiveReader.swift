@@ -60,7 +60,10 @@ struct ImageArchiveReader {
     private func take<Source: ByteSource>(
         _ entry: TarEntry, from reader: TarReader<Source>, into folder: ImageFolder, scan: inout Scan
     ) throws {
-        let name = entry.name.hasPrefix("./") ? String(entry.name.dropFirst(2)) : entry.name
+        var trimmed = Substring(entry.name)
+        if trimmed.hasPrefix("./") { trimmed = trimmed.dropFirst(2) }
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }  // a directory's "disk.img/"
+        let name = String(trimmed)
         guard ImageArchive.memberNames.contains(name) else {
             throw malformed(entry.name, .unexpectedMember,
                             "an image archive holds only disk.img, layer.qcow2 and machine.json")
@@ -86,18 +89,14 @@ struct ImageArchiveReader {
             }
         }
         if isDisk && !writesDisk {
-            while let count = try reader.withNextChunk({ offset, bytes -> Int in
-                try peek(offset, bytes)
-                return bytes.count
-            }) {
-                scan.diskData &+= UInt64(count)
-            }
+            while try reader.withNextChunk({ offset, bytes in try peek(offset, bytes) }) != nil {}
+            scan.diskData = entry.storedSize
         } else {
             let file = try folder.create(name)
             defer { try? file.close() }
             try SparseFile.setSize(of: file, to: entry.size, path: name)
-            let written = try reader.writeData(to: file, path: name, peek: isDisk ? peek : nil)
-            if isDisk { scan.diskData = written }
+            try reader.writeData(to: file, path: name, peek: isDisk ? peek : nil)
+            if isDisk { scan.diskData = entry.storedSize }
         }
         if isDisk { scan.diskPrefix = prefix }
     }

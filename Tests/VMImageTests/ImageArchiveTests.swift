@@ -22,7 +22,7 @@ struct ImageArchiveTests {
             #expect(error.isMalformedPayload, "\(error)")
             // Verification (without writing the disk) must refuse it the same way.
             do throws(VMImageError) {
-                try ImageArchive.verify(from: BufferSource(bytes))
+                try ImageArchive.verify(from: BufferSource(bytes), limits: limits)
                 Issue.record("verify accepted what extract refused: \(error)")
             } catch let verifyError {
                 #expect(payloadRule(verifyError) == payloadRule(error))
@@ -133,8 +133,9 @@ struct ImageArchiveTests {
         let scratch = try TemporaryFolder("datafile")
         defer { scratch.remove() }
         var members = try ArchiveBuilder.validMembers(in: scratch)
-        let result = try Oracle.run("qemu-img", ["create", "-q", "-f", "qcow2", "-o", "data_file=disk.img,data_file_raw=on",
-                                                 "-b", "disk.img", "-F", "raw", scratch.file("layer.qcow2"), "16M"])
+        let result = try Oracle.run("qemu-img", ["create", "-q", "-f", "qcow2", "-u", "-o", "data_file=data.raw",
+                                                 "-b", "disk.img", "-F", "raw", "layer.qcow2", "16M"],
+                                    currentDirectory: scratch.path)
         #expect(result.status == 0, "\(result.stderr)")
         members[1] = .file("layer.qcow2", Array(try Data(contentsOf: URL(fileURLWithPath: scratch.file("layer.qcow2")))))
         #expect(try extractRule(ArchiveBuilder.archive(members)) == "layer-audit")
