@@ -186,3 +186,31 @@ struct TarWriterTests {
         #expect(try FileCheck.sameContents(folder.file("f"), folder2.file("f")))
     }
 }
+
+/// A sink that remembers the size of every write.
+struct RecordingSink: ByteSink {
+    var sizes: [Int] = []
+    mutating func write(_ bytes: UnsafeRawBufferPointer) throws { sizes.append(bytes.count) }
+}
+
+@Suite("Tar writer I/O pattern")
+struct TarWriterIOTests {
+    @Test("the sink gets whole 1 MiB buffers, never block-sized writes")
+    func largeWrites() throws {
+        let folder = try TemporaryFolder("tar-writer")
+        defer { folder.remove() }
+        let path = folder.file("f")
+        var content = [UInt8](repeating: 0, count: 5 << 20)
+        for i in stride(from: 0, to: content.count, by: 97) { content[i] = UInt8(truncatingIfNeeded: i | 1) }
+        try Data(content).write(to: URL(fileURLWithPath: path))
+        let fd = try FileDescriptor.open(path, .readOnly)
+        defer { try? fd.close() }
+        let writer = TarWriter(writingTo: RecordingSink())
+        try writer.appendFile(named: "a", contents: [1, 2, 3])
+        try writer.appendFile(named: "f", contentsOf: fd, attributes: .init())
+        let sizes = try writer.finish().sizes
+        #expect(sizes.dropLast().allSatisfy { $0 == 1 << 20 }, "\(sizes)")
+        let expected: Int = 3 * 512 + (5 << 20) + 1024  // header+data of "a", header of "f", data, end
+        #expect(sizes.reduce(0, +) == expected)
+    }
+}
