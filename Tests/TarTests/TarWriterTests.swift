@@ -3,6 +3,7 @@ import Foundation
 import SystemPackage
 import Tar
 import TestSupport
+import Zstd
 import Testing
 
 @Suite("Tar writer")
@@ -212,5 +213,39 @@ struct TarWriterIOTests {
         #expect(sizes.dropLast().allSatisfy { $0 == 1 << 20 }, "\(sizes)")
         let expected: Int = 3 * 512 + (5 << 20) + 1024  // header+data of "a", header of "f", data, end
         #expect(sizes.reduce(0, +) == expected)
+    }
+}
+
+@Suite("Tar through zstd")
+struct TarZstdPipelineTests {
+    @Test("writer -> zstd -> file -> zstd -> reader -> extraction keeps bytes and holes")
+    func pipeline() throws {
+        let folder = try TemporaryFolder("tar-zstd")
+        defer { folder.remove() }
+        let src = folder.file("src")
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: false)
+        try SourceTree.create(in: src)
+        let archivePath = folder.file("a.tar.zst")
+        let out = try FileDescriptor.open(archivePath, .writeOnly, options: [.create, .exclusiveCreate], permissions: .ownerReadWrite)
+        let writer = TarWriter(writingTo: try ZstdCompressor(writingTo: FileSink(out)))
+        for name in ["disk.img", "dense.bin"] {
+            let fd = try FileDescriptor.open("\(src)/\(name)", .readOnly)
+            defer { try? fd.close() }
+            try writer.appendFile(named: name, contentsOf: fd, attributes: .init())
+        }
+        try writer.finish().finish()
+        try out.close()
+        #expect(try FileCheck.status(archivePath).size < 64 << 10)
+
+        let input = try FileDescriptor.open(archivePath, .readOnly)
+        defer { try? input.close() }
+        let reader = TarReader(reading: try ZstdDecompressor(readingFrom: FileSource(input)))
+        let dest = folder.file("out")
+        try FileManager.default.createDirectory(atPath: dest, withIntermediateDirectories: false)
+        var options = TarExtractionOptions()
+        options.allowedNames = ["disk.img", "dense.bin"]
+        try Tar.extract(from: reader, into: FilePath(dest), options: options)
+        #expect(try FileCheck.isSourceDisk("\(dest)/disk.img"))
+        #expect(try FileCheck.contents("\(dest)/dense.bin") == SourceTree.denseContents)
     }
 }
