@@ -222,56 +222,13 @@ private struct ExtractionJob {
         noteCreated(name, isDirectory: false)
         let file = FileDescriptor(rawValue: raw)
         defer { try? file.close() }
-        try SparseFile.setSize(of: file, to: entry.size, path: name)
-        var written: UInt64 = 0
-        let skipZeros = options.holesFromZeroRuns
-        let block = UInt64(max(options.zeroBlockSize, 512))
-        while let count = try reader.withNextChunk({ offset, bytes -> UInt64 in
-            skipZeros
-                ? try Self.writeSkippingZeros(bytes, at: offset, to: file, block: block, path: name)
-                : try Self.write(bytes, at: offset, to: file, path: name)
-        }) {
-            written += count
-        }
+        let written = try reader.writeData(
+            to: file, zeroBlockSize: options.holesFromZeroRuns ? options.zeroBlockSize : nil, path: name)
         let mode = options.restoresPermissions ? mode_t(entry.mode & 0o777) : 0o644
         guard fchmod(raw, mode) == 0 else { throw system("fchmod", name) }
         if options.restoresModificationTime {
             var times = [timespec(tv_sec: Int(entry.modificationTime), tv_nsec: 0), timespec(tv_sec: Int(entry.modificationTime), tv_nsec: 0)]
             guard futimens(raw, &times) == 0 else { throw system("futimens", name) }
-        }
-        return written
-    }
-
-    private static func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, to file: FileDescriptor, path: String) throws -> UInt64 {
-        try file.pwriteAll(bytes, at: offset, path: path)
-        return UInt64(bytes.count)
-    }
-
-    /// Writes the non-zero blocks of `bytes` (blocks aligned to file offsets), leaving zero
-    /// blocks as holes in the pre-sized file.
-    private static func writeSkippingZeros(
-        _ bytes: UnsafeRawBufferPointer, at offset: UInt64, to file: FileDescriptor, block: UInt64, path: String
-    ) throws -> UInt64 {
-        var written: UInt64 = 0
-        var position = 0
-        var runStart: Int?
-        while position < bytes.count {
-            let absolute = offset + UInt64(position)
-            let blockEnd = min(position + Int(block - absolute % block), bytes.count)
-            if ZeroBytes.isZero(UnsafeRawBufferPointer(rebasing: bytes[position..<blockEnd])) {
-                if let start = runStart {
-                    try file.pwriteAll(UnsafeRawBufferPointer(rebasing: bytes[start..<position]), at: offset + UInt64(start), path: path)
-                    written += UInt64(position - start)
-                    runStart = nil
-                }
-            } else if runStart == nil {
-                runStart = position
-            }
-            position = blockEnd
-        }
-        if let start = runStart {
-            try file.pwriteAll(UnsafeRawBufferPointer(rebasing: bytes[start...]), at: offset + UInt64(start), path: path)
-            written += UInt64(bytes.count - start)
         }
         return written
     }
