@@ -28,8 +28,7 @@ extension Tar {
     public static func extract<Source: ByteSource>(
         from reader: TarReader<Source>, into directory: FilePath, options: TarExtractionOptions = .init()
     ) throws -> [TarExtractedMember] {
-        let root = try FileDescriptor.open(
-            directory, .readOnly, options: [.directory, .closeOnExec])
+        let root = try openOrThrow(directory, options: [.directory, .closeOnExec])
         defer { try? root.close() }
         var job = ExtractionJob(root: root, options: options)
         do {
@@ -60,10 +59,19 @@ extension Tar {
     public static func extract(
         archive: FilePath, into directory: FilePath, options: TarExtractionOptions = .init()
     ) throws -> [TarExtractedMember] {
-        let descriptor = try FileDescriptor.open(archive, .readOnly, options: [.closeOnExec])
+        let descriptor = try openOrThrow(archive, options: [.closeOnExec])
         defer { try? descriptor.close() }
         let reader = TarReader(reading: FileSource(descriptor, path: archive.string))
         return try extract(from: reader, into: directory, options: options)
+    }
+}
+
+/// `open(path, O_RDONLY | options)`, failing with a ``ByteStreamError``.
+private func openOrThrow(_ path: FilePath, options: FileDescriptor.OpenOptions) throws -> FileDescriptor {
+    do {
+        return try FileDescriptor.open(path, .readOnly, options: options)
+    } catch let errno as Errno {
+        throw ByteStreamError.system(operation: "open", path: path.string, errno: errno)
     }
 }
 

@@ -231,8 +231,9 @@ public final class TarReader<Source: ByteSource> {
 
     /// Copies the current member's next piece of data into `destination`.
     ///
-    /// - Returns: where the bytes belong in the member, or `nil` when its data is exhausted.
-    ///   A piece never spans a hole, so `offset..<offset+count` is contiguous in the member.
+    /// - Returns: where the bytes belong in the member, or `nil` when its data is exhausted
+    ///   (or `destination` is empty). A piece never spans a hole, so `offset..<offset+count`
+    ///   is contiguous in the member. A short read of a truncated archive throws `truncated`.
     public func readData(into destination: UnsafeMutableRawBufferPointer) throws -> TarDataChunk? {
         guard destination.count > 0 else { return nil }
         guard let (offset, runLeft) = try currentRun() else { return nil }
