@@ -230,8 +230,9 @@ private struct ExtractionJob {
         noteCreated(name, isDirectory: false)
         let file = FileDescriptor(rawValue: raw)
         defer { try? file.close() }
+        try SparseFile.setSize(of: file, to: entry.size, path: name)
         let written = try reader.writeData(
-            to: file, zeroBlockSize: options.holesFromZeroRuns ? options.zeroBlockSize : nil, path: name)
+            to: file, path: name, holesFromZeroRuns: options.holesFromZeroRuns, zeroBlockSize: options.zeroBlockSize)
         let mode = options.restoresPermissions ? mode_t(entry.mode & 0o777) : 0o644
         guard fchmod(raw, mode) == 0 else { throw system("fchmod", name) }
         if options.restoresModificationTime {
