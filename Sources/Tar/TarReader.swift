@@ -29,6 +29,7 @@ public final class TarReader<Source: ByteSource> {
     private var end = 0
     private var sourceEnded = false
     private var ended = false
+    private var failure: Error?
 
     // The current member's data.
     private var runs: [SparseExtent] = []
@@ -139,6 +140,23 @@ public final class TarReader<Source: ByteSource> {
     /// The next member, or `nil` after the end-of-archive marker. Unread data of the
     /// previous member is skipped first.
     public func next() throws -> TarEntry? {
+        try failingOnce { try nextEntry() }
+    }
+
+    /// Runs `body`; after a failure, the reader's position is unknown, so every later call
+    /// throws the same error again.
+    private func failingOnce<R>(_ body: () throws -> R) throws -> R {
+        if let failure { throw failure }
+        do {
+            return try body()
+        } catch {
+            failure = error
+            currentEntry = nil
+            throw error
+        }
+    }
+
+    private func nextEntry() throws -> TarEntry? {
         if ended { return nil }
         if let entry = currentEntry {
             try skip(remainingStored, member: entry.name)
@@ -173,7 +191,8 @@ public final class TarReader<Source: ByteSource> {
             }
             let header = try TarHeader(decoding: block(), offset: headerOffset)
             consume(HeaderLayout.blockSize)
-            if firstHeader == nil { firstHeader = headerOffset }
+            // A global header belongs to no member; anything else starts this member's headers.
+            if firstHeader == nil, header.typeFlag != UInt8(ascii: "g") { firstHeader = headerOffset }
             let label = decodeName(header.name)
 
             switch header.typeFlag {
@@ -241,6 +260,10 @@ public final class TarReader<Source: ByteSource> {
     ///   (or `destination` is empty). A piece never spans a hole, so `offset..<offset+count`
     ///   is contiguous in the member. A short read of a truncated archive throws `truncated`.
     public func readData(into destination: UnsafeMutableRawBufferPointer) throws -> TarDataChunk? {
+        try failingOnce { try readChunk(into: destination) }
+    }
+
+    private func readChunk(into destination: UnsafeMutableRawBufferPointer) throws -> TarDataChunk? {
         guard destination.count > 0 else { return nil }
         guard let (offset, runLeft) = try currentRun() else { return nil }
         let want = Int(min(UInt64(destination.count), runLeft))
@@ -269,13 +292,19 @@ public final class TarReader<Source: ByteSource> {
     /// The bytes are only valid during `body`. Returns `nil` (and does not call `body`)
     /// when the member's data is exhausted.
     public func withNextChunk<R>(_ body: (_ offset: UInt64, _ bytes: UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        guard let (offset, bytes) = try failingOnce({ try nextSlice() }) else { return nil }
+        return try body(offset, bytes)
+    }
+
+    /// The next piece of the current member's data as a view of the buffer, consumed.
+    private func nextSlice() throws -> (UInt64, UnsafeRawBufferPointer)? {
         guard let (offset, runLeft) = try currentRun() else { return nil }
         guard try refill() else { throw truncatedData() }
         let count = Int(min(UInt64(available), runLeft))
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + count)])
         consume(count)
         advance(by: count)
-        return try body(offset, bytes)
+        return (offset, bytes)
     }
 
     /// Reads and discards the rest of the current member's data (checking it is all there).
@@ -317,6 +346,10 @@ public final class TarReader<Source: ByteSource> {
     /// After ``next()`` returned `nil`: whether anything other than zero bytes follows the
     /// end-of-archive marker. Reads at most `limit` bytes of the source.
     public func trailer(limit: UInt64 = 1 << 20) throws -> TarTrailer {
+        try failingOnce { try trailingBytes(limit: limit) }
+    }
+
+    private func trailingBytes(limit: UInt64) throws -> TarTrailer {
         guard ended else {
             throw TarError(.invalidState, "trailer() called before the end of the archive", offset: archiveOffset)
         }
@@ -405,7 +438,6 @@ public final class TarReader<Source: ByteSource> {
             headerOffset: headerOffset, dataOffset: archiveOffset)
         // The archive holds `size` bytes (plus padding) after the header whatever the map says.
         let archived = hasData ? size : 0
-        currentEntry = entry
 
         var mapBytes: UInt64 = 0
         if kind == .regular {

@@ -308,3 +308,25 @@ struct TarReaderFormatTests {
         }
     }
 }
+
+@Suite("Tar reader after a failure")
+struct TarReaderFailureTests {
+    @Test("after an error every call throws it again instead of reading on from an unknown position")
+    func sticky() throws {
+        let bytes = RawTar.member("ok", [1]) + RawTar.header("bad", checksumDelta: 5) + RawTar.member("later", [2]) + RawTar.end
+        let reader = memoryReader(bytes)
+        #expect(try reader.next()?.name == "ok")
+        let first = expectTarError(.badChecksum) { _ = try reader.next() }
+        let again = expectTarError(.badChecksum) { _ = try reader.next() }
+        #expect(first == again)
+        expectTarError(.badChecksum) { _ = try reader.skipData() }
+        #expect(reader.currentEntry == nil)
+    }
+
+    @Test("a global header alone before the end marker is fine")
+    func globalThenEnd() throws {
+        let reader = memoryReader(RawTar.pax([("comment", "only")], type: "g") + RawTar.end)
+        #expect(try reader.next() == nil)
+        #expect(try reader.trailer() == .zeroPadding(bytes: 0))
+    }
+}
