@@ -23,6 +23,8 @@ public final class TarReader<Source: ByteSource> {
     public private(set) var currentEntry: TarEntry?
     /// Archive offset of the next byte the reader will consume.
     public private(set) var archiveOffset: UInt64 = 0
+    /// Stored data bytes of the current member not read yet (for progress reports).
+    public var remainingData: UInt64 { currentEntry == nil ? 0 : remainingStored }
 
     private let buffer: UnsafeMutableRawBufferPointer
     private var start = 0

@@ -291,6 +291,7 @@ struct TarReaderFormatTests {
         for chunk in [1 << 20, 4096, 513] {
             let reader = memoryReader(bytes, chunk: chunk)
             _ = try #require(try reader.next())
+            #expect(reader.remainingData == UInt64(content.count))
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 1)
             defer { buffer.deallocate() }
             var got = [UInt8]()
@@ -304,6 +305,7 @@ struct TarReaderFormatTests {
                 got += UnsafeRawBufferPointer(rebasing: buffer[..<piece.count])
             }
             #expect(got == content)
+            #expect(reader.remainingData == 0)
             #expect(try reader.next() == nil)
         }
     }
