@@ -185,16 +185,19 @@ public final class TarWriter<Sink: ByteSink> {
                 throw TarError(.unrepresentable, "only regular files can be archived from a descriptor", member: name)
             }
             let size = status.size
-            var found: [Range<UInt64>] = size > 0 ? [0..<size] : []
-            if options.findsHoles, size > 0, let extents = try SparseFile.dataExtents(of: descriptor, size: size, path: path) {
-                found = extents
-            }
             var collector = ExtentCollector(cap: options.maximumSparseExtents)
-            if options.detectsZeroRuns {
-                for range in found { try scanForData(descriptor, range, into: &collector, path: path, member: name) }
-            } else {
-                for range in found { collector.add(offset: range.lowerBound, length: range.upperBound - range.lowerBound) }
+            func take(_ range: Range<UInt64>) throws {
+                if options.detectsZeroRuns {
+                    try scanForData(descriptor, range, into: &collector, path: path, member: name)
+                } else {
+                    collector.add(offset: range.lowerBound, length: range.upperBound - range.lowerBound)
+                }
             }
+            var walked = false
+            if options.findsHoles, size > 0 {
+                walked = try DataExtents.forEach(in: descriptor, size: size, path: path, take)
+            }
+            if !walked, size > 0 { try take(0..<size) }
             let extents = collector.extents
             let dense = size == 0 || (extents.count == 1 && extents[0].offset == 0 && extents[0].length == size)
             if dense {
