@@ -332,3 +332,22 @@ struct TarReaderFailureTests {
         #expect(try reader.trailer() == .zeroPadding(bytes: 0))
     }
 }
+
+@Suite("Tar writer extent collection")
+struct ExtentCollectorTests {
+    @Test("touching runs merge; past the cap the smallest holes are filled")
+    func collector() {
+        var c = ExtentCollector(cap: 4)
+        c.add(offset: 0, length: 4096)
+        c.add(offset: 4096, length: 4096)
+        #expect(c.extents == [SparseExtent(offset: 0, length: 8192)])
+        for i in 1...10 { c.add(offset: UInt64(i) * 65536, length: 4096) }
+        #expect(c.extents.count <= 4)
+        // Everything added is still covered.
+        for i in 1...10 {
+            let start = UInt64(i) * 65536
+            #expect(c.extents.contains { $0.offset <= start && start + 4096 <= $0.offset + $0.length })
+        }
+        #expect(c.extents.first?.offset == 0)
+    }
+}
