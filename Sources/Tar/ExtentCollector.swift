@@ -13,9 +13,13 @@ struct ExtentCollector {
     /// Adds `length` bytes of data at `offset` (at or after the end of the previous run).
     mutating func add(offset: UInt64, length: UInt64) {
         guard length > 0 else { return }
-        if let last = extents.last, offset - (last.offset + last.length) < minimumHole {
-            extents[extents.count - 1].length = offset + length - last.offset
-            return
+        if let last = extents.last {
+            let lastEnd = last.offset + last.length
+            // Touching, overlapping (never expected) or separated by too small a hole: extend.
+            if offset < lastEnd || offset - lastEnd < minimumHole {
+                extents[extents.count - 1].length = max(lastEnd, offset + length) - last.offset
+                return
+            }
         }
         extents.append(SparseExtent(offset: offset, length: length))
         while extents.count > cap {

@@ -1,9 +1,19 @@
 /// Parsing of pax extended header data: records of the form `"%d %s=%s\n"` where the
 /// leading decimal is the record's whole length.
 enum PaxRecords {
-    /// The records of `data`, in order. Throws a `TarError` naming the record's position.
+    /// The records of `data`, in order (for tests and small headers; the reader uses
+    /// ``forEach(in:member:offset:_:)`` so that it keeps only the records it acts on).
     static func parse(_ data: [UInt8], member: String?, offset: UInt64) throws -> [(key: String, value: [UInt8])] {
         var records: [(key: String, value: [UInt8])] = []
+        try forEach(in: data, member: member, offset: offset) { records.append(($0, Array($1))) }
+        return records
+    }
+
+    /// Calls `body` with each record's key and value, in order. Throws a `TarError` naming
+    /// the record's position when one is malformed.
+    static func forEach(
+        in data: [UInt8], member: String?, offset: UInt64, _ body: (String, ArraySlice<UInt8>) throws -> Void
+    ) throws {
         var position = 0
         let count = data.count
         while position < count {
@@ -22,15 +32,13 @@ enum PaxRecords {
             guard data[recordEnd - 1] == 0x0A else {
                 throw TarError(.badExtendedHeader, "pax record at byte \(recordStart) does not end with a newline", member: member, offset: offset)
             }
-            let body = (lengthEnd + 1)..<(recordEnd - 1)
-            guard let equals = data[body].firstIndex(of: 0x3D), equals > body.lowerBound else {
+            let recordBody = (lengthEnd + 1)..<(recordEnd - 1)
+            guard let equals = data[recordBody].firstIndex(of: 0x3D), equals > recordBody.lowerBound else {
                 throw TarError(.badExtendedHeader, "pax record at byte \(recordStart) has no 'key=value'", member: member, offset: offset)
             }
-            let key = String(decoding: data[body.lowerBound..<equals], as: UTF8.self)
-            records.append((key, Array(data[(equals + 1)..<body.upperBound])))
+            try body(String(decoding: data[recordBody.lowerBound..<equals], as: UTF8.self), data[(equals + 1)..<recordBody.upperBound])
             position = recordEnd
         }
-        return records
     }
 
     /// One encoded record `"<len> key=value\n"`.

@@ -28,8 +28,7 @@ extension Tar {
     public static func extract<Source: ByteSource>(
         from reader: TarReader<Source>, into directory: FilePath, options: TarExtractionOptions = .init()
     ) throws -> [TarExtractedMember] {
-        let root = try FileDescriptor.open(
-            directory, .readOnly, options: [.directory, .closeOnExec])
+        let root = try openOrThrow(directory, options: [.directory, .closeOnExec])
         defer { try? root.close() }
         var job = ExtractionJob(root: root, options: options)
         do {
@@ -60,10 +59,19 @@ extension Tar {
     public static func extract(
         archive: FilePath, into directory: FilePath, options: TarExtractionOptions = .init()
     ) throws -> [TarExtractedMember] {
-        let descriptor = try FileDescriptor.open(archive, .readOnly, options: [.closeOnExec])
+        let descriptor = try openOrThrow(archive, options: [.closeOnExec])
         defer { try? descriptor.close() }
         let reader = TarReader(reading: FileSource(descriptor, path: archive.string))
         return try extract(from: reader, into: directory, options: options)
+    }
+}
+
+/// `open(path, O_RDONLY | options)`, failing with a ``ByteStreamError``.
+private func openOrThrow(_ path: FilePath, options: FileDescriptor.OpenOptions) throws -> FileDescriptor {
+    do {
+        return try FileDescriptor.open(path, .readOnly, options: options)
+    } catch let errno as Errno {
+        throw ByteStreamError.system(operation: "open", path: path.string, errno: errno)
     }
 }
 
@@ -223,55 +231,13 @@ private struct ExtractionJob {
         let file = FileDescriptor(rawValue: raw)
         defer { try? file.close() }
         try SparseFile.setSize(of: file, to: entry.size, path: name)
-        var written: UInt64 = 0
-        let skipZeros = options.holesFromZeroRuns
-        let block = UInt64(max(options.zeroBlockSize, 512))
-        while let count = try reader.withNextChunk({ offset, bytes -> UInt64 in
-            skipZeros
-                ? try Self.writeSkippingZeros(bytes, at: offset, to: file, block: block, path: name)
-                : try Self.write(bytes, at: offset, to: file, path: name)
-        }) {
-            written += count
-        }
+        let written = try reader.writeData(
+            to: file, path: name, holesFromZeroRuns: options.holesFromZeroRuns, zeroBlockSize: options.zeroBlockSize)
         let mode = options.restoresPermissions ? mode_t(entry.mode & 0o777) : 0o644
         guard fchmod(raw, mode) == 0 else { throw system("fchmod", name) }
         if options.restoresModificationTime {
             var times = [timespec(tv_sec: Int(entry.modificationTime), tv_nsec: 0), timespec(tv_sec: Int(entry.modificationTime), tv_nsec: 0)]
             guard futimens(raw, &times) == 0 else { throw system("futimens", name) }
-        }
-        return written
-    }
-
-    private static func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, to file: FileDescriptor, path: String) throws -> UInt64 {
-        try file.pwriteAll(bytes, at: offset, path: path)
-        return UInt64(bytes.count)
-    }
-
-    /// Writes the non-zero blocks of `bytes` (blocks aligned to file offsets), leaving zero
-    /// blocks as holes in the pre-sized file.
-    private static func writeSkippingZeros(
-        _ bytes: UnsafeRawBufferPointer, at offset: UInt64, to file: FileDescriptor, block: UInt64, path: String
-    ) throws -> UInt64 {
-        var written: UInt64 = 0
-        var position = 0
-        var runStart: Int?
-        while position < bytes.count {
-            let absolute = offset + UInt64(position)
-            let blockEnd = min(position + Int(block - absolute % block), bytes.count)
-            if ZeroBytes.isZero(UnsafeRawBufferPointer(rebasing: bytes[position..<blockEnd])) {
-                if let start = runStart {
-                    try file.pwriteAll(UnsafeRawBufferPointer(rebasing: bytes[start..<position]), at: offset + UInt64(start), path: path)
-                    written += UInt64(position - start)
-                    runStart = nil
-                }
-            } else if runStart == nil {
-                runStart = position
-            }
-            position = blockEnd
-        }
-        if let start = runStart {
-            try file.pwriteAll(UnsafeRawBufferPointer(rebasing: bytes[start...]), at: offset + UInt64(start), path: path)
-            written += UInt64(bytes.count - start)
         }
         return written
     }

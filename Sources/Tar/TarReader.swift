@@ -23,12 +23,15 @@ public final class TarReader<Source: ByteSource> {
     public private(set) var currentEntry: TarEntry?
     /// Archive offset of the next byte the reader will consume.
     public private(set) var archiveOffset: UInt64 = 0
+    /// Stored data bytes of the current member not read yet (for progress reports).
+    public var remainingData: UInt64 { currentEntry == nil ? 0 : remainingStored }
 
     private let buffer: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
     private var sourceEnded = false
     private var ended = false
+    private var failure: Error?
 
     // The current member's data.
     private var runs: [SparseExtent] = []
@@ -38,8 +41,9 @@ public final class TarReader<Source: ByteSource> {
     private var padding: UInt64 = 0
 
     // Global pax records (`g`), in force until replaced.
-    private var globalRecords: [String: [UInt8]] = [:]
+    private var globalRecords: [String: [UInt8]] = [:]  // entry keys only
     private var globalRecordBytes = 0
+    private var sawGlobalRecords = false
 
     /// A reader of `source`.
     public init(reading source: Source, options: TarReaderOptions = .init()) {
@@ -138,6 +142,23 @@ public final class TarReader<Source: ByteSource> {
     /// The next member, or `nil` after the end-of-archive marker. Unread data of the
     /// previous member is skipped first.
     public func next() throws -> TarEntry? {
+        try failingOnce { try nextEntry() }
+    }
+
+    /// Runs `body`; after a failure, the reader's position is unknown, so every later call
+    /// throws the same error again.
+    private func failingOnce<R>(_ body: () throws -> R) throws -> R {
+        if let failure { throw failure }
+        do {
+            return try body()
+        } catch {
+            failure = error
+            currentEntry = nil
+            throw error
+        }
+    }
+
+    private func nextEntry() throws -> TarEntry? {
         if ended { return nil }
         if let entry = currentEntry {
             try skip(remainingStored, member: entry.name)
@@ -172,7 +193,8 @@ public final class TarReader<Source: ByteSource> {
             }
             let header = try TarHeader(decoding: block(), offset: headerOffset)
             consume(HeaderLayout.blockSize)
-            if firstHeader == nil { firstHeader = headerOffset }
+            // A global header belongs to no member; anything else starts this member's headers.
+            if firstHeader == nil, header.typeFlag != UInt8(ascii: "g") { firstHeader = headerOffset }
             let label = decodeName(header.name)
 
             switch header.typeFlag {
@@ -192,11 +214,15 @@ public final class TarReader<Source: ByteSource> {
                 switch header.typeFlag {
                 case UInt8(ascii: "L"): pending.longName = Self.trimNUL(data)
                 case UInt8(ascii: "K"): pending.longLink = Self.trimNUL(data)
-                case UInt8(ascii: "g"): try applyGlobal(PaxRecords.parse(data, member: label, offset: headerOffset))
-                default: pending.records += try PaxRecords.parse(data, member: label, offset: headerOffset)
-                }
-                guard pending.records.count <= options.maximumSparseExtents * 2 + 64 else {
-                    throw TarError(.limitExceeded, "too many pax records", member: label, offset: headerOffset)
+                case UInt8(ascii: "g"):
+                    try PaxRecords.forEach(in: data, member: label, offset: headerOffset) { key, value in
+                        try applyGlobal(key, value)
+                    }
+                default:
+                    let runs = options.maximumSparseExtents
+                    try PaxRecords.forEach(in: data, member: label, offset: headerOffset) { key, value in
+                        try pending.pax.add(key, value, maximumRuns: runs, member: label, offset: headerOffset)
+                    }
                 }
             default:
                 let entry = try makeEntry(header, pending: pending, headerOffset: firstHeader ?? headerOffset)
@@ -212,15 +238,16 @@ public final class TarReader<Source: ByteSource> {
         return Array(bytes[..<end])
     }
 
-    private func applyGlobal(_ records: [(key: String, value: [UInt8])]) throws {
-        for (key, value) in records {
-            if let old = globalRecords[key] { globalRecordBytes -= key.utf8.count + old.count }
-            if value.isEmpty {
-                globalRecords[key] = nil
-            } else {
-                globalRecords[key] = value
-                globalRecordBytes += key.utf8.count + value.count
-            }
+    /// Applies one global record (only the keys that change member fields are kept).
+    private func applyGlobal(_ key: String, _ value: ArraySlice<UInt8>) throws {
+        sawGlobalRecords = true
+        guard PaxMetadata.entryKeys.contains(key) else { return }
+        if let old = globalRecords[key] { globalRecordBytes -= key.utf8.count + old.count }
+        if value.isEmpty {
+            globalRecords[key] = nil
+        } else {
+            globalRecords[key] = Array(value)
+            globalRecordBytes += key.utf8.count + value.count
         }
         guard globalRecordBytes <= options.maximumMetadataSize else {
             throw TarError(.limitExceeded, "global pax records exceed \(options.maximumMetadataSize) bytes", offset: archiveOffset)
@@ -231,9 +258,14 @@ public final class TarReader<Source: ByteSource> {
 
     /// Copies the current member's next piece of data into `destination`.
     ///
-    /// - Returns: where the bytes belong in the member, or `nil` when its data is exhausted.
-    ///   A piece never spans a hole, so `offset..<offset+count` is contiguous in the member.
+    /// - Returns: where the bytes belong in the member, or `nil` when its data is exhausted
+    ///   (or `destination` is empty). A piece never spans a hole, so `offset..<offset+count`
+    ///   is contiguous in the member. A short read of a truncated archive throws `truncated`.
     public func readData(into destination: UnsafeMutableRawBufferPointer) throws -> TarDataChunk? {
+        try failingOnce { try readChunk(into: destination) }
+    }
+
+    private func readChunk(into destination: UnsafeMutableRawBufferPointer) throws -> TarDataChunk? {
         guard destination.count > 0 else { return nil }
         guard let (offset, runLeft) = try currentRun() else { return nil }
         let want = Int(min(UInt64(destination.count), runLeft))
@@ -262,13 +294,19 @@ public final class TarReader<Source: ByteSource> {
     /// The bytes are only valid during `body`. Returns `nil` (and does not call `body`)
     /// when the member's data is exhausted.
     public func withNextChunk<R>(_ body: (_ offset: UInt64, _ bytes: UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        guard let (offset, bytes) = try failingOnce({ try nextSlice() }) else { return nil }
+        return try body(offset, bytes)
+    }
+
+    /// The next piece of the current member's data as a view of the buffer, consumed.
+    private func nextSlice() throws -> (UInt64, UnsafeRawBufferPointer)? {
         guard let (offset, runLeft) = try currentRun() else { return nil }
         guard try refill() else { throw truncatedData() }
         let count = Int(min(UInt64(available), runLeft))
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + count)])
         consume(count)
         advance(by: count)
-        return try body(offset, bytes)
+        return (offset, bytes)
     }
 
     /// Reads and discards the rest of the current member's data (checking it is all there).
@@ -310,6 +348,10 @@ public final class TarReader<Source: ByteSource> {
     /// After ``next()`` returned `nil`: whether anything other than zero bytes follows the
     /// end-of-archive marker. Reads at most `limit` bytes of the source.
     public func trailer(limit: UInt64 = 1 << 20) throws -> TarTrailer {
+        try failingOnce { try trailingBytes(limit: limit) }
+    }
+
+    private func trailingBytes(limit: UInt64) throws -> TarTrailer {
         guard ended else {
             throw TarError(.invalidState, "trailer() called before the end of the archive", offset: archiveOffset)
         }
@@ -329,7 +371,7 @@ public final class TarReader<Source: ByteSource> {
     // MARK: Building an entry
 
     private struct PendingMetadata {
-        var records: [(key: String, value: [UInt8])] = []
+        var pax = PaxMetadata()
         var longName: [UInt8]?
         var longLink: [UInt8]?
         /// Bytes of extended-header data read for this member so far.
@@ -338,11 +380,10 @@ public final class TarReader<Source: ByteSource> {
 
     private func makeEntry(_ header: TarHeader, pending: PendingMetadata, headerOffset: UInt64) throws -> TarEntry {
         var records = globalRecords
-        for (key, value) in pending.records where !key.hasPrefix("GNU.sparse.") {
+        for (key, value) in pending.pax.values {
             records[key] = value.isEmpty ? nil : value
         }
-        var sparseRecords: [String: [UInt8]] = [:]
-        for (key, value) in pending.records where key.hasPrefix("GNU.sparse.") { sparseRecords[key] = value }
+        let sparseRecords = pending.pax.sparse
 
         var nameBytes = records["path"] ?? pending.longName ?? header.name
         if let sparseName = sparseRecords["GNU.sparse.name"] { nameBytes = sparseName }
@@ -383,7 +424,7 @@ public final class TarReader<Source: ByteSource> {
         case UInt8(ascii: "D"): kind = .directory
         default: kind = .other(header.typeFlag)
         }
-        let isPax = !pending.records.isEmpty || !globalRecords.isEmpty
+        let isPax = pending.pax.hasRecords || sawGlobalRecords
 
         var entry = TarEntry(
             name: name, kind: kind, typeFlag: header.typeFlag, mode: UInt32(truncatingIfNeeded: header.mode),
@@ -399,7 +440,6 @@ public final class TarReader<Source: ByteSource> {
             headerOffset: headerOffset, dataOffset: archiveOffset)
         // The archive holds `size` bytes (plus padding) after the header whatever the map says.
         let archived = hasData ? size : 0
-        currentEntry = entry
 
         var mapBytes: UInt64 = 0
         if kind == .regular {
@@ -408,8 +448,8 @@ public final class TarReader<Source: ByteSource> {
                 entry.sparseMap = try validatedMap(realSize: gnu.realSize, extents: extents, member: name, offset: headerOffset)
                 entry.sparseFormat = .oldGNU
                 entry.dataOffset = archiveOffset
-            } else if !sparseRecords.isEmpty {
-                mapBytes = try applyPaxSparse(sparseRecords, ordered: pending.records, to: &entry, archived: archived)
+            } else if !sparseRecords.isEmpty || pending.pax.hasSparseRuns {
+                mapBytes = try applyPaxSparse(pending.pax, to: &entry, archived: archived)
             }
         }
         if let map = entry.sparseMap {
@@ -472,9 +512,8 @@ public final class TarReader<Source: ByteSource> {
     /// Builds the sparse map of a PAX 0.0, 0.1 or 1.0 member.
     ///
     /// - Returns: how many archived bytes a PAX 1.0 map took (0 for the other versions).
-    private func applyPaxSparse(
-        _ records: [String: [UInt8]], ordered: [(key: String, value: [UInt8])], to entry: inout TarEntry, archived: UInt64
-    ) throws -> UInt64 {
+    private func applyPaxSparse(_ pax: PaxMetadata, to entry: inout TarEntry, archived: UInt64) throws -> UInt64 {
+        let records = pax.sparse
         var mapBytes: UInt64 = 0
         let member = entry.name
         let at = entry.headerOffset
@@ -500,42 +539,13 @@ public final class TarReader<Source: ByteSource> {
             mapBytes = archiveOffset - mapStart
         } else if let map = records["GNU.sparse.map"] {
             format = .pax0_1
-            let fields = map.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
-            guard fields.count % 2 == 0 else {
-                throw TarError(.badSparseMap, "GNU.sparse.map has an odd number of values", member: member, offset: at)
-            }
-            guard fields.count / 2 <= options.maximumSparseExtents else {
-                throw TarError(.limitExceeded, "sparse map has more than \(options.maximumSparseExtents) entries", member: member, offset: at)
-            }
-            extents.reserveCapacity(fields.count / 2)
-            var index = 0
-            while index < fields.count {
-                guard let offset = TarNumber.decimal(fields[index]), let length = TarNumber.decimal(fields[index + 1]) else {
-                    throw TarError(.badSparseMap, "GNU.sparse.map value \(index) is not a number", member: member, offset: at)
-                }
-                extents.append(SparseExtent(offset: offset, length: length))
-                index += 2
-            }
-        } else if records["GNU.sparse.offset"] != nil || records["GNU.sparse.numblocks"] != nil {
+            extents = try Self.parseMap01(map, maximumRuns: options.maximumSparseExtents, member: member, offset: at)
+        } else if pax.hasSparseRuns {
             format = .pax0_0
-            var pendingOffset: UInt64?
-            for (key, value) in ordered {
-                if key == "GNU.sparse.offset" {
-                    guard pendingOffset == nil, let offset = TarNumber.decimal(value) else {
-                        throw TarError(.badSparseMap, "bad or unpaired GNU.sparse.offset", member: member, offset: at)
-                    }
-                    pendingOffset = offset
-                } else if key == "GNU.sparse.numbytes" {
-                    guard let offset = pendingOffset, let length = TarNumber.decimal(value) else {
-                        throw TarError(.badSparseMap, "bad or unpaired GNU.sparse.numbytes", member: member, offset: at)
-                    }
-                    extents.append(SparseExtent(offset: offset, length: length))
-                    pendingOffset = nil
-                }
-            }
-            guard pendingOffset == nil else {
+            guard !pax.hasUnpairedOffset else {
                 throw TarError(.badSparseMap, "GNU.sparse.offset without GNU.sparse.numbytes", member: member, offset: at)
             }
+            extents = pax.sparseRuns
         } else {
             return 0  // Only GNU.sparse.name or similar: not a sparse member.
         }
@@ -549,6 +559,39 @@ public final class TarReader<Source: ByteSource> {
         entry.sparseMap = try validatedMap(realSize: realSize, extents: extents, member: member, offset: at)
         entry.sparseFormat = format
         return mapBytes
+    }
+
+    /// Parses a PAX 0.1 `GNU.sparse.map` value (`offset,length,offset,length,…`) without
+    /// splitting it first, refusing more than `maximumRuns` pairs as soon as they appear.
+    private static func parseMap01(_ map: [UInt8], maximumRuns: Int, member: String, offset at: UInt64) throws -> [SparseExtent] {
+        var extents: [SparseExtent] = []
+        var pendingOffset: UInt64?
+        var fieldStart = 0
+        var index = 0
+        while index <= map.count {
+            if index == map.count || map[index] == UInt8(ascii: ",") {
+                guard let number = TarNumber.decimal(map[fieldStart..<index]) else {
+                    throw TarError(
+                        .badSparseMap, "GNU.sparse.map value \(extents.count * 2 + (pendingOffset == nil ? 0 : 1)) is not a number",
+                        member: member, offset: at)
+                }
+                if let start = pendingOffset {
+                    guard extents.count < maximumRuns else {
+                        throw TarError(.limitExceeded, "sparse map has more than \(maximumRuns) entries", member: member, offset: at)
+                    }
+                    extents.append(SparseExtent(offset: start, length: number))
+                    pendingOffset = nil
+                } else {
+                    pendingOffset = number
+                }
+                fieldStart = index + 1
+            }
+            index += 1
+        }
+        guard pendingOffset == nil else {
+            throw TarError(.badSparseMap, "GNU.sparse.map has an odd number of values", member: member, offset: at)
+        }
+        return extents
     }
 
     /// Reads a PAX 1.0 map from the start of the member's data: a count, then offset/length

@@ -10,9 +10,9 @@ import SystemPackage
 /// `<dir>/GNUSparseFile.0/<base>`), which GNU tar (1.14+) and bsdtar (libarchive 2.x+)
 /// both extract as sparse files.
 ///
-/// The writer reads files with `pread` in `chunkSize` pieces straight into its output
-/// buffer and hands the sink whole buffers, so memory stays at one buffer whatever the
-/// file size. Output depends only on the names, attributes and file contents given.
+/// The writer reads files with `pread` straight into its output buffer and hands the sink
+/// whole `chunkSize` buffers (only the last write of the archive is shorter), so memory
+/// stays at two buffers (output, zero-run scan) whatever the file size. Output depends only on the names, attributes and file contents given.
 public final class TarWriter<Sink: ByteSink> {
     /// The sink written to.
     public private(set) var sink: Sink
@@ -24,6 +24,8 @@ public final class TarWriter<Sink: ByteSink> {
     public private(set) var bytesRead: UInt64 = 0
 
     private let buffer: UnsafeMutableRawBufferPointer
+    /// Where the zero-run scan reads, allocated on first use.
+    private var scanBuffer: UnsafeMutableRawBufferPointer?
     private var fill = 0
     private var finished = false
     private var failed = false
@@ -38,6 +40,7 @@ public final class TarWriter<Sink: ByteSink> {
 
     deinit {
         buffer.deallocate()
+        scanBuffer?.deallocate()
     }
 
     // MARK: Output buffer
@@ -182,17 +185,19 @@ public final class TarWriter<Sink: ByteSink> {
                 throw TarError(.unrepresentable, "only regular files can be archived from a descriptor", member: name)
             }
             let size = status.size
-            var found: [Range<UInt64>] = size > 0 ? [0..<size] : []
-            if options.findsHoles, size > 0, let extents = try SparseFile.dataExtents(of: descriptor, size: size, path: path) {
-                found = extents
-            }
             var collector = ExtentCollector(cap: options.maximumSparseExtents)
-            if options.detectsZeroRuns {
-                try flush()  // the output buffer doubles as scan space
-                for range in found { try scanForData(descriptor, range, into: &collector, path: path, member: name) }
-            } else {
-                for range in found { collector.add(offset: range.lowerBound, length: range.upperBound - range.lowerBound) }
+            func take(_ range: Range<UInt64>) throws {
+                if options.detectsZeroRuns {
+                    try scanForData(descriptor, range, into: &collector, path: path, member: name)
+                } else {
+                    collector.add(offset: range.lowerBound, length: range.upperBound - range.lowerBound)
+                }
             }
+            var walked = false
+            if options.findsHoles, size > 0 {
+                walked = try DataExtents.forEach(in: descriptor, size: size, path: path, take)
+            }
+            if !walked, size > 0 { try take(0..<size) }
             let extents = collector.extents
             let dense = size == 0 || (extents.count == 1 && extents[0].offset == 0 && extents[0].length == size)
             if dense {
@@ -260,6 +265,13 @@ public final class TarWriter<Sink: ByteSink> {
         _ descriptor: FileDescriptor, _ range: Range<UInt64>, into collector: inout ExtentCollector, path: String?, member: String
     ) throws {
         let block = UInt64(max(options.zeroBlockSize, 512))
+        let buffer: UnsafeMutableRawBufferPointer
+        if let scanBuffer {
+            buffer = scanBuffer
+        } else {
+            buffer = .allocate(byteCount: max(self.buffer.count, Int(block)), alignment: 4096)
+            scanBuffer = buffer
+        }
         var position = range.lowerBound
         // Chunks end on block boundaries so blocks are never split between reads.
         let chunk = max(UInt64(buffer.count) / block * block, block)
@@ -294,7 +306,7 @@ public final class TarWriter<Sink: ByteSink> {
         var position = run.offset
         var left = run.length
         while left > 0 {
-            if buffer.count - fill < 64 << 10 { try flush() }
+            if fill == buffer.count { try flush() }
             let count = Int(min(UInt64(buffer.count - fill), left))
             let got = try descriptor.pread(
                 into: UnsafeMutableRawBufferPointer(rebasing: buffer[fill..<(fill + count)]), at: position, path: path)

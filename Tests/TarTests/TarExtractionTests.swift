@@ -126,4 +126,23 @@ struct TarExtractionTests {
         expectTarError(.limitExceeded) { try Tar.extract(from: memoryReader(bytes), into: FilePath(folder.path), options: options) }
         #expect(FileCheck.tree(folder.path) == [])
     }
+
+    @Test("writeData puts a member into a file the caller opened, keeping holes")
+    func writeDataToOwnFile() throws {
+        let folder = try TemporaryFolder("tar-extract")
+        defer { folder.remove() }
+        let content = [UInt8](repeating: 0, count: 1 << 20) + [UInt8](repeating: 3, count: 4096) + [UInt8](repeating: 0, count: 8192)
+        let bytes = try archive { try $0.appendFile(named: "d", contents: content) }
+        let reader = memoryReader(bytes)
+        let fd = try FileDescriptor.open(folder.file("tmp"), .readWrite, options: [.create, .exclusiveCreate], permissions: .ownerReadWrite)
+        defer { try? fd.close() }
+        #expect(try reader.writeData(to: fd, path: "tmp") == 0)  // no current member yet
+        let entry = try #require(try reader.next())
+        try SparseFile.setSize(of: fd, to: entry.size)
+        var firstOffset: UInt64?
+        #expect(try reader.writeData(to: fd, path: "tmp", peek: { offset, _ in firstOffset = firstOffset ?? offset }) == 4096)
+        #expect(firstOffset == 0)
+        #expect(try FileCheck.contents(folder.file("tmp")) == content)
+        #expect(try FileCheck.status(folder.file("tmp")).allocatedBytes <= 8192)
+    }
 }

@@ -291,6 +291,7 @@ struct TarReaderFormatTests {
         for chunk in [1 << 20, 4096, 513] {
             let reader = memoryReader(bytes, chunk: chunk)
             _ = try #require(try reader.next())
+            #expect(reader.remainingData == UInt64(content.count))
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 1)
             defer { buffer.deallocate() }
             var got = [UInt8]()
@@ -304,7 +305,49 @@ struct TarReaderFormatTests {
                 got += UnsafeRawBufferPointer(rebasing: buffer[..<piece.count])
             }
             #expect(got == content)
+            #expect(reader.remainingData == 0)
             #expect(try reader.next() == nil)
         }
+    }
+}
+
+@Suite("Tar reader after a failure")
+struct TarReaderFailureTests {
+    @Test("after an error every call throws it again instead of reading on from an unknown position")
+    func sticky() throws {
+        let bytes = RawTar.member("ok", [1]) + RawTar.header("bad", checksumDelta: 5) + RawTar.member("later", [2]) + RawTar.end
+        let reader = memoryReader(bytes)
+        #expect(try reader.next()?.name == "ok")
+        let first = expectTarError(.badChecksum) { _ = try reader.next() }
+        let again = expectTarError(.badChecksum) { _ = try reader.next() }
+        #expect(first == again)
+        expectTarError(.badChecksum) { _ = try reader.skipData() }
+        #expect(reader.currentEntry == nil)
+    }
+
+    @Test("a global header alone before the end marker is fine")
+    func globalThenEnd() throws {
+        let reader = memoryReader(RawTar.pax([("comment", "only")], type: "g") + RawTar.end)
+        #expect(try reader.next() == nil)
+        #expect(try reader.trailer() == .zeroPadding(bytes: 0))
+    }
+}
+
+@Suite("Tar writer extent collection")
+struct ExtentCollectorTests {
+    @Test("touching runs merge; past the cap the smallest holes are filled")
+    func collector() {
+        var c = ExtentCollector(cap: 4)
+        c.add(offset: 0, length: 4096)
+        c.add(offset: 4096, length: 4096)
+        #expect(c.extents == [SparseExtent(offset: 0, length: 8192)])
+        for i in 1...10 { c.add(offset: UInt64(i) * 65536, length: 4096) }
+        #expect(c.extents.count <= 4)
+        // Everything added is still covered.
+        for i in 1...10 {
+            let start = UInt64(i) * 65536
+            #expect(c.extents.contains { $0.offset <= start && start + 4096 <= $0.offset + $0.length })
+        }
+        #expect(c.extents.first?.offset == 0)
     }
 }

@@ -122,4 +122,29 @@ struct TarInteropTests {
             #expect(a <= b, "\(member): ours allocates \(a), \(tool)'s \(b)")
         }
     }
+
+    @Test("a sparse member under a 200-character path extracts with GNU tar and bsdtar",
+          .enabled(if: hasGNUTar && hasBSDTar))
+    func longSparsePath() throws {
+        let folder = try TemporaryFolder("tar-interop")
+        defer { folder.remove() }
+        let src = folder.file("src")
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: false)
+        try SourceTree.create(in: src)
+        let name = String(SourceTree.longPath.dropLast("file.txt".count)) + "disk.img"
+        #expect(name.utf8.count == 200)
+        let tar = folder.file("ours.tar")
+        let out = try FileDescriptor.open(tar, .writeOnly, options: [.create, .exclusiveCreate], permissions: .ownerReadWrite)
+        let writer = TarWriter(writingTo: FileSink(out))
+        let disk = try FileDescriptor.open("\(src)/disk.img", .readOnly)
+        try writer.appendFile(named: name, contentsOf: disk, attributes: .init())
+        try disk.close()
+        try writer.finish()
+        try out.close()
+        for tool in ["tar", "bsdtar"] {
+            let extracted = try Self.extract(with: tool, tar, in: folder, name: tool)
+            #expect(try FileCheck.isSourceDisk("\(extracted)/\(name)"), "\(tool)")
+            #expect(FileCheck.tree(extracted).filter { $0.contains("GNUSparseFile") } == [], "\(tool)")
+        }
+    }
 }

@@ -3,6 +3,7 @@ import Foundation
 import SystemPackage
 import Tar
 import TestSupport
+import Zstd
 import Testing
 
 @Suite("Tar writer")
@@ -184,5 +185,67 @@ struct TarWriterTests {
         defer { folder2.remove() }
         try Tar.extract(from: memoryReader(bytes), into: FilePath(folder2.path))
         #expect(try FileCheck.sameContents(folder.file("f"), folder2.file("f")))
+    }
+}
+
+/// A sink that remembers the size of every write.
+struct RecordingSink: ByteSink {
+    var sizes: [Int] = []
+    mutating func write(_ bytes: UnsafeRawBufferPointer) throws { sizes.append(bytes.count) }
+}
+
+@Suite("Tar writer I/O pattern")
+struct TarWriterIOTests {
+    @Test("the sink gets whole 1 MiB buffers, never block-sized writes")
+    func largeWrites() throws {
+        let folder = try TemporaryFolder("tar-writer")
+        defer { folder.remove() }
+        let path = folder.file("f")
+        var content = [UInt8](repeating: 0, count: 5 << 20)
+        for i in stride(from: 0, to: content.count, by: 97) { content[i] = UInt8(truncatingIfNeeded: i | 1) }
+        try Data(content).write(to: URL(fileURLWithPath: path))
+        let fd = try FileDescriptor.open(path, .readOnly)
+        defer { try? fd.close() }
+        let writer = TarWriter(writingTo: RecordingSink())
+        try writer.appendFile(named: "a", contents: [1, 2, 3])
+        try writer.appendFile(named: "f", contentsOf: fd, attributes: .init())
+        let sizes = try writer.finish().sizes
+        #expect(sizes.dropLast().allSatisfy { $0 == 1 << 20 }, "\(sizes)")
+        let expected: Int = 3 * 512 + (5 << 20) + 1024  // header+data of "a", header of "f", data, end
+        #expect(sizes.reduce(0, +) == expected)
+    }
+}
+
+@Suite("Tar through zstd")
+struct TarZstdPipelineTests {
+    @Test("writer -> zstd -> file -> zstd -> reader -> extraction keeps bytes and holes")
+    func pipeline() throws {
+        let folder = try TemporaryFolder("tar-zstd")
+        defer { folder.remove() }
+        let src = folder.file("src")
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: false)
+        try SourceTree.create(in: src)
+        let archivePath = folder.file("a.tar.zst")
+        let out = try FileDescriptor.open(archivePath, .writeOnly, options: [.create, .exclusiveCreate], permissions: .ownerReadWrite)
+        let writer = TarWriter(writingTo: try ZstdCompressor(writingTo: FileSink(out)))
+        for name in ["disk.img", "dense.bin"] {
+            let fd = try FileDescriptor.open("\(src)/\(name)", .readOnly)
+            defer { try? fd.close() }
+            try writer.appendFile(named: name, contentsOf: fd, attributes: .init())
+        }
+        try writer.finish().finish()
+        try out.close()
+        #expect(try FileCheck.status(archivePath).size < 64 << 10)
+
+        let input = try FileDescriptor.open(archivePath, .readOnly)
+        defer { try? input.close() }
+        let reader = TarReader(reading: try ZstdDecompressor(readingFrom: FileSource(input)))
+        let dest = folder.file("out")
+        try FileManager.default.createDirectory(atPath: dest, withIntermediateDirectories: false)
+        var options = TarExtractionOptions()
+        options.allowedNames = ["disk.img", "dense.bin"]
+        try Tar.extract(from: reader, into: FilePath(dest), options: options)
+        #expect(try FileCheck.isSourceDisk("\(dest)/disk.img"))
+        #expect(try FileCheck.contents("\(dest)/dense.bin") == SourceTree.denseContents)
     }
 }
