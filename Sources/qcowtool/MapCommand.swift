@@ -10,21 +10,34 @@ struct Map: ParsableCommand {
     @Flag(name: .long, help: "Print qemu-img map --output=json's JSON.")
     var json = false
 
+    @Option(name: .long, help: "Also draw the map as an SVG picture into this file (a strip per GiB, colour per kind).")
+    var svg: String?
+
     @Argument(help: "The qcow2 image.")
     var file: String
 
     func run() throws {
         let refusal = ChainGate.refusal(forImageAt: file)
         let entries: [MapEntry]
+        let virtualSize: UInt64
         do {
             let reader = try ImageReader.open(path: file, options: ChainOptions(followBacking: refusal == nil))
             defer { reader.close() }
             entries = try reader.map()
+            virtualSize = reader.virtualSize
         } catch {
             printError("map: could not map '\(file)': \(error)")
             throw ExitCode(1)
         }
         if let refusal, !json { printError("map: backing chain not followed: \(refusal)") }
+        if let svg {
+            do {
+                try writeTextFile(svg, MapSVG.render(entries, virtualSize: virtualSize, title: file))
+            } catch {
+                printError("map: could not write '\(svg)': \(error)")
+                throw ExitCode(1)
+            }
+        }
         if json {
             print(MapJSON.render(entries), terminator: "")
             return
