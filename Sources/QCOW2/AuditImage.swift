@@ -35,12 +35,14 @@ extension Audit {
         let cluster = UInt64(h.clusterSize)
         let tableBytes = UInt64(h.refcountTableClusters) * cluster  // ≤ 8 MiB (header check)
         guard h.refcountTableOffset < image.fileSize, tableBytes <= image.fileSize - h.refcountTableOffset else { return nil }
-        let table = BigEndianBytes(try image.read(at: h.refcountTableOffset, count: Int(tableBytes)))
+        let tableBytes8 = try image.read(at: h.refcountTableOffset, count: Int(tableBytes))
+        let table = BigEndianBytes(tableBytes8)
         let entriesPerBlock = (cluster * 8) >> UInt64(h.refcountOrder)
-        var index = Int(tableBytes / 8)
+        var scanEnd = tableBytes8.count
         var blocksTried = 0
-        while index > 0, blocksTried < 16 {
-            index -= 1
+        while blocksTried < 16, let lastByte = ZeroScan.lastNonZeroByte(tableBytes8, before: scanEnd) {
+            let index = lastByte / 8
+            scanEnd = index * 8
             let blockOffset = table.u64(index * 8) & ~UInt64(0x1FF)
             if blockOffset == 0 { continue }
             blocksTried += 1
@@ -58,7 +60,7 @@ extension Audit {
     /// Index of the last non-zero refcount in a block of `2^refcountOrder`-bit entries
     /// (sub-byte entries are packed from the least significant bit, as qemu packs them).
     static func lastNonZeroEntry(_ block: [UInt8], refcountOrder: Int) -> Int? {
-        guard let byteIndex = block.lastIndex(where: { $0 != 0 }) else { return nil }
+        guard let byteIndex = ZeroScan.lastNonZeroByte(block) else { return nil }
         let bits = 1 << refcountOrder
         if bits >= 8 { return byteIndex / (bits / 8) }
         let byte = block[byteIndex]

@@ -50,8 +50,7 @@ public struct ImageInspection: Sendable {
         }
     }
 
-    /// Opens `path` read-only (not following a final symlink into a device: regular files
-    /// and symlinks to them are fine), inspects it and closes it.
+    /// Opens `path` read-only, inspects it and closes it.
     public init(path: String, format: Format? = nil) throws {
         let fd: FileDescriptor
         do {
