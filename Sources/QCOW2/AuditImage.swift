@@ -30,7 +30,47 @@ extension Audit {
 
     /// End of the last cluster whose refcount is not zero, or `nil` when the refcount
     /// table or its last block is not inside the file (the region findings say why).
+    ///
+    /// Fast path (two reads of a few bytes): when the cluster holding the file's last byte
+    /// is referenced, the image ends with the file's last cluster. Only otherwise is the
+    /// refcount table scanned for the last referenced cluster.
     static func imageEnd(of image: QCOW2Image) throws -> UInt64? {
+        let h = image.header
+        let cluster = UInt64(h.clusterSize)
+        guard image.fileSize > 0 else { return 0 }
+        let lastCluster = (image.fileSize - 1) / cluster
+        if let count = try refcount(ofCluster: lastCluster, in: image), count != 0 {
+            return (lastCluster + 1) * cluster
+        }
+        return try scanImageEnd(of: image)
+    }
+
+    /// The refcount of cluster `index`, read with two small `pread`s; `nil` when the
+    /// refcount block it needs is not a cluster inside the file.
+    static func refcount(ofCluster index: UInt64, in image: QCOW2Image) throws -> UInt64? {
+        let h = image.header
+        let cluster = UInt64(h.clusterSize)
+        let bits = UInt64(h.refcountBits)
+        let entriesPerBlock = cluster * 8 / bits
+        let blockIndex = index / entriesPerBlock
+        guard blockIndex < UInt64(h.refcountTableClusters) * cluster / 8 else { return 0 }
+        let tableEntry = h.refcountTableOffset + blockIndex * 8  // table ≤ 8 MiB, offset checked by the header parser
+        let blockOffset = BigEndianBytes(try image.read(at: tableEntry, count: 8)).u64(0) & ~UInt64(0x1FF)
+        if blockOffset == 0 { return 0 }
+        guard blockOffset % cluster == 0, blockOffset < image.fileSize, cluster <= image.fileSize - blockOffset else { return nil }
+        let bitPosition = (index % entriesPerBlock) * bits
+        let width = Int(max(1, bits / 8))
+        let raw = BigEndianBytes(try image.read(at: blockOffset + bitPosition / 8, count: width))
+        if bits >= 8 {
+            var value: UInt64 = 0
+            for i in 0..<width { value = value << 8 | UInt64(raw.u8(i)) }
+            return value
+        }
+        return UInt64(raw.u8(0) >> UInt8(bitPosition % 8)) & ((1 << bits) - 1)
+    }
+
+    /// The slow path of ``imageEnd(of:)``: the last non-zero refcount in the table.
+    static func scanImageEnd(of image: QCOW2Image) throws -> UInt64? {
         let h = image.header
         let cluster = UInt64(h.clusterSize)
         let tableBytes = UInt64(h.refcountTableClusters) * cluster  // ≤ 8 MiB (header check)

@@ -10,12 +10,18 @@ import Darwin
 /// Every read is bounds-checked; nothing here traps on any offset.
 struct BigEndianBytes {
     let bytes: [UInt8]
+    /// Bytes past this many read as zeros even when the array holds more (a view of a
+    /// prefix without copying it).
+    let count: Int
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: [UInt8], count: Int? = nil) {
+        self.bytes = bytes
+        self.count = min(count ?? bytes.count, bytes.count)
+    }
 
     /// The byte at `offset`, or 0 past the end.
     func u8(_ offset: Int) -> UInt8 {
-        offset >= 0 && offset < bytes.count ? bytes[offset] : 0
+        offset >= 0 && offset < count ? bytes[offset] : 0
     }
 
     /// The big-endian 16-bit value at `offset`.
@@ -42,8 +48,8 @@ struct BigEndianBytes {
     func slice(_ offset: Int, count: Int) -> [UInt8] {
         guard count > 0 else { return [] }
         var result = [UInt8](repeating: 0, count: count)
-        guard offset >= 0, offset < bytes.count else { return result }
-        let available = min(count, bytes.count - offset)
+        guard offset >= 0, offset < self.count else { return result }
+        let available = min(count, self.count - offset)
         for i in 0..<available { result[i] = bytes[offset + i] }
         return result
     }

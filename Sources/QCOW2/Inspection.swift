@@ -29,7 +29,8 @@ public struct ImageInspection: Sendable {
     /// Inspects the file on `descriptor` (borrowed). `filename` is shown in the info and
     /// used to resolve the backing name; `format` forces a format instead of probing.
     ///
-    /// One `fstat` and one `pread` of the first 64 KiB, plus the audit's few reads.
+    /// One `fstat` and one 4 KiB `pread` (the whole first cluster only when the header
+    /// needs it), plus the audit's few small reads.
     /// - Throws: ``QCOW2HeaderError`` when the file cannot be opened as qcow2 the way qemu
     ///   would refuse it; `ByteStreamError` when it cannot be read.
     public init(descriptor: FileDescriptor, filename: String, format forced: Format? = nil) throws {
@@ -42,19 +43,19 @@ public struct ImageInspection: Sendable {
             audit = Audit(rawPrefix: prefix, fileSize: status.size)
             header = nil
         case .qcow2:
-            let parsed = try QCOW2Header(parsing: prefix, fileSize: status.size)
-            let image = QCOW2Image(descriptor: descriptor, path: filename, fileSize: status.size, header: parsed)
+            let image = try QCOW2Image(descriptor: descriptor, path: filename, fileSize: status.size, prefix: prefix)
             info = try ImageInfo(image: image, filename: filename, actualSize: status.allocatedBytes)
             audit = Audit(image: image)
-            header = parsed
+            header = image.header
         }
     }
 
-    /// Opens `path` read-only, inspects it and closes it.
+    /// Opens `path` read-only and non-blocking (so a FIFO fails instead of hanging),
+    /// inspects it and closes it.
     public init(path: String, format: Format? = nil) throws {
         let fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
+            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
         } catch let errno as Errno {
             throw ByteStreamError.system(operation: "open", path: path, errno: errno)
         }
@@ -70,15 +71,5 @@ public struct ImageInspection: Sendable {
         // Insert before the final "\n}" of the info object.
         guard body.hasSuffix("\n}") else { return body }
         return String(body.dropLast(2)) + ",\n    \"audit\": " + audit + "\n}"
-    }
-}
-
-extension QCOW2Image {
-    /// Wraps an already parsed header (used when the prefix was read for probing).
-    init(descriptor: FileDescriptor, path: String?, fileSize: UInt64, header: QCOW2Header) {
-        self.descriptor = descriptor
-        self.path = path
-        self.fileSize = fileSize
-        self.header = header
     }
 }

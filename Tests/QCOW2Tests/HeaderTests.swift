@@ -122,8 +122,23 @@ struct HeaderTests {
 
     @Test func shortInputIsReportedNotMisparsed() throws {
         let bytes = try HeaderFixtures.bytes("v3.qcow2")
+        #expect(throws: QCOW2HeaderError.insufficientInput(have: 100, need: 104)) {
+            try QCOW2Header(parsing: Array(bytes[..<100]), fileSize: UInt64(bytes.count))
+        }
+        // No extensions and no backing name: 200 bytes are enough, and give the same header.
+        let small = try HeaderFixtures.bytes("v3-4k.qcow2")
+        #expect(try QCOW2Header(parsing: Array(small[..<200]), fileSize: UInt64(small.count))
+                == QCOW2Header(parsing: small, fileSize: UInt64(small.count)))
+        // v3.qcow2 carries a 384-byte feature-name table: 1 KiB suffices, 200 bytes do not.
+        #expect(try QCOW2Header(parsing: Array(bytes[..<1024]), fileSize: UInt64(bytes.count))
+                == QCOW2Header(parsing: bytes, fileSize: UInt64(bytes.count)))
         #expect(throws: QCOW2HeaderError.insufficientInput(have: 200, need: 65536)) {
             try QCOW2Header(parsing: Array(bytes[..<200]), fileSize: UInt64(bytes.count))
+        }
+        // The layer's backing-format extension runs past 120 bytes: the parser asks for the cluster.
+        let layer = try HeaderFixtures.bytes("layer.qcow2")
+        #expect(throws: QCOW2HeaderError.insufficientInput(have: 120, need: 65536)) {
+            try QCOW2Header(parsing: Array(layer[..<120]), fileSize: UInt64(layer.count))
         }
         // A file that really is that short: bytes past EOF read as zeros, as in qemu.
         let h = try QCOW2Header(parsing: Array(bytes[..<112]), fileSize: 112)
