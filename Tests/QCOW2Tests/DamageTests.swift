@@ -26,7 +26,7 @@ struct DamageTests {
         let folder = try TemporaryFolder("qcow2-damage")
         defer { folder.remove() }
         let path = folder.file("damaged.qcow2")
-        var rng = SplitMix(seed: name.utf8.reduce(0xDA3A6E) { $0 &* 31 &+ UInt64($1) })
+        var rng = SplitMix64(seed: name.utf8.reduce(0xDA3A6E) { $0 &* 31 &+ UInt64($1) })
         let ranges = Self.targets(good)
         var parsed = 0
         for _ in 0..<100 {

@@ -1,5 +1,6 @@
 import QCOW2
 import Testing
+import TestSupport
 
 /// The header parser on qemu-made images and on hand-broken ones (TestImages/qcow2).
 struct HeaderTests {
@@ -149,7 +150,7 @@ struct HeaderTests {
     /// Random damage to the first 512 bytes never crashes, traps or hangs the parser.
     @Test func randomDamageNeverCrashes() throws {
         let good = try HeaderFixtures.bytes("layer.qcow2")
-        var rng = SplitMix(seed: 0x5eed)
+        var rng = SplitMix64(seed: 0x5eed)
         for _ in 0..<3000 {
             var bytes = Array(good[..<65536])
             for _ in 0..<(1 + Int(rng.next() % 8)) {
@@ -160,18 +161,5 @@ struct HeaderTests {
             let prefix = Array(bytes[..<Int(min(size, UInt64(bytes.count)))])
             _ = try? QCOW2Header(parsing: prefix, fileSize: size)
         }
-    }
-}
-
-/// A tiny deterministic generator for the damage test.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
