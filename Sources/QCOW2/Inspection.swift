@@ -63,6 +63,17 @@ public struct ImageInspection: Sendable {
         try self.init(descriptor: fd, filename: path, format: format)
     }
 
+    /// The audit of `path`, also when qemu would refuse to open it: the refusal then is
+    /// the one error finding (e.g. `unknown-incompatible-features`). Rethrows only errors
+    /// reading the file.
+    public static func audit(path: String, format: Format? = nil) throws -> Audit {
+        do {
+            return try ImageInspection(path: path, format: format).audit
+        } catch let refusal as QCOW2HeaderError {
+            return Audit(refusal: refusal)
+        }
+    }
+
     /// qemu-img's JSON plus `"audit": {"safe", "findings"}` as the last member.
     public var json: String {
         let body = info.json.rendered()

@@ -82,6 +82,13 @@ struct AuditTests {
         #expect(audit.contains("format-confusion") && audit.contains("raw-backing-file") && !audit.isSafe)
     }
 
+    @Test func refusedImagesStillGetAnAudit() throws {
+        let audit = try ImageInspection.audit(path: HeaderFixtures.path("hostile-unknown-incompatible-named.qcow2"))
+        #expect(audit.findings.map(\.code) == ["unknown-incompatible-features"])
+        #expect(audit.findings.first?.message.contains("future feature") == true)
+        #expect(try ImageInspection.audit(path: HeaderFixtures.path("layer.qcow2")).isSafe)
+    }
+
     @Test func refusalsGetStableCodes() {
         let audit = Audit(refusal: .unsupportedFeatures(mask: 1 << 9, names: ["x"]))
         #expect(audit.findings.map(\.code) == ["unknown-incompatible-features"] && !audit.isSafe)
