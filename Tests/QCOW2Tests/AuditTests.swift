@@ -23,6 +23,7 @@ struct AuditTests {
         "flagged-backing-json.qcow2": ["backing-json-pseudo-name"],
         "flagged-backing-protocol.qcow2": ["backing-protocol"],
         "flagged-backing-nul.qcow2": ["backing-invalid-characters"],
+        "flagged-backing-bad-utf8.qcow2": ["backing-invalid-characters"],
         "flagged-data-file-absolute.qcow2": ["external-data-file", "data-file-absolute-path"],
         "flagged-data-file-bit-without-name.qcow2": ["external-data-file"],
         "flagged-data-file-raw-without-data-file.qcow2": [],
