@@ -90,6 +90,14 @@ struct AuditTests {
         #expect(try ImageInspection.audit(path: HeaderFixtures.path("layer.qcow2")).isSafe)
     }
 
+    @Test func anyQcowMagicInARawFileIsConfusion() {
+        #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFB]) == .qcow2)
+        #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 1]) == .qcow)
+        #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFA, 0, 0, 0, 3]) == nil)
+        #expect(ForeignFormat.detect([UInt8](repeating: 0, count: 512)) == nil)
+        #expect(Audit(rawPrefix: [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 0], fileSize: 8).contains("format-confusion"))
+    }
+
     @Test func refusalsGetStableCodes() {
         let audit = Audit(refusal: .unsupportedFeatures(mask: 1 << 9, names: ["x"]))
         #expect(audit.findings.map(\.code) == ["unknown-incompatible-features"] && !audit.isSafe)
