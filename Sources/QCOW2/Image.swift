@@ -30,7 +30,7 @@ public struct QCOW2Image: Sendable {
 
     /// Opens the image when the file size is already known (saves the `fstat`).
     public init(descriptor: FileDescriptor, path: String? = nil, fileSize: UInt64) throws {
-        let prefix = try Self.readPrefix(descriptor, path: path, fileSize: fileSize)
+        let prefix = try Self.readPrefix(descriptor, path: path, fileSize: fileSize, count: Self.firstRead)
         try self.init(descriptor: descriptor, path: path, fileSize: fileSize, prefix: prefix)
     }
 
@@ -60,9 +60,19 @@ public struct QCOW2Image: Sendable {
         return try QCOW2Image(descriptor: fd, path: path).header
     }
 
+    /// The file's first cluster (at most 2 MiB), or the whole file when shorter: always
+    /// enough for ``QCOW2Header/init(parsing:fileSize:)``. One `pread` for clusters up to
+    /// 64 KiB, two for larger ones.
+    public static func readPrefix(_ descriptor: FileDescriptor, path: String?, fileSize: UInt64) throws -> [UInt8] {
+        let first = try readPrefix(descriptor, path: path, fileSize: fileSize, count: 64 << 10)
+        let needed = QCOW2Header.bytesNeeded(forPrefix: first, fileSize: fileSize)
+        guard needed > first.count, first.count == 64 << 10 else { return first }
+        return try readPrefix(descriptor, path: path, fileSize: fileSize, count: needed)
+    }
+
     /// The file's first `count` bytes (fewer when the file is shorter), in one `pread`.
     public static func readPrefix(_ descriptor: FileDescriptor, path: String?, fileSize: UInt64,
-                                  count: Int = firstRead) throws -> [UInt8] {
+                                  count: Int) throws -> [UInt8] {
         let wanted = Int(min(UInt64(max(0, count)), fileSize))
         var bytes = [UInt8](repeating: 0, count: wanted)
         let got = try bytes.withUnsafeMutableBytes { try descriptor.pread(into: $0, at: 0, path: path) }

@@ -35,7 +35,7 @@ public struct ImageInspection: Sendable {
     ///   would refuse it; `ByteStreamError` when it cannot be read.
     public init(descriptor: FileDescriptor, filename: String, format forced: Format? = nil) throws {
         let status = try SparseFile.status(of: descriptor, path: filename)
-        let prefix = try QCOW2Image.readPrefix(descriptor, path: filename, fileSize: status.size)
+        let prefix = try QCOW2Image.readPrefix(descriptor, path: filename, fileSize: status.size, count: QCOW2Image.firstRead)
         format = forced ?? Self.probe(prefix)
         switch format {
         case .raw:

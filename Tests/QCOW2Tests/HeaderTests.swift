@@ -1,4 +1,6 @@
+import ByteStreams
 import QCOW2
+import SystemPackage
 import Testing
 import TestSupport
 
@@ -145,6 +147,17 @@ struct HeaderTests {
         let h = try QCOW2Header(parsing: Array(bytes[..<112]), fileSize: 112)
         #expect(h.extensions.isEmpty && h.hasEndMarker)
         #expect(throws: QCOW2HeaderError.badMagic(0)) { try QCOW2Header(parsing: [], fileSize: 0) }
+    }
+
+    @Test func fullClusterPrefix() throws {
+        for (name, cluster) in [("v3.qcow2", 65536), ("cluster2m.qcow2", 2 << 20), ("cluster512.qcow2", 512)] {
+            let fd = try FileDescriptor.open(FilePath(HeaderFixtures.path(name)), .readOnly)
+            defer { try? fd.close() }
+            let size = try SparseFile.status(of: fd).size
+            let prefix = try QCOW2Image.readPrefix(fd, path: name, fileSize: size)
+            #expect(prefix.count >= min(cluster, Int(size)))
+            #expect(try QCOW2Header(parsing: prefix, fileSize: size) == QCOW2Image(descriptor: fd).header)
+        }
     }
 
     /// Random damage to the first 512 bytes never crashes, traps or hangs the parser.
