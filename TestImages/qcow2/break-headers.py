@@ -113,6 +113,12 @@ def snapshots_at(count, offset):
     return patch
 
 
+def truncated_after_extension(b):
+    """A backing name and format, then the file cut off inside the format extension."""
+    set_backing(b, b"base.qcow2", b"qcow2")
+    del b[120:]
+
+
 # (name, patch). Names starting "hostile-" are refused by qemu-img info; "flagged-" ones qemu
 # opens but our audit must flag.
 PATCHES = [
@@ -158,6 +164,8 @@ PATCHES = [
     ("flagged-backing-dotdot", lambda b: set_backing(b, b"../base.qcow2", b"qcow2")),
     ("flagged-backing-json", lambda b: set_backing(b, b'json:{"file.filename":"/etc/shadow"}', b"raw")),
     ("flagged-backing-protocol", lambda b: set_backing(b, b"nbd://attacker.example:10809/disk", b"raw")),
+    ("flagged-backing-bad-utf8", lambda b: set_backing(
+        b, b"ba\xffse\xc3(\xe2\x82 \xf0\x9f\x98\x80 \xc0\x80 end\xef\xbf\xbe\xed\xa0\x80", b"raw")),
     ("flagged-backing-nul", lambda b: set_backing(b, b"base.img\0/etc/passwd", b"raw")),
     ("flagged-data-file-absolute", data_file_name(b"/dev/sda")),
     ("flagged-l1-beyond-eof", lambda b: u64(b, 40, 0x100000)),
@@ -167,6 +175,8 @@ PATCHES = [
     ("flagged-refcount-table-beyond-eof", lambda b: u64(b, 48, 0x200000)),
     ("flagged-snapshots-beyond-eof", snapshots_at(1, 0x100000)),
     ("flagged-snapshots-over-l1", lambda b: snapshots_at(1, get64(b, 40))(b)),
+    ("flagged-unknown-header-fields", lambda b: (u32(b, 100, 120), b.__setitem__(115, 1))),
+    ("flagged-truncated-extensions", truncated_after_extension),
 ]
 
 

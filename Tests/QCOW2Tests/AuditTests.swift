@@ -23,6 +23,7 @@ struct AuditTests {
         "flagged-backing-json.qcow2": ["backing-json-pseudo-name"],
         "flagged-backing-protocol.qcow2": ["backing-protocol"],
         "flagged-backing-nul.qcow2": ["backing-invalid-characters"],
+        "flagged-backing-bad-utf8.qcow2": ["backing-invalid-characters"],
         "flagged-data-file-absolute.qcow2": ["external-data-file", "data-file-absolute-path"],
         "flagged-data-file-bit-without-name.qcow2": ["external-data-file"],
         "flagged-data-file-raw-without-data-file.qcow2": [],
@@ -34,6 +35,9 @@ struct AuditTests {
         "flagged-snapshots-beyond-eof.qcow2": ["snapshot-table-outside-file", "internal-snapshots"],
         "flagged-snapshots-over-l1.qcow2": ["metadata-overlap", "snapshot-table-outside-file", "internal-snapshots"],
         "flagged-trailing-garbage.qcow2": ["trailing-garbage"],
+        "flagged-unknown-header-fields.qcow2": ["unknown-header-fields"],
+        "flagged-truncated-extensions.qcow2": ["header-outside-file", "header-extension-outside-file", "backing-name-outside-file",
+                                               "l1-table-outside-file", "refcount-table-outside-file"],
         "raw.img": [], "disk.img": [],
         "raw-qcow2.img": ["format-confusion"], "raw-qcow1.img": ["format-confusion"],
         "raw-vmdk.img": ["format-confusion"], "raw-vmdk-descriptor.img": ["format-confusion"],
@@ -60,7 +64,8 @@ struct AuditTests {
 
     @Test func severities() throws {
         let warnings: Set<String> = ["internal-snapshots", "bitmaps", "compressed-clusters", "unknown-header-extension",
-                                     "trailing-garbage", "unknown-compatible-features", "unknown-autoclear-features"]
+                                     "trailing-garbage", "unknown-compatible-features", "unknown-autoclear-features",
+                                     "unknown-header-fields"]
         for name in Self.expected.keys.sorted() {
             let format: ImageInspection.Format = name.hasSuffix(".img") ? .raw : .qcow2
             for finding in try ImageInspection(path: HeaderFixtures.path(name), format: format).audit.findings {
@@ -76,6 +81,21 @@ struct AuditTests {
         let layer = try HeaderFixtures.bytes("layer.qcow2")
         let audit = Audit(rawPrefix: Array(layer.prefix(65536)), fileSize: UInt64(layer.count))
         #expect(audit.contains("format-confusion") && audit.contains("raw-backing-file") && !audit.isSafe)
+    }
+
+    @Test func refusedImagesStillGetAnAudit() throws {
+        let audit = try ImageInspection.audit(path: HeaderFixtures.path("hostile-unknown-incompatible-named.qcow2"))
+        #expect(audit.findings.map(\.code) == ["unknown-incompatible-features"])
+        #expect(audit.findings.first?.message.contains("future feature") == true)
+        #expect(try ImageInspection.audit(path: HeaderFixtures.path("layer.qcow2")).isSafe)
+    }
+
+    @Test func anyQcowMagicInARawFileIsConfusion() {
+        #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFB]) == .qcow2)
+        #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 1]) == .qcow)
+        #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFA, 0, 0, 0, 3]) == nil)
+        #expect(ForeignFormat.detect([UInt8](repeating: 0, count: 512)) == nil)
+        #expect(Audit(rawPrefix: [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 0], fileSize: 8).contains("format-confusion"))
     }
 
     @Test func refusalsGetStableCodes() {
