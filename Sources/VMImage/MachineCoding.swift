@@ -1,9 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
 extension Machine {
     /// Reads a machine definition from the bytes of `machine.json`: at most
     /// ``maxDefinitionSize`` bytes of strict JSON (RFC 8259; no duplicate keys, at most 64
@@ -60,9 +54,7 @@ extension Machine {
     /// The machine as `machine.json` bytes: `version` always, unset fields left out, keys
     /// sorted (so equal machines give equal bytes), indented when `pretty`.
     public func jsonBytes(pretty: Bool = false) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(self))
+        JSONWriter.bytes(.object(jsonObject), pretty: pretty)
     }
 
     /// The set fields as a JSON object, with `version`.
