@@ -38,6 +38,9 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Exit 1 when the audit finds an error in any file.")
     var strict = false
 
+    @Flag(help: "Also inspect each image's backing file, and its backing file in turn, but only after the audit of the image that names it passed.")
+    var backingChain = false
+
     @Argument(help: "Image files to inspect.")
     var files: [String]
 
@@ -51,17 +54,36 @@ struct Inspect: ParsableCommand {
         var outputs: [String] = []
         let json = self.json || output == .json
         for file in files {
-            do {
-                let inspection = try ImageInspection(path: file, format: format)
+            var path = file
+            var forced = format
+            for depth in 0...(backingChain ? Self.maximumChainDepth : 0) {
+                let inspection: ImageInspection
+                do {
+                    inspection = try ImageInspection(path: path, format: forced)
+                } catch {
+                    failed = true
+                    InspectReport.complain("\(path): \(error)")
+                    break
+                }
                 unsafe = unsafe || !inspection.audit.isSafe
                 outputs.append(json ? inspection.json : InspectReport.human(inspection))
-            } catch {
-                failed = true
-                InspectReport.complain("\(file): \(error)")
+                guard backingChain, let next = Self.backing(of: inspection, at: path) else { break }
+                if let refusal = next.refusal {
+                    unsafe = true
+                    InspectReport.complain("\(path): backing file not inspected: \(refusal)")
+                    break
+                }
+                if depth == Self.maximumChainDepth {
+                    unsafe = true
+                    InspectReport.complain("\(path): backing chain longer than \(Self.maximumChainDepth) images; stopped")
+                    break
+                }
+                path = next.path
+                forced = next.format
             }
         }
         if json {
-            if files.count == 1 {
+            if files.count == 1 && !backingChain {
                 if let only = outputs.first { print(only) }
             } else {
                 // Several files: a JSON array of the objects, indented like qemu indents arrays.
@@ -72,5 +94,29 @@ struct Inspect: ParsableCommand {
             print(outputs.joined(separator: "\n\n"), terminator: outputs.isEmpty ? "" : "\n")
         }
         if failed || (strict && unsafe) { throw ExitCode(1) }
+    }
+
+    /// How deep `--backing-chain` goes.
+    static let maximumChainDepth = 16
+
+    /// The backing file `inspection` names (resolved beside `path`) and its format, or why it
+    /// must not be opened; `nil` when there is none.
+    static func backing(of inspection: ImageInspection, at path: String) -> (path: String, format: ImageInspection.Format?, refusal: String?)? {
+        guard let header = inspection.header, let name = header.backingFileNameBytes else { return nil }
+        let text = String(decoding: name, as: UTF8.self)
+        guard inspection.audit.isSafe else {
+            return ("", nil, "the audit of this image found errors, so '\(text)' is not opened")
+        }
+        if let problem = BackingNameProblem.check(name) {
+            return ("", nil, "'\(text)': \(problem)")
+        }
+        let format: ImageInspection.Format?
+        switch header.backingFormat {
+        case "raw": format = .raw
+        case "qcow2": format = .qcow2
+        case let other?: return ("", nil, "'\(text)' has the backing format '\(other)', which is neither raw nor qcow2")
+        case nil: return ("", nil, "'\(text)' has no backing format")
+        }
+        return (ImageReaderPaths.sibling(of: path, named: text), format, nil)
     }
 }
