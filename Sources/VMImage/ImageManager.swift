@@ -76,6 +76,16 @@ public actor ImageManager {
         }
     }
 
+    /// A new instance of the image `imageID`, extracting the archive while `stream` delivers
+    /// it when the image is not cached (`VMImageDownload.streamImage(from:)` makes such a
+    /// streamer for HTTP). If the streamer fails, even after its last byte (a digest
+    /// mismatch), nothing it delivered is kept.
+    public func instance(imageID: String, stream: @escaping StreamingDownloader) async throws -> Instance {
+        try await makeInstance(imageID: imageID) { [limits] folder in
+            try await StreamingExtraction.extract(into: folder, archiveName: imageID, limits: limits, produce: stream)
+        }
+    }
+
     private func makeInstance(
         imageID: String, load: @escaping @Sendable (FilePath) async throws -> ImageContents
     ) async throws -> Instance {

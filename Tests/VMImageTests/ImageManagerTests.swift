@@ -155,3 +155,31 @@ struct ImageManagerTests {
         await #expect(throws: Broken.self) { try await manager.instance(imageID: "t", streaming: broken) }
     }
 }
+
+@Suite("image manager, streaming downloads")
+struct ImageManagerStreamingTests {
+    @Test("a streamer that fails after its last byte leaves no image behind")
+    func lateFailure() async throws {
+        let scratch = try TemporaryFolder("manager-late")
+        defer { scratch.remove() }
+        let archive = try ArchiveBuilder.archive(try ArchiveBuilder.validMembers(in: scratch))
+        let manager = try ImageManager(
+            imageFolder: FilePath(scratch.file("images")),
+            gc: GarbageCollector(storageFolder: FilePath(scratch.path), minimumDiskSpace: 0, minimumMemory: 0))
+        struct DigestMismatch: Error {}
+        let good: StreamingDownloader = { deliver in
+            for start in stride(from: 0, to: archive.count, by: 10_000) {
+                try await deliver(Array(archive[start..<min(start + 10_000, archive.count)]))
+            }
+        }
+        let bad: StreamingDownloader = { deliver in
+            try await good(deliver)
+            throw DigestMismatch()
+        }
+        await #expect(throws: DigestMismatch.self) { try await manager.instance(imageID: "late", stream: bad) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("images")).isEmpty)
+        let instance = try await manager.instance(imageID: "late", stream: good)
+        #expect(FileManager.default.fileExists(atPath: try instance.diskFile.string))
+        try await instance.release()
+    }
+}
