@@ -42,15 +42,28 @@ public enum SparseFile {
     /// The file position of `descriptor` is left undefined.
     public static func dataExtents(of descriptor: FileDescriptor, size: UInt64, path: String? = nil) throws -> [Range<UInt64>]? {
         var extents: [Range<UInt64>] = []
+        let walked = try forEachDataExtent(of: descriptor, size: size, path: path) { extents.append($0) }
+        return walked ? extents : nil
+    }
+
+    /// Calls `body` with each data extent of the first `size` bytes, in order, one at a time,
+    /// so that a file with millions of extents never needs a list of them.
+    ///
+    /// - Returns: `false` (without calling `body`) when the file system refuses these seeks.
+    public static func forEachDataExtent(
+        of descriptor: FileDescriptor, size: UInt64, path: String? = nil, _ body: (Range<UInt64>) throws -> Void
+    ) throws -> Bool {
         var offset: UInt64 = 0
+        var first = true
         while offset < size {
             let data = vmimage_seek_data(descriptor.rawValue, Int64(clamping: offset))
             if data < 0 {
                 let e = errno
                 if e == ENXIO { break }  // no data after offset
-                if e == EINVAL || e == EOPNOTSUPP { return nil }
+                if first, e == EINVAL || e == EOPNOTSUPP { return false }
                 throw ByteStreamError.system(operation: "lseek(SEEK_DATA)", path: path, errno: Errno(rawValue: e))
             }
+            first = false
             let dataStart = UInt64(data)
             if dataStart >= size { break }
             let hole = vmimage_seek_hole(descriptor.rawValue, data)
@@ -59,10 +72,10 @@ public enum SparseFile {
             }
             let dataEnd = min(UInt64(hole), size)
             guard dataEnd > dataStart else { break }
-            extents.append(dataStart..<dataEnd)
+            try body(dataStart..<dataEnd)
             offset = dataEnd
         }
-        return extents
+        return true
     }
 
     /// Deallocates `length` bytes at `offset` without changing the file size.
@@ -88,19 +101,21 @@ public enum SparseFile {
     }
 
     /// Whether every byte of `bytes` is zero.
-    @inlinable
+    ///
+    /// Checks the first 16 bytes, then compares the buffer with itself shifted by 16 using
+    /// the C library's vectorised `memcmp`: if the first 16 bytes are zero and every byte
+    /// equals the one 16 before it, all are zero.
+    @inline(__always)
     public static func isZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var index = 0
         let count = bytes.count
-        // Eight bytes at a time, then the tail.
-        while index + 8 <= count {
-            if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) != 0 { return false }
-            index += 8
+        guard let base = bytes.baseAddress else { return true }
+        if count < 32 {
+            for index in 0..<count where bytes[index] != 0 { return false }
+            return true
         }
-        while index < count {
-            if bytes[index] != 0 { return false }
-            index += 1
+        guard base.loadUnaligned(as: UInt64.self) == 0, base.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == 0 else {
+            return false
         }
-        return true
+        return memcmp(base, base + 16, count - 16) == 0
     }
 }

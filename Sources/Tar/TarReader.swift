@@ -179,13 +179,13 @@ public final class TarReader<Source: ByteSource> {
                 let what = available == 0 ? "archive ends without the end-of-archive marker" : "archive ends inside a header block"
                 throw TarError(.truncated, what, offset: headerOffset)
             }
-            if ZeroBytes.isZero(block()) {
+            if SparseFile.isZero(block()) {
                 guard firstHeader == nil else {
                     throw TarError(.truncated, "end-of-archive marker right after an extended header", offset: headerOffset)
                 }
                 consume(HeaderLayout.blockSize)
                 // The second zero block completes the marker; anything else is left for `trailer()`.
-                if try ensure(HeaderLayout.blockSize), ZeroBytes.isZero(block()) {
+                if try ensure(HeaderLayout.blockSize), SparseFile.isZero(block()) {
                     consume(HeaderLayout.blockSize)
                 }
                 ended = true

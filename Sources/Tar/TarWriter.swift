@@ -195,7 +195,7 @@ public final class TarWriter<Sink: ByteSink> {
             }
             var walked = false
             if options.findsHoles, size > 0 {
-                walked = try DataExtents.forEach(in: descriptor, size: size, path: path, take)
+                walked = try SparseFile.forEachDataExtent(of: descriptor, size: size, path: path, take)
             }
             if !walked, size > 0 { try take(0..<size) }
             let extents = collector.extents
@@ -288,7 +288,7 @@ public final class TarWriter<Sink: ByteSink> {
                 let blockEnd = min((blockStart / block + 1) * block, chunkEnd)
                 let bytes = UnsafeRawBufferPointer(
                     rebasing: scratch[Int(blockStart - position)..<Int(blockEnd - position)])
-                if ZeroBytes.isZero(bytes) {
+                if SparseFile.isZero(bytes) {
                     if let start = runStart { collector.add(offset: start, length: blockStart - start) }
                     runStart = nil
                 } else if runStart == nil {
