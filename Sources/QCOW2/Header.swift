@@ -140,10 +140,13 @@ public struct QCOW2Header: Sendable, Hashable {
 
     /// How many leading bytes of the file ``init(parsing:fileSize:)`` needs: the first
     /// cluster (at most 2 MiB), or the whole file when it is shorter. Call with the first
-    /// 104 bytes to learn the cluster size; returns 104 when the cluster bits are unusable.
+    /// 104 bytes to learn the cluster size; returns 104 when the magic or the cluster bits
+    /// are wrong (parsing then fails on them).
     public static func bytesNeeded(forPrefix prefix: [UInt8], fileSize: UInt64) -> Int {
-        let bits = BigEndianBytes(prefix).u32(20)
-        let cluster = (minimumClusterBits...maximumClusterBits).contains(bits) ? 1 << Int(bits) : version3MinimumLength
+        let b = BigEndianBytes(prefix)
+        let bits = b.u32(20)
+        let usable = b.u32(0) == magic && (minimumClusterBits...maximumClusterBits).contains(bits)
+        let cluster = usable ? 1 << Int(bits) : version3MinimumLength
         return Int(min(UInt64(cluster), fileSize))
     }
 }
