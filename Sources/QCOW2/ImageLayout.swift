@@ -40,7 +40,7 @@ struct ImageLayout: Sendable {
     var l2Entries: Int { clusterSize / l2EntrySize }
     var subclusterSize: Int { extendedL2 ? clusterSize / 32 : clusterSize }
     var refcountTableEntries: Int { Int(refcountTableClusters) * clusterSize / 8 }
-    var width: RefcountWidth { RefcountWidth(order: refcountOrder) ?? RefcountWidth(order: 4)! }
+    var width: RefcountWidth { RefcountWidth(clampedOrder: refcountOrder) }
 
     static let l1OffsetMask: UInt64 = 0x00FF_FFFF_FFFF_FE00
     static let maxL1Bytes: UInt64 = 32 << 20
