@@ -4,6 +4,8 @@ struct ImageLayout: Sendable {
     struct Snapshot: Sendable {
         var l1Offset: UInt64
         var l1Size: UInt32
+        var id: String = ""
+        var name: String = ""
     }
     struct Bitmaps: Sendable {
         var count: UInt32
@@ -102,12 +104,10 @@ struct ImageLayout: Sendable {
         }
         if snapshotCount > 0 {
             let table = try QCOW2SnapshotTable(image: image)
-            snapshots = table.snapshots.map { Snapshot(l1Offset: $0.l1TableOffset, l1Size: $0.l1Size) }
-            snapshotsSize = table.length
-            for (index, snapshot) in snapshots.enumerated() where UInt64(snapshot.l1Size) * 8 > Self.maxL1Bytes {
-                throw ImageAccessError.tooLarge(what: "the L1 table of snapshot \(index)",
-                                                size: UInt64(snapshot.l1Size) * 8, limit: Self.maxL1Bytes)
+            snapshots = table.snapshots.map {
+                Snapshot(l1Offset: $0.l1TableOffset, l1Size: $0.l1Size, id: $0.id, name: $0.name)
             }
+            snapshotsSize = table.length
         }
     }
 }
