@@ -30,17 +30,59 @@ extension Audit {
 
     /// End of the last cluster whose refcount is not zero, or `nil` when the refcount
     /// table or its last block is not inside the file (the region findings say why).
+    ///
+    /// Fast path (two reads of a few bytes): when the cluster holding the file's last byte
+    /// is referenced, the image ends with the file's last cluster. Only otherwise is the
+    /// refcount table scanned for the last referenced cluster.
     static func imageEnd(of image: QCOW2Image) throws -> UInt64? {
+        let h = image.header
+        let cluster = UInt64(h.clusterSize)
+        guard image.fileSize > 0 else { return 0 }
+        let lastCluster = (image.fileSize - 1) / cluster
+        if let count = try refcount(ofCluster: lastCluster, in: image), count != 0 {
+            return (lastCluster + 1) * cluster
+        }
+        return try scanImageEnd(of: image)
+    }
+
+    /// The refcount of cluster `index`, read with two small `pread`s; `nil` when the
+    /// refcount block it needs is not a cluster inside the file.
+    static func refcount(ofCluster index: UInt64, in image: QCOW2Image) throws -> UInt64? {
+        let h = image.header
+        let cluster = UInt64(h.clusterSize)
+        let bits = UInt64(h.refcountBits)
+        let entriesPerBlock = cluster * 8 / bits
+        let blockIndex = index / entriesPerBlock
+        guard blockIndex < UInt64(h.refcountTableClusters) * cluster / 8 else { return 0 }
+        let tableEntry = h.refcountTableOffset + blockIndex * 8  // table ≤ 8 MiB, offset checked by the header parser
+        let blockOffset = BigEndianBytes(try image.read(at: tableEntry, count: 8)).u64(0) & ~UInt64(0x1FF)
+        if blockOffset == 0 { return 0 }
+        guard blockOffset % cluster == 0, blockOffset < image.fileSize, cluster <= image.fileSize - blockOffset else { return nil }
+        let bitPosition = (index % entriesPerBlock) * bits
+        let width = Int(max(1, bits / 8))
+        let raw = BigEndianBytes(try image.read(at: blockOffset + bitPosition / 8, count: width))
+        if bits >= 8 {
+            var value: UInt64 = 0
+            for i in 0..<width { value = value << 8 | UInt64(raw.u8(i)) }
+            return value
+        }
+        return UInt64(raw.u8(0) >> UInt8(bitPosition % 8)) & ((1 << bits) - 1)
+    }
+
+    /// The slow path of ``imageEnd(of:)``: the last non-zero refcount in the table.
+    static func scanImageEnd(of image: QCOW2Image) throws -> UInt64? {
         let h = image.header
         let cluster = UInt64(h.clusterSize)
         let tableBytes = UInt64(h.refcountTableClusters) * cluster  // ≤ 8 MiB (header check)
         guard h.refcountTableOffset < image.fileSize, tableBytes <= image.fileSize - h.refcountTableOffset else { return nil }
-        let table = BigEndianBytes(try image.read(at: h.refcountTableOffset, count: Int(tableBytes)))
+        let tableBytes8 = try image.read(at: h.refcountTableOffset, count: Int(tableBytes))
+        let table = BigEndianBytes(tableBytes8)
         let entriesPerBlock = (cluster * 8) >> UInt64(h.refcountOrder)
-        var index = Int(tableBytes / 8)
+        var scanEnd = tableBytes8.count
         var blocksTried = 0
-        while index > 0, blocksTried < 16 {
-            index -= 1
+        while blocksTried < 16, let lastByte = ZeroScan.lastNonZeroByte(tableBytes8, before: scanEnd) {
+            let index = lastByte / 8
+            scanEnd = index * 8
             let blockOffset = table.u64(index * 8) & ~UInt64(0x1FF)
             if blockOffset == 0 { continue }
             blocksTried += 1
@@ -58,7 +100,7 @@ extension Audit {
     /// Index of the last non-zero refcount in a block of `2^refcountOrder`-bit entries
     /// (sub-byte entries are packed from the least significant bit, as qemu packs them).
     static func lastNonZeroEntry(_ block: [UInt8], refcountOrder: Int) -> Int? {
-        guard let byteIndex = block.lastIndex(where: { $0 != 0 }) else { return nil }
+        guard let byteIndex = ZeroScan.lastNonZeroByte(block) else { return nil }
         let bits = 1 << refcountOrder
         if bits >= 8 { return byteIndex / (bits / 8) }
         let byte = block[byteIndex]

@@ -91,6 +91,9 @@ extension Audit {
     }
 
     private mutating func auditExtensions(_ header: QCOW2Header) {
+        if header.additionalHeaderBytes.contains(where: { $0 != 0 }) {
+            warning("unknown-header-fields", "header bytes 105..<\(header.headerLength) hold non-zero values in fields unknown to qemu 7.2")
+        }
         var seen: Set<UInt32> = []
         for ext in header.extensions {
             if !ext.isKnown {
@@ -115,6 +118,17 @@ extension Audit {
 
     private mutating func auditRegions(_ header: QCOW2Header, fileSize: UInt64, facts: QCOW2Facts) {
         let cluster = UInt64(header.clusterSize)
+        // The header area itself: qemu reads bytes past the end of a short file as zeros, so
+        // a truncated file can still "have" a header, extensions or a backing name.
+        if UInt64(header.headerLength) > fileSize {
+            error("header-outside-file", "header_length \(header.headerLength) reaches past the end of the \(fileSize)-byte file")
+        }
+        for ext in header.extensions where UInt64(ext.end) > fileSize {
+            error("header-extension-outside-file", "the \(ext.name) extension at byte \(ext.offset) ends at \(ext.end), past the end of the \(fileSize)-byte file")
+        }
+        if let name = header.backingFileNameBytes, !name.isEmpty, header.backingFileOffset + UInt64(name.count) > fileSize {
+            error("backing-name-outside-file", "the backing file name at \(header.backingFileOffset) (\(name.count) bytes) ends past the end of the \(fileSize)-byte file")
+        }
         var regions = [Region(name: "header cluster", code: "header", offset: 0, length: cluster)]
         regions.append(Region(name: "active L1 table", code: "l1-table", offset: header.l1TableOffset, length: UInt64(header.l1Size) * 8))
         regions.append(Region(name: "refcount table", code: "refcount-table", offset: header.refcountTableOffset,

@@ -1,15 +1,27 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Big-endian reads from the start of a file held in memory, with qemu's semantics for the
 /// bytes past the end: they read as zeros (qemu's block layer zero-fills reads past EOF).
 ///
 /// Every read is bounds-checked; nothing here traps on any offset.
 struct BigEndianBytes {
     let bytes: [UInt8]
+    /// Bytes past this many read as zeros even when the array holds more (a view of a
+    /// prefix without copying it).
+    let count: Int
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: [UInt8], count: Int? = nil) {
+        self.bytes = bytes
+        self.count = min(count ?? bytes.count, bytes.count)
+    }
 
     /// The byte at `offset`, or 0 past the end.
     func u8(_ offset: Int) -> UInt8 {
-        offset >= 0 && offset < bytes.count ? bytes[offset] : 0
+        offset >= 0 && offset < count ? bytes[offset] : 0
     }
 
     /// The big-endian 16-bit value at `offset`.
@@ -36,8 +48,8 @@ struct BigEndianBytes {
     func slice(_ offset: Int, count: Int) -> [UInt8] {
         guard count > 0 else { return [] }
         var result = [UInt8](repeating: 0, count: count)
-        guard offset >= 0, offset < bytes.count else { return result }
-        let available = min(count, bytes.count - offset)
+        guard offset >= 0, offset < self.count else { return result }
+        let available = min(count, self.count - offset)
         for i in 0..<available { result[i] = bytes[offset + i] }
         return result
     }
@@ -48,5 +60,36 @@ extension Array where Element == UInt8 {
     var untilNUL: [UInt8] {
         if let nul = firstIndex(of: 0) { return Array(self[..<nul]) }
         return self
+    }
+}
+
+/// Fast zero scans over large buffers (refcount tables and blocks): `memcmp` against a
+/// zero chunk, then a byte loop only inside the last non-zero chunk.
+enum ZeroScan {
+    private static let chunk = 512
+    private static let zeros = [UInt8](repeating: 0, count: chunk)
+
+    /// Index of the last non-zero byte of `bytes[..<end]`, or `nil` when they are all zero.
+    static func lastNonZeroByte(_ bytes: [UInt8], before end: Int? = nil) -> Int? {
+        let limit = min(end ?? bytes.count, bytes.count)
+        guard limit > 0 else { return nil }
+        return bytes.withUnsafeBytes { raw -> Int? in
+            zeros.withUnsafeBytes { zero -> Int? in
+                guard let base = raw.baseAddress, let zeroBase = zero.baseAddress else { return nil }
+                var upper = limit
+                while upper > 0 {
+                    let lower = max(0, upper - chunk)
+                    if memcmp(base + lower, zeroBase, upper - lower) != 0 {
+                        var i = upper - 1
+                        while i >= lower {
+                            if raw[i] != 0 { return i }
+                            i -= 1
+                        }
+                    }
+                    upper = lower
+                }
+                return nil
+            }
+        }
     }
 }

@@ -2,19 +2,28 @@ extension QCOW2Header {
     /// Parses and validates a header from the first bytes of a file.
     ///
     /// - Parameters:
-    ///   - bytes: the file's first ``bytesNeeded(forPrefix:fileSize:)`` bytes or more
-    ///     (the first cluster, or the whole file when it is shorter). Bytes past the end
-    ///     of the file read as zeros, as in qemu.
+    ///   - bytes: the file's first bytes. The first cluster (or the whole file, when it is
+    ///     shorter: see ``bytesNeeded(forPrefix:fileSize:)``) always suffices; fewer do when
+    ///     the header, its extensions and the backing name lie inside them (typically the
+    ///     first 4 KiB). Bytes past the end of the file read as zeros, as in qemu.
     ///   - fileSize: the file's size in bytes.
-    /// - Throws: ``QCOW2HeaderError`` for the first check qemu 7.2 would fail, in qemu's order.
+    /// - Throws: ``QCOW2HeaderError/insufficientInput(have:need:)`` when `bytes` stop
+    ///   before something the parser must read (read `need` bytes and call again);
+    ///   otherwise the first check qemu 7.2 would fail, in qemu's order.
     ///
     /// Allocates at most the first cluster's worth of extension and name data, whatever
     /// the header claims.
     public init(parsing bytes: [UInt8], fileSize: UInt64) throws {
-        let needed = Self.bytesNeeded(forPrefix: bytes, fileSize: fileSize)
-        guard bytes.count >= needed else { throw QCOW2HeaderError.insufficientInput(have: bytes.count, need: needed) }
-        // Only the first cluster (or the file, when shorter) matters; keep no more.
-        let b = BigEndianBytes(bytes.count > needed ? Array(bytes[..<needed]) : bytes)
+        // Only the first cluster (or the file, when shorter) matters; look at no more.
+        let b = BigEndianBytes(bytes, count: Self.bytesNeeded(forPrefix: bytes, fileSize: fileSize))
+        let have = b.count
+        /// Throws when `end` lies past what we were given but inside the first cluster
+        /// and the file: the caller must read `need` bytes.
+        func require(_ end: Int, cluster: Int) throws {
+            let limit = Int(min(UInt64(cluster), fileSize))
+            if end > have, have < limit { throw QCOW2HeaderError.insufficientInput(have: have, need: limit) }
+        }
+        try require(Self.version3MinimumLength, cluster: Self.version3MinimumLength)
 
         let magic = b.u32(0)
         guard magic == Self.magic else { throw QCOW2HeaderError.badMagic(magic) }
@@ -57,6 +66,7 @@ extension QCOW2Header {
         }
         // headerLength ≤ clusterSize ≤ 2 MiB from here on.
         let length = Int(headerLength)
+        try require(length, cluster: Int(clusterSize))
         compressionTypeByte = length > Self.version3MinimumLength ? b.u8(104) : 0
         additionalHeaderBytes = length > 105 ? b.slice(105, count: length - 105) : []
 
@@ -78,7 +88,7 @@ extension QCOW2Header {
         // Unknown incompatible features: name them from the image's own table, if readable.
         let unknown = incompatibleFeatures.unknown
         if !unknown.isEmpty {
-            let scan = Self.readExtensions(b, from: length, to: extensionAreaEnd, cryptMethod: cryptMethod, autoclear: autoclearFeatures, clusterSize: clusterSize)
+            let scan = try Self.readExtensions(b, from: length, to: extensionAreaEnd, cryptMethod: cryptMethod, autoclear: autoclearFeatures, clusterSize: clusterSize, require: require)
             let table = scan.extensions.last(where: { $0.type == QCOW2HeaderExtension.featureNameTableType })?.featureNames ?? []
             throw QCOW2HeaderError.unsupportedFeatures(mask: unknown.rawValue, names: Self.unsupportedNames(table, mask: unknown.rawValue))
         }
@@ -117,7 +127,7 @@ extension QCOW2Header {
             length: UInt64(refcountTableClusters) * clusterSize)
 
         // Header extensions, now with their errors.
-        let scan = Self.readExtensions(b, from: length, to: extensionAreaEnd, cryptMethod: cryptMethod, autoclear: autoclearFeatures, clusterSize: clusterSize)
+        let scan = try Self.readExtensions(b, from: length, to: extensionAreaEnd, cryptMethod: cryptMethod, autoclear: autoclearFeatures, clusterSize: clusterSize, require: require)
         if let error = scan.error { throw error }
         extensions = scan.extensions
         extensionsEnd = scan.end
@@ -132,6 +142,7 @@ extension QCOW2Header {
             guard UInt64(backingFileSize) <= limit else {
                 throw QCOW2HeaderError.backingFileNameTooLong(offset: backingFileOffset, length: backingFileSize, clusterSize: clusterSize)
             }
+            try require(Int(backingFileOffset) + Int(backingFileSize), cluster: Int(clusterSize))
             backingFileNameBytes = b.slice(Int(backingFileOffset), count: Int(backingFileSize))
         }
     }
@@ -182,11 +193,14 @@ extension QCOW2Header {
 
     /// qemu's `qcow2_read_extensions` over `[start, end)`; stops at the first error.
     /// `end` ≤ the cluster size ≤ 2 MiB, so no extension can claim more than that.
+    /// `require(end, cluster)` throws when bytes up to `end` were not supplied.
     static func readExtensions(_ b: BigEndianBytes, from start: Int, to end: Int, cryptMethod: UInt32,
-                               autoclear: QCOW2AutoclearFeatures, clusterSize: UInt64) -> ExtensionScan {
+                               autoclear: QCOW2AutoclearFeatures, clusterSize: UInt64,
+                               require: (Int, Int) throws -> Void) throws -> ExtensionScan {
         var scan = ExtensionScan(end: start)
         var offset = start
         while offset < end {
+            try require(offset + 8, Int(clusterSize))
             let type = b.u32(offset)
             let length = b.u32(offset + 4)
             let dataStart = offset + 8
@@ -199,6 +213,7 @@ extension QCOW2Header {
                 scan.end = dataStart
                 return scan
             }
+            try require(dataStart + Int(length), Int(clusterSize))
             let data = b.slice(dataStart, count: Int(length))
             switch type {
             case QCOW2HeaderExtension.backingFormatType where length >= 16:

@@ -15,8 +15,9 @@ public struct QCOW2Image: Sendable {
     /// The parsed, validated header.
     public let header: QCOW2Header
 
-    /// Bytes read by the first `pread`: enough for the whole first cluster of most images.
-    static let firstRead = 64 << 10
+    /// Bytes read by the first `pread`: enough for the header, extensions and backing
+    /// name of typical images (they read the whole first cluster only when needed).
+    public static let firstRead = 4096
 
     /// Opens the image on `descriptor` (any position; reads use absolute offsets).
     ///
@@ -29,18 +30,29 @@ public struct QCOW2Image: Sendable {
 
     /// Opens the image when the file size is already known (saves the `fstat`).
     public init(descriptor: FileDescriptor, path: String? = nil, fileSize: UInt64) throws {
+        let prefix = try Self.readPrefix(descriptor, path: path, fileSize: fileSize)
+        try self.init(descriptor: descriptor, path: path, fileSize: fileSize, prefix: prefix)
+    }
+
+    /// Opens the image from its already-read first bytes (any number of them: a second
+    /// read fetches the rest of the first cluster only when the parser asks for it).
+    public init(descriptor: FileDescriptor, path: String? = nil, fileSize: UInt64, prefix: [UInt8]) throws {
         self.descriptor = descriptor
         self.path = path
         self.fileSize = fileSize
-        let prefix = try Self.readPrefix(descriptor, path: path, fileSize: fileSize)
-        self.header = try QCOW2Header(parsing: prefix, fileSize: fileSize)
+        do {
+            self.header = try QCOW2Header(parsing: prefix, fileSize: fileSize)
+        } catch let QCOW2HeaderError.insufficientInput(have, need) where need > have {
+            let more = try Self.readPrefix(descriptor, path: path, fileSize: fileSize, count: need)
+            self.header = try QCOW2Header(parsing: more, fileSize: fileSize)
+        }
     }
 
     /// Opens `path` read-only, parses it and closes the file again.
     public static func header(atPath path: String) throws -> QCOW2Header {
         let fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
+            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
         } catch let errno as Errno {
             throw ByteStreamError.system(operation: "open", path: path, errno: errno)
         }
@@ -48,22 +60,13 @@ public struct QCOW2Image: Sendable {
         return try QCOW2Image(descriptor: fd, path: path).header
     }
 
-    /// The file's first cluster (at most 2 MiB), or the whole file when shorter: what
-    /// ``QCOW2Header/init(parsing:fileSize:)`` needs. One `pread` for clusters ≤ 64 KiB.
-    public static func readPrefix(_ descriptor: FileDescriptor, path: String?, fileSize: UInt64) throws -> [UInt8] {
-        let first = Int(min(UInt64(firstRead), fileSize))
-        var bytes = [UInt8](repeating: 0, count: first)
+    /// The file's first `count` bytes (fewer when the file is shorter), in one `pread`.
+    public static func readPrefix(_ descriptor: FileDescriptor, path: String?, fileSize: UInt64,
+                                  count: Int = firstRead) throws -> [UInt8] {
+        let wanted = Int(min(UInt64(max(0, count)), fileSize))
+        var bytes = [UInt8](repeating: 0, count: wanted)
         let got = try bytes.withUnsafeMutableBytes { try descriptor.pread(into: $0, at: 0, path: path) }
-        if got < first { bytes.removeLast(first - got) }
-        let needed = QCOW2Header.bytesNeeded(forPrefix: bytes, fileSize: fileSize)
-        if needed > bytes.count, got == first {
-            let have = bytes.count
-            bytes.append(contentsOf: repeatElement(0, count: needed - have))
-            let more = try bytes.withUnsafeMutableBytes {
-                try descriptor.pread(into: UnsafeMutableRawBufferPointer(rebasing: $0[have...]), at: UInt64(have), path: path)
-            }
-            if more < needed - have { bytes.removeLast(needed - have - more) }
-        }
+        if got < wanted { bytes.removeLast(wanted - got) }
         return bytes
     }
 

@@ -29,7 +29,8 @@ public struct ImageInspection: Sendable {
     /// Inspects the file on `descriptor` (borrowed). `filename` is shown in the info and
     /// used to resolve the backing name; `format` forces a format instead of probing.
     ///
-    /// One `fstat` and one `pread` of the first 64 KiB, plus the audit's few reads.
+    /// One `fstat` and one 4 KiB `pread` (the whole first cluster only when the header
+    /// needs it), plus the audit's few small reads.
     /// - Throws: ``QCOW2HeaderError`` when the file cannot be opened as qcow2 the way qemu
     ///   would refuse it; `ByteStreamError` when it cannot be read.
     public init(descriptor: FileDescriptor, filename: String, format forced: Format? = nil) throws {
@@ -42,25 +43,35 @@ public struct ImageInspection: Sendable {
             audit = Audit(rawPrefix: prefix, fileSize: status.size)
             header = nil
         case .qcow2:
-            let parsed = try QCOW2Header(parsing: prefix, fileSize: status.size)
-            let image = QCOW2Image(descriptor: descriptor, path: filename, fileSize: status.size, header: parsed)
+            let image = try QCOW2Image(descriptor: descriptor, path: filename, fileSize: status.size, prefix: prefix)
             info = try ImageInfo(image: image, filename: filename, actualSize: status.allocatedBytes)
             audit = Audit(image: image)
-            header = parsed
+            header = image.header
         }
     }
 
-    /// Opens `path` read-only (not following a final symlink into a device: regular files
-    /// and symlinks to them are fine), inspects it and closes it.
+    /// Opens `path` read-only and non-blocking (so a FIFO fails instead of hanging),
+    /// inspects it and closes it.
     public init(path: String, format: Format? = nil) throws {
         let fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
+            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
         } catch let errno as Errno {
             throw ByteStreamError.system(operation: "open", path: path, errno: errno)
         }
         defer { try? fd.close() }
         try self.init(descriptor: fd, filename: path, format: format)
+    }
+
+    /// The audit of `path`, also when qemu would refuse to open it: the refusal then is
+    /// the one error finding (e.g. `unknown-incompatible-features`). Rethrows only errors
+    /// reading the file.
+    public static func audit(path: String, format: Format? = nil) throws -> Audit {
+        do {
+            return try ImageInspection(path: path, format: format).audit
+        } catch let refusal as QCOW2HeaderError {
+            return Audit(refusal: refusal)
+        }
     }
 
     /// qemu-img's JSON plus `"audit": {"safe", "findings"}` as the last member.
@@ -71,15 +82,5 @@ public struct ImageInspection: Sendable {
         // Insert before the final "\n}" of the info object.
         guard body.hasSuffix("\n}") else { return body }
         return String(body.dropLast(2)) + ",\n    \"audit\": " + audit + "\n}"
-    }
-}
-
-extension QCOW2Image {
-    /// Wraps an already parsed header (used when the prefix was read for probing).
-    init(descriptor: FileDescriptor, path: String?, fileSize: UInt64, header: QCOW2Header) {
-        self.descriptor = descriptor
-        self.path = path
-        self.fileSize = fileSize
-        self.header = header
     }
 }

@@ -69,8 +69,8 @@ public struct LUKSHeader: Sendable, Hashable {
         if let ivHash = ivGeneratorHash, !hashes.contains(ivHash) {
             throw QCOW2HeaderError.luksHeaderInvalid(reason: "Unexpected IV generator hash '\(ivHash)'")
         }
-        let bits = (cipherMode == "xts" ? keyBytes / 2 : keyBytes) * 8
-        let known: [String: [UInt32]] = ["aes": [128, 192, 256], "cast5": [128], "serpent": [128, 192, 256], "twofish": [128, 192, 256], "sm4": [128]]
+        let bits = UInt64(cipherMode == "xts" ? keyBytes / 2 : keyBytes) * 8
+        let known: [String: [UInt64]] = ["aes": [128, 192, 256], "cast5": [128], "serpent": [128, 192, 256], "twofish": [128, 192, 256], "sm4": [128]]
         guard let sizes = known[cipherName], sizes.contains(bits) else {
             throw QCOW2HeaderError.luksHeaderInvalid(reason: "Unsupported cipher '\(cipherName)' with key size \(bits) bits")
         }

@@ -96,6 +96,13 @@ public indirect enum QemuJSON: Sendable, Hashable {
     /// qemu's string quoting: `\" \\ \b \f \n \r \t`, other control characters and all
     /// non-ASCII as `\uXXXX` (upper-case hex, surrogate pairs beyond the BMP).
     static func quote(_ text: String, into out: inout String) {
+        // Fast path: printable ASCII without quote or backslash is copied as is.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
+            out += "\""
+            out += text
+            out += "\""
+            return
+        }
         out += "\""
         for scalar in text.unicodeScalars {
             switch scalar {

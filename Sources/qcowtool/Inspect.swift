@@ -33,6 +33,10 @@ struct Inspect: ParsableCommand {
     @Argument(help: "Image files to inspect.")
     var files: [String]
 
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("Name at least one image file.") }
+    }
+
     func run() throws {
         var failed = false
         var unsafe = false

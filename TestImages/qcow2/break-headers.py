@@ -113,6 +113,12 @@ def snapshots_at(count, offset):
     return patch
 
 
+def truncated_after_extension(b):
+    """A backing name and format, then the file cut off inside the format extension."""
+    set_backing(b, b"base.qcow2", b"qcow2")
+    del b[120:]
+
+
 # (name, patch). Names starting "hostile-" are refused by qemu-img info; "flagged-" ones qemu
 # opens but our audit must flag.
 PATCHES = [
@@ -167,6 +173,8 @@ PATCHES = [
     ("flagged-refcount-table-beyond-eof", lambda b: u64(b, 48, 0x200000)),
     ("flagged-snapshots-beyond-eof", snapshots_at(1, 0x100000)),
     ("flagged-snapshots-over-l1", lambda b: snapshots_at(1, get64(b, 40))(b)),
+    ("flagged-unknown-header-fields", lambda b: (u32(b, 100, 120), b.__setitem__(115, 1))),
+    ("flagged-truncated-extensions", truncated_after_extension),
 ]
 
 

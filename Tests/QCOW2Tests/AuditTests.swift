@@ -34,6 +34,9 @@ struct AuditTests {
         "flagged-snapshots-beyond-eof.qcow2": ["snapshot-table-outside-file", "internal-snapshots"],
         "flagged-snapshots-over-l1.qcow2": ["metadata-overlap", "snapshot-table-outside-file", "internal-snapshots"],
         "flagged-trailing-garbage.qcow2": ["trailing-garbage"],
+        "flagged-unknown-header-fields.qcow2": ["unknown-header-fields"],
+        "flagged-truncated-extensions.qcow2": ["header-outside-file", "header-extension-outside-file", "backing-name-outside-file",
+                                               "l1-table-outside-file", "refcount-table-outside-file"],
         "raw.img": [], "disk.img": [],
         "raw-qcow2.img": ["format-confusion"], "raw-qcow1.img": ["format-confusion"],
         "raw-vmdk.img": ["format-confusion"], "raw-vmdk-descriptor.img": ["format-confusion"],
@@ -60,7 +63,8 @@ struct AuditTests {
 
     @Test func severities() throws {
         let warnings: Set<String> = ["internal-snapshots", "bitmaps", "compressed-clusters", "unknown-header-extension",
-                                     "trailing-garbage", "unknown-compatible-features", "unknown-autoclear-features"]
+                                     "trailing-garbage", "unknown-compatible-features", "unknown-autoclear-features",
+                                     "unknown-header-fields"]
         for name in Self.expected.keys.sorted() {
             let format: ImageInspection.Format = name.hasSuffix(".img") ? .raw : .qcow2
             for finding in try ImageInspection(path: HeaderFixtures.path(name), format: format).audit.findings {
@@ -76,6 +80,13 @@ struct AuditTests {
         let layer = try HeaderFixtures.bytes("layer.qcow2")
         let audit = Audit(rawPrefix: Array(layer.prefix(65536)), fileSize: UInt64(layer.count))
         #expect(audit.contains("format-confusion") && audit.contains("raw-backing-file") && !audit.isSafe)
+    }
+
+    @Test func refusedImagesStillGetAnAudit() throws {
+        let audit = try ImageInspection.audit(path: HeaderFixtures.path("hostile-unknown-incompatible-named.qcow2"))
+        #expect(audit.findings.map(\.code) == ["unknown-incompatible-features"])
+        #expect(audit.findings.first?.message.contains("future feature") == true)
+        #expect(try ImageInspection.audit(path: HeaderFixtures.path("layer.qcow2")).isSafe)
     }
 
     @Test func refusalsGetStableCodes() {

@@ -1,5 +1,6 @@
 import QCOW2
 import Testing
+import TestSupport
 
 /// The header parser on qemu-made images and on hand-broken ones (TestImages/qcow2).
 struct HeaderTests {
@@ -122,8 +123,23 @@ struct HeaderTests {
 
     @Test func shortInputIsReportedNotMisparsed() throws {
         let bytes = try HeaderFixtures.bytes("v3.qcow2")
+        #expect(throws: QCOW2HeaderError.insufficientInput(have: 100, need: 104)) {
+            try QCOW2Header(parsing: Array(bytes[..<100]), fileSize: UInt64(bytes.count))
+        }
+        // No extensions and no backing name: 200 bytes are enough, and give the same header.
+        let small = try HeaderFixtures.bytes("v3-4k.qcow2")
+        #expect(try QCOW2Header(parsing: Array(small[..<200]), fileSize: UInt64(small.count))
+                == QCOW2Header(parsing: small, fileSize: UInt64(small.count)))
+        // v3.qcow2 carries a 384-byte feature-name table: 1 KiB suffices, 200 bytes do not.
+        #expect(try QCOW2Header(parsing: Array(bytes[..<1024]), fileSize: UInt64(bytes.count))
+                == QCOW2Header(parsing: bytes, fileSize: UInt64(bytes.count)))
         #expect(throws: QCOW2HeaderError.insufficientInput(have: 200, need: 65536)) {
             try QCOW2Header(parsing: Array(bytes[..<200]), fileSize: UInt64(bytes.count))
+        }
+        // The layer's backing-format extension runs past 120 bytes: the parser asks for the cluster.
+        let layer = try HeaderFixtures.bytes("layer.qcow2")
+        #expect(throws: QCOW2HeaderError.insufficientInput(have: 120, need: 65536)) {
+            try QCOW2Header(parsing: Array(layer[..<120]), fileSize: UInt64(layer.count))
         }
         // A file that really is that short: bytes past EOF read as zeros, as in qemu.
         let h = try QCOW2Header(parsing: Array(bytes[..<112]), fileSize: 112)
@@ -134,7 +150,7 @@ struct HeaderTests {
     /// Random damage to the first 512 bytes never crashes, traps or hangs the parser.
     @Test func randomDamageNeverCrashes() throws {
         let good = try HeaderFixtures.bytes("layer.qcow2")
-        var rng = SplitMix(seed: 0x5eed)
+        var rng = SplitMix64(seed: 0x5eed)
         for _ in 0..<3000 {
             var bytes = Array(good[..<65536])
             for _ in 0..<(1 + Int(rng.next() % 8)) {
@@ -145,18 +161,5 @@ struct HeaderTests {
             let prefix = Array(bytes[..<Int(min(size, UInt64(bytes.count)))])
             _ = try? QCOW2Header(parsing: prefix, fileSize: size)
         }
-    }
-}
-
-/// A tiny deterministic generator for the damage test.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -88,3 +88,21 @@ struct InfoTests {
         #expect(ImageInfo.resolve("a/b", relativeTo: "/x/top.qcow2") == "/x/a/b")
     }
 }
+
+/// Inspecting a typical image (the archive's layer.qcow2) stays in the microseconds.
+struct InspectSpeedTests {
+    @Test func layerInspectionIsFast() throws {
+        let path = HeaderFixtures.path("layer.qcow2")
+        let rounds = 300
+        let clock = ContinuousClock()
+        var safe = 0
+        let elapsed = try clock.measure {
+            for _ in 0..<rounds where try ImageInspection(path: path).audit.isSafe { safe += 1 }
+        }
+        #expect(safe == rounds)
+        let micros = Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6
+        print("inspect layer.qcow2: \(micros / Double(rounds)) µs per image (open, fstat, reads, parse, info, audit, close)")
+        // Generous bound for debug builds on a shared machine; release is far below it.
+        #expect(micros / Double(rounds) < 5000)
+    }
+}
