@@ -175,7 +175,7 @@ struct CheckWalker {
         var nextContiguous: UInt64 = 0
         for i in 0..<layout.l2Entries {
             guard let entry = table.withUnsafeBytes({ L2Entry.read(from: $0, index: i, extended: extended) }) else { break }
-            let kind = entry.kind(extended: extended)
+            let kind = entry.kind(extended: extended, externalDataFile: layout.hasDataFile)
             if kind != .compressed && entry.reservedBits != 0 {
                 result.corruptions += 1
                 result.messages.append("ERROR found l2 entry with reserved bits set: \(hex(entry.descriptor))")
@@ -350,7 +350,7 @@ struct CheckWalker {
                 let table = try file.read(count: layout.l2Entries * layout.l2EntrySize, at: l2Offset)
                 for j in 0..<layout.l2Entries {
                     guard let entry = table.withUnsafeBytes({ L2Entry.read(from: $0, index: j, extended: extended) }) else { break }
-                    let kind = entry.kind(extended: extended)
+                    let kind = entry.kind(extended: extended, externalDataFile: layout.hasDataFile)
                     guard kind == .normal || kind == .zeroAllocated else { continue }
                     let refcount: UInt64
                     if layout.hasDataFile {

@@ -31,6 +31,8 @@ final class QCOW2Layer {
     }
 
     var virtualSize: UInt64 { layout.virtualSize }
+    /// Whether offset 0 with the copied flag means data (external data file).
+    var dataFileMode: Bool { layout.hasDataFile }
 
     private var preallocationChecked = false
     private var preallocated = false
@@ -105,22 +107,22 @@ final class QCOW2Layer {
         if extended {
             let subclusterSize = UInt64(layout.subclusterSize)
             let first = Int(inCluster / subclusterSize)
-            let kind = entry.subclusterKind(first, extended: true)
+            let kind = entry.subclusterKind(first, extended: true, externalDataFile: dataFileMode)
             var last = first
-            while last + 1 < 32 && entry.subclusterKind(last + 1, extended: true) == kind { last += 1 }
+            while last + 1 < 32 && entry.subclusterKind(last + 1, extended: true, externalDataFile: dataFileMode) == kind { last += 1 }
             length = UInt64(last + 1) * subclusterSize - inCluster
             run = try self.run(for: entry, kind: kind, guest: guest, inCluster: inCluster)
         } else {
-            let kind = entry.subclusterKind(0, extended: false)
+            let kind = entry.subclusterKind(0, extended: false, externalDataFile: dataFileMode)
             run = try self.run(for: entry, kind: kind, guest: guest, inCluster: inCluster)
             length = clusterSize - inCluster
             // Extend over following entries of the same kind (and contiguous host clusters).
-            if case .compressed = run {} else if !(layout.hasDataFile && kind == .unallocatedPlain) {
+            if case .compressed = run {} else {
                 var expectedHost = entry.hostOffset &+ clusterSize
                 while length < limit && l2Index + 1 < layout.l2Entries {
                     l2Index += 1
                     guard let next = table.withUnsafeBytes({ L2Entry.read(from: $0, index: l2Index, extended: false) }),
-                          next.subclusterKind(0, extended: false) == kind else { break }
+                          next.subclusterKind(0, extended: false, externalDataFile: dataFileMode) == kind else { break }
                     if kind == .normal || kind == .zeroAllocated {
                         guard next.hostOffset == expectedHost else { break }
                         expectedHost &+= clusterSize
