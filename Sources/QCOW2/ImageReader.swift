@@ -238,7 +238,7 @@ public final class ImageReader {
         if let cached = clusterCache[index], cached.host == descriptor.hostOffset { return cached.bytes }
         let clusterSize = layer.layout.clusterSize
         // At most 2^(cluster_bits - 8) sectors: twice the cluster size.
-        let input = try layer.file.read(count: Int(descriptor.byteCount), at: descriptor.hostOffset)
+        let input = try layer.compressedBytes(at: descriptor.hostOffset, count: Int(descriptor.byteCount))
         var output = [UInt8](repeating: 0, count: clusterSize)
         let produced: Int
         let zstd = layer.layout.compressionType == 1 && layer.layout.incompatibleFeatures & (1 << 3) != 0

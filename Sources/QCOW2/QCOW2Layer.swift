@@ -34,6 +34,24 @@ final class QCOW2Layer {
     /// Whether offset 0 with the copied flag means data (external data file).
     var dataFileMode: Bool { layout.hasDataFile }
 
+    private var window: [UInt8] = []
+    private var windowStart: UInt64 = 0
+    private static let windowSize = 1 << 20
+
+    /// `count` bytes of compressed data at `offset`, served from a 1 MiB read-ahead
+    /// window (compressed clusters are usually stored one after another).
+    func compressedBytes(at offset: UInt64, count: Int) throws -> [UInt8] {
+        if count > Self.windowSize { return try file.read(count: count, at: offset) }
+        let end = offset.addingReportingOverflow(UInt64(count))
+        if end.overflow { return try file.read(count: count, at: offset) }
+        if !(offset >= windowStart && end.partialValue <= windowStart + UInt64(window.count)) {
+            window = try file.read(count: Self.windowSize, at: offset)
+            windowStart = offset
+        }
+        let start = Int(offset - windowStart)
+        return Array(window[start..<(start + count)])
+    }
+
     private var preallocationChecked = false
     private var preallocated = false
 
