@@ -2,7 +2,8 @@ extension Audit {
     /// Audits an open qcow2 image: the header, then the snapshot table, bitmap directory
     /// and LUKS header (with qemu's checks; a table qemu would refuse becomes an error
     /// finding), the image end from the refcounts, and the active L2 tables for compressed
-    /// clusters (at most `l2ScanLimit` tables; past that the check is skipped).
+    /// clusters (at most `l2ScanLimit` tables and 64 MiB of them; past that the check is
+    /// skipped).
     ///
     /// Reads: for an image without snapshots or bitmaps, the refcount table's first
     /// cluster, one refcount block and the L1 table (three `pread`s).
@@ -123,7 +124,8 @@ extension Audit {
             let l2Offset = l1.u64(i * 8) & 0x00FF_FFFF_FFFF_FE00
             guard l2Offset != 0, l2Offset % cluster == 0, l2Offset < image.fileSize, cluster <= image.fileSize - l2Offset else { continue }
             scanned += 1
-            if scanned > limit { return nil }
+            // At most `limit` tables and at most 64 MiB of them, whatever the cluster size.
+            if scanned > limit || UInt64(scanned) * cluster > 64 << 20 { return nil }
             let l2 = BigEndianBytes(try image.read(at: l2Offset, count: Int(cluster)))
             var at = 0
             while at < Int(cluster) {

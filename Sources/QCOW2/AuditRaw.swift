@@ -1,6 +1,6 @@
 /// Image formats whose header can sit at the start of a file meant to be raw.
 public enum ForeignFormat: String, Sendable, Hashable, CaseIterable {
-    /// qcow2 (`QFI\xfb`, version 2 or 3).
+    /// qcow2 (`QFI\xfb` with any version but 1).
     case qcow2
     /// qcow version 1 (`QFI\xfb`, version 1).
     case qcow
@@ -26,10 +26,9 @@ public enum ForeignFormat: String, Sendable, Hashable, CaseIterable {
     public static func detect(_ bytes: [UInt8]) -> ForeignFormat? {
         func starts(_ text: [UInt8]) -> Bool { bytes.count >= text.count && Array(bytes[..<text.count]) == text }
         let b = BigEndianBytes(bytes)
-        if b.u32(0) == QCOW2Header.magic, bytes.count >= 8 {
-            let version = b.u32(4)
-            if version == 1 { return .qcow }
-            if version >= 2 { return .qcow2 }
+        // The magic alone is enough to be suspicious, whatever the version field says.
+        if b.u32(0) == QCOW2Header.magic {
+            return b.u32(4) == 1 ? .qcow : .qcow2
         }
         if starts(Array("KDMV".utf8)) || starts(Array("COWD".utf8)) || starts(Array("# Disk DescriptorFile".utf8)) { return .vmdk }
         if starts(Array("conectix".utf8)) { return .vhd }

@@ -13,8 +13,8 @@ public struct QCOW2Bitmap: Sendable, Hashable {
     /// The name as stored.
     public var nameBytes: [UInt8]
 
-    /// The name decoded as UTF-8.
-    public var name: String { String(decoding: nameBytes, as: UTF8.self) }
+    /// The name as qemu shows it (bytes before a NUL, decoded like qemu).
+    public var name: String { QemuJSON.cString(nameBytes) }
     /// Bytes one bit covers.
     public var granularity: UInt64 { UInt64(1) << UInt64(granularityBits) }
     /// Flag bit 0: the bitmap was not saved cleanly.

@@ -103,9 +103,10 @@ public struct QCOW2Header: Sendable, Hashable {
         return q + (r == 0 ? 0 : 1)
     }
 
-    /// The backing file name as qemu shows it: the bytes before any NUL, as UTF-8.
+    /// The backing file name as qemu shows it: the bytes before any NUL, decoded the way
+    /// qemu decodes them (``QemuJSON/cString(_:)``).
     public var backingFileName: String? {
-        backingFileNameBytes.map { String(decoding: $0.untilNUL, as: UTF8.self) }
+        backingFileNameBytes.map(QemuJSON.cString)
     }
 
     /// The last extension of `type`, as qemu keeps the last one it reads.
@@ -116,11 +117,11 @@ public struct QCOW2Header: Sendable, Hashable {
     /// The backing format bytes (e.g. `raw`), as stored, or `nil` when absent.
     public var backingFormatBytes: [UInt8]? { lastExtension(ofType: QCOW2HeaderExtension.backingFormatType)?.data }
     /// The backing format as qemu shows it (bytes before any NUL).
-    public var backingFormat: String? { backingFormatBytes.map { String(decoding: $0.untilNUL, as: UTF8.self) } }
+    public var backingFormat: String? { backingFormatBytes.map(QemuJSON.cString) }
     /// The external data file name bytes, as stored, or `nil` when absent.
     public var dataFileNameBytes: [UInt8]? { lastExtension(ofType: QCOW2HeaderExtension.externalDataFileType)?.data }
     /// The external data file name as qemu shows it (bytes before any NUL).
-    public var dataFileName: String? { dataFileNameBytes.map { String(decoding: $0.untilNUL, as: UTF8.self) } }
+    public var dataFileName: String? { dataFileNameBytes.map(QemuJSON.cString) }
     /// The image's own feature-name table (empty when there is none).
     public var featureNames: [QCOW2FeatureName] {
         lastExtension(ofType: QCOW2HeaderExtension.featureNameTableType)?.featureNames ?? []

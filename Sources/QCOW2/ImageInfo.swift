@@ -132,7 +132,7 @@ extension ImageInfo {
         let bitmapList = (bitmaps?.bitmaps ?? []).map(BitmapInfo.init)
         formatSpecific = QCOW2FormatInfo(
             compat: v3 ? "1.1" : "0.10",
-            dataFile: header.dataFileNameBytes.map { String(decoding: $0.untilNUL, as: UTF8.self) },
+            dataFile: header.dataFileName,
             dataFileRaw: header.hasExternalDataFile ? header.autoclearFeatures.contains(.rawExternalData) : nil,
             extendedL2: v3 ? header.hasExtendedL2 : nil,
             lazyRefcounts: v3 ? header.compatibleFeatures.contains(.lazyRefcounts) : nil,

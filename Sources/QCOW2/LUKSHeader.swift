@@ -44,7 +44,7 @@ public struct LUKSHeader: Sendable, Hashable {
         guard Array(bytes[0..<6]) == Self.magic else { throw QCOW2HeaderError.luksHeaderInvalid(reason: "Volume is not in LUKS format") }
         let version = b.u16(6)
         guard version == 1 else { throw QCOW2HeaderError.luksHeaderInvalid(reason: "LUKS version \(version) is not supported") }
-        let text = { (at: Int, count: Int) in String(decoding: b.slice(at, count: count).untilNUL, as: UTF8.self) }
+        let text = { (at: Int, count: Int) in QemuJSON.cString(b.slice(at, count: count)) }
         let cipherName = text(8, 32)
         let modeSpec = text(40, 32)
         hashAlgorithm = text(72, 32)

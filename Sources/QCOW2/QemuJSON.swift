@@ -132,3 +132,48 @@ public indirect enum QemuJSON: Sendable, Hashable {
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 }
+
+extension QemuJSON {
+    /// A stored C string as qemu turns it into JSON text: the bytes before the first NUL,
+    /// decoded like qemu's `mod_utf8_codepoint` (modified UTF-8: `C0 80` is U+0000; bad,
+    /// overlong, surrogate or noncharacter sequences each become U+FFFD, consuming the
+    /// bytes qemu consumes).
+    public static func cString(_ bytes: [UInt8]) -> String {
+        let minimum: [UInt32] = [0x80, 0x800, 0x10000, 0x200000, 0x4000000]
+        var scalars = String.UnicodeScalarView()
+        var i = 0
+        let n = bytes.firstIndex(of: 0) ?? bytes.count
+        while i < n {
+            let lead = UInt32(bytes[i])
+            i += 1
+            var cp: UInt32? = nil
+            if lead < 0x80 {
+                cp = lead
+            } else if lead >= 0xFE || lead & 0x40 == 0 {
+                cp = nil
+            } else {
+                var length = 0
+                var mask: UInt32 = 0x80
+                while lead & mask != 0 { length += 1; mask >>= 1 }
+                var value = lead & (mask - 1)
+                var ok = true
+                for _ in 1..<length {
+                    let byte = i < n ? UInt32(bytes[i]) : 0
+                    if byte & 0xC0 != 0x80 { ok = false; break }
+                    i += 1
+                    value = value << 6 | (byte & 0x3F)
+                }
+                if ok {
+                    if value > 0x10FFFF || (0xFDD0...0xFDEF).contains(value) || value & 0xFFFE == 0xFFFE
+                        || (0xD800...0xDFFF).contains(value)
+                        || (value < minimum[length - 2] && !(value == 0 && length == 2)) {
+                        ok = false
+                    }
+                }
+                cp = ok ? value : nil
+            }
+            scalars.append(cp.flatMap(Unicode.Scalar.init) ?? "\u{FFFD}")
+        }
+        return String(scalars)
+    }
+}

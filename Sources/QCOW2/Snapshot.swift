@@ -30,10 +30,10 @@ public struct QCOW2Snapshot: Sendable, Hashable {
     /// Extra data beyond the 24 bytes qemu 7.2 knows.
     public var unknownExtraData: [UInt8]
 
-    /// The ID as qemu shows it: bytes before a NUL, at most 127 of them, as UTF-8.
-    public var id: String { String(decoding: Array(idBytes.untilNUL.prefix(127)), as: UTF8.self) }
-    /// The name as qemu shows it: bytes before a NUL, at most 255 of them, as UTF-8.
-    public var name: String { String(decoding: Array(nameBytes.untilNUL.prefix(255)), as: UTF8.self) }
+    /// The ID as qemu shows it: bytes before a NUL, at most 127 of them, decoded like qemu.
+    public var id: String { QemuJSON.cString(Array(idBytes.untilNUL.prefix(127))) }
+    /// The name as qemu shows it: bytes before a NUL, at most 255 of them, decoded like qemu.
+    public var name: String { QemuJSON.cString(Array(nameBytes.untilNUL.prefix(255))) }
 }
 
 /// The internal snapshot table, read the way qemu 7.2's `qcow2_read_snapshots` does.

@@ -24,6 +24,14 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print qemu-img's JSON (same field names and layout) plus an \"audit\" member.")
     var json = false
 
+    /// `--output=json|human`, as qemu-img spells it.
+    enum Output: String, ExpressibleByArgument {
+        case json, human
+    }
+
+    @Option(help: "qemu-img's spelling: --output=json is --json.")
+    var output: Output?
+
     @Option(name: [.customShort("f"), .customLong("format")], help: "Force the format instead of probing (qcow2 or raw).")
     var format: ImageInspection.Format?
 
@@ -41,6 +49,7 @@ struct Inspect: ParsableCommand {
         var failed = false
         var unsafe = false
         var outputs: [String] = []
+        let json = self.json || output == .json
         for file in files {
             do {
                 let inspection = try ImageInspection(path: file, format: format)

@@ -164,6 +164,8 @@ PATCHES = [
     ("flagged-backing-dotdot", lambda b: set_backing(b, b"../base.qcow2", b"qcow2")),
     ("flagged-backing-json", lambda b: set_backing(b, b'json:{"file.filename":"/etc/shadow"}', b"raw")),
     ("flagged-backing-protocol", lambda b: set_backing(b, b"nbd://attacker.example:10809/disk", b"raw")),
+    ("flagged-backing-bad-utf8", lambda b: set_backing(
+        b, b"ba\xffse\xc3(\xe2\x82 \xf0\x9f\x98\x80 \xc0\x80 end\xef\xbf\xbe\xed\xa0\x80", b"raw")),
     ("flagged-backing-nul", lambda b: set_backing(b, b"base.img\0/etc/passwd", b"raw")),
     ("flagged-data-file-absolute", data_file_name(b"/dev/sda")),
     ("flagged-l1-beyond-eof", lambda b: u64(b, 40, 0x100000)),

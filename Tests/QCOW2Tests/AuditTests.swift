@@ -23,6 +23,7 @@ struct AuditTests {
         "flagged-backing-json.qcow2": ["backing-json-pseudo-name"],
         "flagged-backing-protocol.qcow2": ["backing-protocol"],
         "flagged-backing-nul.qcow2": ["backing-invalid-characters"],
+        "flagged-backing-bad-utf8.qcow2": ["backing-invalid-characters"],
         "flagged-data-file-absolute.qcow2": ["external-data-file", "data-file-absolute-path"],
         "flagged-data-file-bit-without-name.qcow2": ["external-data-file"],
         "flagged-data-file-raw-without-data-file.qcow2": [],
@@ -87,6 +88,14 @@ struct AuditTests {
         #expect(audit.findings.map(\.code) == ["unknown-incompatible-features"])
         #expect(audit.findings.first?.message.contains("future feature") == true)
         #expect(try ImageInspection.audit(path: HeaderFixtures.path("layer.qcow2")).isSafe)
+    }
+
+    @Test func anyQcowMagicInARawFileIsConfusion() {
+        #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFB]) == .qcow2)
+        #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 1]) == .qcow)
+        #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFA, 0, 0, 0, 3]) == nil)
+        #expect(ForeignFormat.detect([UInt8](repeating: 0, count: 512)) == nil)
+        #expect(Audit(rawPrefix: [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 0], fileSize: 8).contains("format-confusion"))
     }
 
     @Test func refusalsGetStableCodes() {

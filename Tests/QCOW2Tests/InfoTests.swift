@@ -106,3 +106,16 @@ struct InspectSpeedTests {
         #expect(micros / Double(rounds) < 5000)
     }
 }
+
+/// Stored names become JSON text exactly as qemu's modified-UTF-8 decoder makes them.
+struct QemuTextTests {
+    @Test func decodesLikeQemu() {
+        let bytes: [UInt8] = Array("ba".utf8) + [0xFF] + Array("se".utf8) + [0xC3] + Array("(".utf8) + [0xE2, 0x82]
+            + Array(" ".utf8) + [0xF0, 0x9F, 0x98, 0x80] + Array(" ".utf8) + [0xC0, 0x80] + Array(" end".utf8)
+            + [0xEF, 0xBF, 0xBE] + [0xED, 0xA0, 0x80] + [0, 0x41]
+        var out = ""
+        QemuJSON.quote(QemuJSON.cString(bytes), into: &out)
+        // What qemu-img 7.2 printed for this name (see LiveQemuTests for the live check).
+        #expect(out == "\"ba\\uFFFDse\\uFFFD(\\uFFFD \\uD83D\\uDE00 \\u0000 end\\uFFFD\\uFFFD\"")
+    }
+}

@@ -35,6 +35,12 @@ struct InspectCommandTests {
         #expect(out.text.contains("\"code\": \"internal-snapshots\""))
     }
 
+    @Test func qemuImgSpellingOfJSON() throws {
+        let ours = try run(["info", "--output=json", "v3.qcow2"])
+        let spelled = try run(["inspect", "--json", "v3.qcow2"])
+        #expect(ours.status == 0 && ours.text == spelled.text)
+    }
+
     @Test func unparseableFileGivesOneStderrLine() throws {
         let out = try run(["inspect", "hostile-l1-too-large.qcow2"])
         #expect(out.status == 1 && out.text.isEmpty)

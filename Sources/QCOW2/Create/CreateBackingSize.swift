@@ -1,0 +1,64 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The virtual size of a backing file, for `create` without a size: a raw file's length
+/// (rounded up to 512 bytes, as qemu's `bdrv_getlength` reports it), or a qcow2 image's
+/// `size` field. Reads at most the first 32 bytes; never the data.
+enum CreateBackingSize {
+    /// Reads the size of `name` (resolved against the folder descriptor `folder`).
+    static func read(name: String, folder: Int32, format: QCOW2CreateOptions.BackingFormat, displayPath: String) throws(QCOW2CreateError) -> UInt64 {
+        let fd = openat(folder, name, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .invalidBackingFile(path: displayPath, reason: CreateSystemError.message(errno)) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .invalidBackingFile(path: displayPath, reason: CreateSystemError.message(errno)) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw .invalidBackingFile(path: displayPath, reason: "it is not a regular file")
+        }
+        let length = UInt64(clamping: st.st_size)
+        switch format {
+        case .raw:
+            return (length + 511) / 512 * 512
+        case .qcow2:
+            var header = [UInt8](repeating: 0, count: 32)
+            var got = 0
+            while got < header.count {
+                let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, $0.count - got, off_t(got)) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw .invalidBackingFile(path: displayPath, reason: CreateSystemError.message(errno))
+                }
+                if n == 0 { break }
+                got += n
+            }
+            guard got == header.count else {
+                throw .invalidBackingFile(path: displayPath, reason: "only \(got) bytes long, too short for a qcow2 header (the size field ends at byte 32)")
+            }
+            return try size(fromQCOW2Header: header, path: displayPath)
+        }
+    }
+
+    /// The `size` field (bytes 24..<32) of a qcow2 header, after checking magic and version.
+    static func size(fromQCOW2Header header: [UInt8], path: String) throws(QCOW2CreateError) -> UInt64 {
+        guard header.count >= 32 else {
+            throw .invalidBackingFile(path: path, reason: "only \(header.count) bytes, too short for a qcow2 header")
+        }
+        func be(_ at: Int, _ count: Int) -> UInt64 { header[at..<at + count].reduce(0) { $0 << 8 | UInt64($1) } }
+        guard be(0, 4) == 0x5146_49FB else {
+            throw .invalidBackingFile(path: path, reason: "no qcow2 magic 'QFI\\xfb' at offset 0; is the backing format really qcow2?")
+        }
+        let version = be(4, 4)
+        guard version == 2 || version == 3 else {
+            throw .invalidBackingFile(path: path, reason: "qcow2 version \(version) at offset 4 is not 2 or 3")
+        }
+        let size = be(24, 8)
+        // qemu keeps sizes below 2^63 (int64_t) and a multiple of 512 is what it creates.
+        guard size <= UInt64(Int64.max) - 511 else {
+            throw .invalidBackingFile(path: path, reason: "virtual size \(size) at offset 24 is out of range")
+        }
+        return size
+    }
+}
