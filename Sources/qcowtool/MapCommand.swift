@@ -10,6 +10,9 @@ struct Map: ParsableCommand {
     @Flag(name: .long, help: "Print qemu-img map --output=json's JSON.")
     var json = false
 
+    @Option(help: "qemu-img's spelling: --output=json is --json.")
+    var output: Inspect.Output?
+
     @Argument(help: "The qcow2 image.")
     var file: String
 
@@ -24,6 +27,7 @@ struct Map: ParsableCommand {
             printError("map: could not map '\(file)': \(error)")
             throw ExitCode(1)
         }
+        let json = self.json || output == .json
         if let refusal, !json { printError("map: backing chain not followed: \(refusal)") }
         if json {
             print(MapJSON.render(entries), terminator: "")

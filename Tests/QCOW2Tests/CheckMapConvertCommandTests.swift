@@ -15,6 +15,8 @@ struct CheckMapConvertCommandTests {
         let out = try run(["check", "--json", "\(name).qcow2"])
         #expect(out.text == (try QemuImages.oracle(name, "check.json")))
         #expect("\(out.status)\n" == (try QemuImages.oracle(name, "check.rc")))
+        let qemuSpelling = try run(["check", "--output=json", "\(name).qcow2"])
+        #expect(qemuSpelling.text == out.text && qemuSpelling.status == out.status)
         let human = try run(["check", "\(name).qcow2"])
         #expect(human.status == out.status)
         #expect(human.text.contains("Image end offset: "))
