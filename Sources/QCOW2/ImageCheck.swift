@@ -90,6 +90,17 @@ struct CheckWalker {
         increment(offset: 0, size: UInt64(clusterSize))
         try walkL1(offset: layout.l1Offset, entries: Int(layout.l1Size), active: true)
         for snapshot in layout.snapshots {
+            // Like qemu: a snapshot whose L1 table is unaligned or too large is reported, not walked.
+            if snapshot.l1Offset & UInt64(clusterSize - 1) != 0 {
+                result.corruptions += 1
+                result.messages.append("ERROR snapshot \(snapshot.id) (\(snapshot.name)) l1_offset=0x\(hex(snapshot.l1Offset)): L1 table is not cluster aligned; snapshot table entry corrupted")
+                continue
+            }
+            if UInt64(snapshot.l1Size) * 8 > ImageLayout.maxL1Bytes {
+                result.corruptions += 1
+                result.messages.append("ERROR snapshot \(snapshot.id) (\(snapshot.name)) l1_size=0x\(hex(UInt64(snapshot.l1Size))): L1 table is too large; snapshot table entry corrupted")
+                continue
+            }
             try walkL1(offset: snapshot.l1Offset, entries: Int(snapshot.l1Size), active: false)
         }
         increment(offset: layout.snapshotsOffset, size: layout.snapshotsSize)
@@ -164,7 +175,7 @@ struct CheckWalker {
         var nextContiguous: UInt64 = 0
         for i in 0..<layout.l2Entries {
             guard let entry = table.withUnsafeBytes({ L2Entry.read(from: $0, index: i, extended: extended) }) else { break }
-            let kind = entry.kind(extended: extended)
+            let kind = entry.kind(extended: extended, externalDataFile: layout.hasDataFile)
             if kind != .compressed && entry.reservedBits != 0 {
                 result.corruptions += 1
                 result.messages.append("ERROR found l2 entry with reserved bits set: \(hex(entry.descriptor))")
@@ -339,7 +350,7 @@ struct CheckWalker {
                 let table = try file.read(count: layout.l2Entries * layout.l2EntrySize, at: l2Offset)
                 for j in 0..<layout.l2Entries {
                     guard let entry = table.withUnsafeBytes({ L2Entry.read(from: $0, index: j, extended: extended) }) else { break }
-                    let kind = entry.kind(extended: extended)
+                    let kind = entry.kind(extended: extended, externalDataFile: layout.hasDataFile)
                     guard kind == .normal || kind == .zeroAllocated else { continue }
                     let refcount: UInt64
                     if layout.hasDataFile {

@@ -4,6 +4,8 @@ struct ImageLayout: Sendable {
     struct Snapshot: Sendable {
         var l1Offset: UInt64
         var l1Size: UInt32
+        var id: String = ""
+        var name: String = ""
     }
     struct Bitmaps: Sendable {
         var count: UInt32
@@ -40,7 +42,7 @@ struct ImageLayout: Sendable {
     var l2Entries: Int { clusterSize / l2EntrySize }
     var subclusterSize: Int { extendedL2 ? clusterSize / 32 : clusterSize }
     var refcountTableEntries: Int { Int(refcountTableClusters) * clusterSize / 8 }
-    var width: RefcountWidth { RefcountWidth(order: refcountOrder) ?? RefcountWidth(order: 4)! }
+    var width: RefcountWidth { RefcountWidth(clampedOrder: refcountOrder) }
 
     static let l1OffsetMask: UInt64 = 0x00FF_FFFF_FFFF_FE00
     static let maxL1Bytes: UInt64 = 32 << 20
@@ -49,12 +51,12 @@ struct ImageLayout: Sendable {
     /// Parses the header with ``QCOW2Header`` (which validates it in qemu's order) and
     /// reads the snapshot table's L1 pointers.
     init(file: ImageFile) throws {
-        let prefix = try QCOW2Image.readPrefix(file.descriptor, path: file.path, fileSize: file.size)
-        try self.init(header: QCOW2Header(parsing: prefix, fileSize: file.size), file: file)
+        try self.init(image: QCOW2Image(descriptor: file.descriptor, path: file.path, fileSize: file.size))
     }
 
-    /// The layout of an already parsed header; reads the snapshot table from `file`.
-    init(header: QCOW2Header, file: ImageFile) throws {
+    /// The layout of an opened image; reads the snapshot table with ``QCOW2SnapshotTable``.
+    init(image: QCOW2Image) throws {
+        let header = image.header
         version = header.version
         clusterBits = Int(header.clusterBits)
         virtualSize = header.virtualSize
@@ -100,37 +102,12 @@ struct ImageLayout: Sendable {
             throw ImageAccessError.invalidField(field: "cluster_bits", value: UInt64(clusterBits),
                                                 reason: "extended L2 entries need clusters of at least 16 KiB")
         }
-        try readSnapshots(file)
-    }
-
-    private mutating func readSnapshots(_ file: ImageFile) throws {
-        guard snapshotCount > 0 else { return }
-        guard snapshotCount <= 65536 else {
-            throw ImageAccessError.invalidField(field: "nb_snapshots", value: UInt64(snapshotCount), reason: "more than 65536")
+        if snapshotCount > 0 {
+            let table = try QCOW2SnapshotTable(image: image)
+            snapshots = table.snapshots.map {
+                Snapshot(l1Offset: $0.l1TableOffset, l1Size: $0.l1Size, id: $0.id, name: $0.name)
+            }
+            snapshotsSize = table.length
         }
-        var offset = snapshotsOffset
-        var chunk: [UInt8] = []
-        for index in 0..<Int(snapshotCount) {
-            chunk = try file.read(count: 40, at: offset)
-            let l1Offset = chunk.withUnsafeBytes { BigEndian.uint64($0, at: 0) }
-            let l1Size = chunk.withUnsafeBytes { BigEndian.uint32($0, at: 8) }
-            let idSize = UInt64(chunk.withUnsafeBytes { BigEndian.uint16($0, at: 12) })
-            let nameSize = UInt64(chunk.withUnsafeBytes { BigEndian.uint16($0, at: 14) })
-            let extraSize = UInt64(chunk.withUnsafeBytes { BigEndian.uint32($0, at: 36) })
-            guard extraSize <= 1024 else {
-                throw ImageAccessError.invalidField(field: "snapshot \(index) extra_data_size", value: extraSize, reason: "more than 1024")
-            }
-            guard UInt64(l1Size) * 8 <= Self.maxL1Bytes else {
-                throw ImageAccessError.tooLarge(what: "the L1 table of snapshot \(index)", size: UInt64(l1Size) * 8, limit: Self.maxL1Bytes)
-            }
-            snapshots.append(Snapshot(l1Offset: l1Offset, l1Size: l1Size))
-            let entry = (40 + extraSize + idSize + nameSize + 7) & ~7
-            let (next, overflow) = offset.addingReportingOverflow(entry)
-            guard !overflow, next <= file.size else {
-                throw ImageAccessError.invalidField(field: "snapshot \(index)", value: offset, reason: "the table runs past the end of the file")
-            }
-            offset = next
-        }
-        snapshotsSize = offset - snapshotsOffset
     }
 }

@@ -78,7 +78,9 @@ extension ImageReader {
         let size = virtualSize
         while offset < size {
             let next = try status(at: offset, length: size - offset)
-            precondition(next.length > 0, "block status must advance")
+            guard next.length > 0 else {
+                throw ImageAccessError.corruptEntry(guestOffset: offset, reason: "no progress mapping this offset")
+            }
             if let c = current, c.canAbsorb(next) {
                 current?.length += next.length
             } else {

@@ -207,12 +207,38 @@ public final class ImageReader {
         }
     }
 
+    /// How many bytes from `offset` (at most `limit`) are known to read as zeros without
+    /// reading any data: zero clusters, unallocated ranges at the end of the chain or
+    /// past a backing file's end, holes of a raw backing file. 0 when data may follow.
+    public func knownZeroLength(at offset: UInt64, limit: UInt64) throws -> UInt64 {
+        try knownZeroLength(at: offset, limit: limit, layer: 0)
+    }
+
+    private func knownZeroLength(at offset: UInt64, limit: UInt64, layer index: Int) throws -> UInt64 {
+        let size = layers[index].virtualSize
+        guard offset < size else { return limit }
+        switch layers[index] {
+        case let .raw(file):
+            let extent = file.extent(at: offset, length: min(limit, size - offset))
+            return extent.isHole ? extent.length : 0
+        case let .qcow2(layer):
+            let (run, length) = try layer.run(at: offset, limit: limit)
+            switch run {
+            case .zero: return length
+            case .data, .compressed: return 0
+            case .unallocated:
+                if index + 1 < layers.count { return try knownZeroLength(at: offset, limit: length, layer: index + 1) }
+                return unopenedBacking == nil ? length : 0
+            }
+        }
+    }
+
     /// The decompressed bytes of one compressed cluster (cached: one per layer).
     private func decompress(_ descriptor: CompressedClusterDescriptor, layer: QCOW2Layer, index: Int, guest: UInt64) throws -> [UInt8] {
         if let cached = clusterCache[index], cached.host == descriptor.hostOffset { return cached.bytes }
         let clusterSize = layer.layout.clusterSize
         // At most 2^(cluster_bits - 8) sectors: twice the cluster size.
-        let input = try layer.file.read(count: Int(descriptor.byteCount), at: descriptor.hostOffset)
+        let input = try layer.compressedBytes(at: descriptor.hostOffset, count: Int(descriptor.byteCount))
         var output = [UInt8](repeating: 0, count: clusterSize)
         let produced: Int
         let zstd = layer.layout.compressionType == 1 && layer.layout.incompatibleFeatures & (1 << 3) != 0

@@ -82,21 +82,25 @@ public struct L2Entry: Sendable, Equatable, Hashable {
     /// Subclusters marked as reading zeros (bitmap bits 32–63).
     public var zeroSubclusters: UInt32 { UInt32(truncatingIfNeeded: bitmap >> 32) }
 
-    /// The cluster's kind, as qemu classifies it (no external data file).
+    /// The cluster's kind, as qemu classifies it.
     ///
     /// - Parameter extended: whether the image uses extended L2 entries (then the
     ///   zero flag is ignored: zeros are per subcluster).
-    public func kind(extended: Bool) -> ClusterKind {
+    /// - Parameter externalDataFile: whether the image keeps its data in an external
+    ///   file, where offset 0 is valid: then offset 0 with the copied flag is data.
+    public func kind(extended: Bool, externalDataFile: Bool = false) -> ClusterKind {
         if isCompressed { return .compressed }
         if hasZeroFlag && !extended {
             return hostOffset != 0 ? .zeroAllocated : .zeroPlain
         }
-        return hostOffset == 0 ? .unallocated : .normal
+        if hostOffset == 0 { return externalDataFile && isCopied ? .normal : .unallocated }
+        return .normal
     }
 
     /// The kind of subcluster `index` (0…31); without extended entries the cluster's kind.
-    public func subclusterKind(_ index: Int, extended: Bool) -> SubclusterKind {
-        let kind = self.kind(extended: extended)
+    /// `externalDataFile` as for ``kind(extended:externalDataFile:)``.
+    public func subclusterKind(_ index: Int, extended: Bool, externalDataFile: Bool = false) -> SubclusterKind {
+        let kind = self.kind(extended: extended, externalDataFile: externalDataFile)
         guard extended else {
             switch kind {
             case .unallocated: return .unallocatedPlain

@@ -31,6 +31,26 @@ final class QCOW2Layer {
     }
 
     var virtualSize: UInt64 { layout.virtualSize }
+    /// Whether offset 0 with the copied flag means data (external data file).
+    var dataFileMode: Bool { layout.hasDataFile }
+
+    private var window: [UInt8] = []
+    private var windowStart: UInt64 = 0
+    private static let windowSize = 1 << 20
+
+    /// `count` bytes of compressed data at `offset`, served from a 1 MiB read-ahead
+    /// window (compressed clusters are usually stored one after another).
+    func compressedBytes(at offset: UInt64, count: Int) throws -> [UInt8] {
+        if count > Self.windowSize { return try file.read(count: count, at: offset) }
+        let end = offset.addingReportingOverflow(UInt64(count))
+        if end.overflow { return try file.read(count: count, at: offset) }
+        if !(offset >= windowStart && end.partialValue <= windowStart + UInt64(window.count)) {
+            window = try file.read(count: Self.windowSize, at: offset)
+            windowStart = offset
+        }
+        let start = Int(offset - windowStart)
+        return Array(window[start..<(start + count)])
+    }
 
     private var preallocationChecked = false
     private var preallocated = false
@@ -105,22 +125,22 @@ final class QCOW2Layer {
         if extended {
             let subclusterSize = UInt64(layout.subclusterSize)
             let first = Int(inCluster / subclusterSize)
-            let kind = entry.subclusterKind(first, extended: true)
+            let kind = entry.subclusterKind(first, extended: true, externalDataFile: dataFileMode)
             var last = first
-            while last + 1 < 32 && entry.subclusterKind(last + 1, extended: true) == kind { last += 1 }
+            while last + 1 < 32 && entry.subclusterKind(last + 1, extended: true, externalDataFile: dataFileMode) == kind { last += 1 }
             length = UInt64(last + 1) * subclusterSize - inCluster
             run = try self.run(for: entry, kind: kind, guest: guest, inCluster: inCluster)
         } else {
-            let kind = entry.subclusterKind(0, extended: false)
+            let kind = entry.subclusterKind(0, extended: false, externalDataFile: dataFileMode)
             run = try self.run(for: entry, kind: kind, guest: guest, inCluster: inCluster)
             length = clusterSize - inCluster
             // Extend over following entries of the same kind (and contiguous host clusters).
-            if case .compressed = run {} else if !(layout.hasDataFile && kind == .unallocatedPlain) {
+            if case .compressed = run {} else {
                 var expectedHost = entry.hostOffset &+ clusterSize
                 while length < limit && l2Index + 1 < layout.l2Entries {
                     l2Index += 1
                     guard let next = table.withUnsafeBytes({ L2Entry.read(from: $0, index: l2Index, extended: false) }),
-                          next.subclusterKind(0, extended: false) == kind else { break }
+                          next.subclusterKind(0, extended: false, externalDataFile: dataFileMode) == kind else { break }
                     if kind == .normal || kind == .zeroAllocated {
                         guard next.hostOffset == expectedHost else { break }
                         expectedHost &+= clusterSize

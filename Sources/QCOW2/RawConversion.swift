@@ -72,6 +72,13 @@ public enum RawConversion {
         var offset: UInt64 = 0
         var written: UInt64 = 0
         while offset < size {
+            // Ranges known to read as zeros stay holes without being read.
+            let zeros = try reader.knownZeroLength(at: offset, limit: size - offset)
+            if zeros > 0 {
+                offset += zeros
+                progress?(offset, size)
+                continue
+            }
             let count = Int(min(UInt64(chunkSize), size - offset))
             let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[..<count])
             try reader.read(into: chunk, at: offset)

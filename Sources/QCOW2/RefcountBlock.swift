@@ -12,6 +12,11 @@ public struct RefcountWidth: Sendable, Equatable {
         self.order = order
     }
 
+    /// A width for an order already validated (clamped into 0…6 for safety).
+    init(clampedOrder order: Int) {
+        self.order = min(max(order, 0), 6)
+    }
+
     /// Bits per entry.
     public var bits: Int { 1 << order }
     /// The largest refcount an entry can hold.

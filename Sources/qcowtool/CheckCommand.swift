@@ -11,6 +11,9 @@ struct Check: ParsableCommand {
     @Flag(name: .long, help: "Print qemu-img check --output=json's JSON.")
     var json = false
 
+    @Option(help: "qemu-img's spelling: --output=json is --json.")
+    var output: Inspect.Output?
+
     @Argument(help: "The qcow2 image.")
     var file: String
 
@@ -25,7 +28,7 @@ struct Check: ParsableCommand {
             throw ExitCode(1)
         }
         for message in result.messages { printError(message) }
-        print(json ? result.json(filename: file) : result.humanSummary)
+        print(json || output == .json ? result.json(filename: file) : result.humanSummary)
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }
 }

@@ -8,54 +8,61 @@ import Darwin
 #endif
 
 /// Decides whether `map` and `convert` may open an image's backing chain: only when
-/// every image in it is clean (not dirty or corrupt, no encryption, no external data
-/// file, no unknown incompatible feature) and names its backing file safely, with an
-/// explicit raw or qcow2 format. Headers are read one by one; nothing is opened by a
-/// name the rule refuses.
+/// every image in it passes the ``Audit`` (no error finding: safe backing names with an
+/// explicit format, not dirty or corrupt, no encryption or external data file, tables
+/// inside the file…) and a raw backing file does not pose as another format. Each file
+/// is audited before the next name is opened, and opened without following symlinks.
 enum ChainGate {
     /// `nil` when the chain may be followed (or there is none), else why not.
     static func refusal(forImageAt path: String, maximumDepth: Int = 16) -> String? {
         var current = path
         for depth in 0...maximumDepth {
+            let fd: FileDescriptor
+            do {
+                fd = try FileDescriptor.open(FilePath(current), .readOnly, options: depth == 0 ? [] : [.noFollow])
+            } catch {
+                return "cannot open '\(current)': \(error)"
+            }
+            defer { try? fd.close() }
             let header: QCOW2Header
             do {
-                header = try QCOW2Image.header(atPath: current)
+                let image = try QCOW2Image(descriptor: fd, path: current)
+                let audit = Audit(image: image)
+                if let first = audit.errors.first { return "'\(current)': \(first.message)" }
+                header = image.header
             } catch {
                 return "'\(current)': \(error)"
             }
-            if header.isDirty { return "'\(current)' is marked dirty" }
-            if header.isCorrupt { return "'\(current)' is marked corrupt" }
-            if header.isEncrypted { return "'\(current)' is encrypted" }
-            if header.hasExternalDataFile { return "'\(current)' uses an external data file" }
-            if !header.incompatibleFeatures.unknown.isEmpty { return "'\(current)' has unknown incompatible features" }
-            guard let name = header.backingFileNameBytes else { return nil }
+            guard let name = header.backingFileNameBytes, !name.isEmpty else { return nil }
             let text = String(decoding: name, as: UTF8.self)
-            if let problem = BackingNameProblem.check(name) { return "backing file '\(text)': \(problem)" }
-            guard let format = header.backingFormat else { return "backing file '\(text)' has no backing format" }
             let next = ImageReaderPaths.sibling(of: current, named: text)
-            switch format {
+            switch header.backingFormat {
             case "raw":
-                return rawIsPlain(next) ? nil : "backing file '\(text)' is not a plain raw file"
+                return rawRefusal(next)
             case "qcow2":
                 current = next
             default:
-                return "backing file '\(text)' has format '\(format)'"
+                return "backing file '\(text)' has format '\(header.backingFormat ?? "")', which is not followed"
             }
-            if depth == maximumDepth { break }
         }
         return "the backing chain is more than \(maximumDepth) files deep"
     }
 
-    /// A raw backing file must be a regular file (not a symlink) whose start is not a
-    /// qcow2 header (format confusion).
-    private static func rawIsPlain(_ path: String) -> Bool {
-        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.noFollow]) else { return false }
+    /// A raw backing file must be a regular file (not a symlink) that passes the raw audit.
+    private static func rawRefusal(_ path: String) -> String? {
+        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.noFollow]) else {
+            return "cannot open the raw backing file '\(path)' (missing, or a symlink)"
+        }
         defer { try? fd.close() }
         var st = stat()
-        guard fstat(fd.rawValue, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
-        var magic = [UInt8](repeating: 0, count: 4)
-        let got = (try? magic.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }) ?? 0
-        return !(got == 4 && magic == [0x51, 0x46, 0x49, 0xFB])
+        guard fstat(fd.rawValue, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            return "the raw backing file '\(path)' is not a regular file"
+        }
+        var prefix = [UInt8](repeating: 0, count: ForeignFormat.prefixLength)
+        let got = (try? prefix.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }) ?? 0
+        let audit = Audit(rawPrefix: Array(prefix[..<got]), fileSize: UInt64(clamping: st.st_size))
+        if let first = audit.errors.first { return "'\(path)': \(first.message)" }
+        return nil
     }
 }
 

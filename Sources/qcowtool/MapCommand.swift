@@ -10,6 +10,9 @@ struct Map: ParsableCommand {
     @Flag(name: .long, help: "Print qemu-img map --output=json's JSON.")
     var json = false
 
+    @Option(help: "qemu-img's spelling: --output=json is --json.")
+    var output: Inspect.Output?
+
     @Option(name: .long, help: "Also draw the map as an SVG picture into this file (a strip per GiB, colour per kind).")
     var svg: String?
 
@@ -29,6 +32,7 @@ struct Map: ParsableCommand {
             printError("map: could not map '\(file)': \(error)")
             throw ExitCode(1)
         }
+        let json = self.json || output == .json
         if let refusal, !json { printError("map: backing chain not followed: \(refusal)") }
         if let svg {
             do {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Locates committed fixtures and optional oracle tools for the QCOW2 tests.
 enum Fixtures {
@@ -15,23 +16,14 @@ enum Fixtures {
         folder.appendingPathComponent(relativePath).path
     }
 
-    /// The full path of `tool` on `PATH`, or nil.
-    static func tool(_ name: String) -> String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let candidate = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
-
-    static let hasPython = tool("python3") != nil
-    static let hasQemu = tool("qemu-img") != nil && tool("qemu-io") != nil
+    static let hasPython = Oracle.has("python3")
+    static let hasQemu = Oracle.has("qemu-img") && Oracle.has("qemu-io")
 
     /// Runs `tool` with `arguments`, feeding `input` on stdin; returns stdout and the exit status.
     @discardableResult
     static func run(_ tool: String, _ arguments: [String], input: [UInt8] = []) throws -> (output: [UInt8], status: Int32) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Fixtures.tool(tool) ?? tool)
+        process.executableURL = URL(fileURLWithPath: Oracle.path(of: tool) ?? tool)
         process.arguments = arguments
         let stdin = Pipe(), stdout = Pipe()
         process.standardInput = stdin
@@ -46,19 +38,6 @@ enum Fixtures {
         let output = stdout.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return ([UInt8](output), process.terminationStatus)
-    }
-}
-
-/// A small deterministic generator so failures reproduce.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -12,6 +12,10 @@ import Testing
         #expect(L2Entry(descriptor: 0x4000_0000_0000_0000).kind(extended: false) == .compressed)
         // Reserved bits: bits 1-8 and 56-61.
         #expect(L2Entry(descriptor: 0x0100_0000_0005_0002).reservedBits == 0x0100_0000_0000_0002)
+        // With an external data file, offset 0 plus the copied flag is data at offset 0.
+        #expect(L2Entry(descriptor: 1 << 63).kind(extended: false, externalDataFile: true) == .normal)
+        #expect(L2Entry(descriptor: 1 << 63).kind(extended: false) == .unallocated)
+        #expect(L2Entry(descriptor: 0).kind(extended: false, externalDataFile: true) == .unallocated)
         // With extended L2 the zero flag means nothing.
         #expect(L2Entry(descriptor: 1).kind(extended: true) == .unallocated)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import QCOW2
 
 @Suite struct ReaderTests {
@@ -15,7 +16,7 @@ import Testing
         return dir
     }
 
-    @Test(.enabled(if: Fixtures.tool("sha256sum") != nil), arguments: QemuImages.names)
+    @Test(.enabled(if: Oracle.has("sha256sum")), arguments: QemuImages.names)
     func convertMatchesQemuImgConvert(name: String) throws {
         let reader = try ImageReader.open(path: QemuImages.path(name), options: ChainOptions(followBacking: true))
         let folder = try Self.temporaryFolder()

@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `qcowtool check`, `map` and `convert` as processes, on the qemu-made fixtures.
+/// Runs the binary `swift build` left in `.build/debug`; skipped when it is not there.
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: qcowtoolPath)))
+struct CheckMapConvertCommandTests {
+    func run(_ arguments: [String]) throws -> Oracle.Output {
+        try Oracle.run(qcowtoolPath, arguments, currentDirectory: QemuImages.folder)
+    }
+
+    @Test(arguments: ["compat010", "leak", "badref", "zlib", "snapshots"])
+    func checkPrintsQemuJSONAndExitCode(name: String) throws {
+        let out = try run(["check", "--json", "\(name).qcow2"])
+        #expect(out.text == (try QemuImages.oracle(name, "check.json")))
+        #expect("\(out.status)\n" == (try QemuImages.oracle(name, "check.rc")))
+        let qemuSpelling = try run(["check", "--output=json", "\(name).qcow2"])
+        #expect(qemuSpelling.text == out.text && qemuSpelling.status == out.status)
+        let human = try run(["check", "\(name).qcow2"])
+        #expect(human.status == out.status)
+        #expect(human.text.contains("Image end offset: "))
+    }
+
+    @Test func checkOfAMissingFileIsOneLineAndExit1() throws {
+        let out = try run(["check", "missing.qcow2"])
+        #expect(out.status == 1 && out.text.isEmpty)
+        #expect(out.stderr.split(separator: "\n").count == 1 && out.stderr.contains("missing.qcow2"))
+    }
+
+    @Test func mapJSONMatchesQemuAndHumanNamesKinds() throws {
+        let out = try run(["map", "--json", "chain-top.qcow2"])
+        let expected = try QemuImages.oracle("chain-top", "map.json")
+        #expect(out.status == 0 && out.text == expected)
+        let human = try run(["map", "zlib.qcow2"])
+        #expect(human.status == 0 && human.text.contains("compressed") && human.text.contains("data"))
+    }
+
+    @Test func convertWritesTheGuestDisk() throws {
+        let folder = try TemporaryFolder("convert-cli")
+        defer { folder.remove() }
+        let out = try run(["convert", "-O", "raw", "chain-top.qcow2", folder.file("disk.raw")])
+        #expect(out.status == 0 && out.stderr.isEmpty)
+        let expectedSum = try QemuImages.oracle("chain-top", "raw.sha256")
+        let sum = try Oracle.run("sha256sum", [folder.file("disk.raw")]).text.prefix(64)
+        #expect("\(sum)\n" == expectedSum)
+        let wrongFormat = try run(["convert", "-O", "qcow2", "zlib.qcow2", folder.file("x")])
+        #expect(wrongFormat.status != 0)
+        #expect(!FileManager.default.fileExists(atPath: folder.file("x")))
+    }
+
+    @Test func convertRefusesAnUnsafeChainAndLeavesNothing() throws {
+        let folder = try TemporaryFolder("convert-evil")
+        defer { folder.remove() }
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: QemuImages.path("chain-top"))))
+        let name = Array("chain-mid2.qcow2".utf8)
+        let at = try #require((0..<4096).first { Array(bytes[$0..<($0 + name.count)]) == name })
+        bytes.replaceSubrange(at..<(at + name.count), with: Array("/etc/passwd12345".utf8))
+        try Data(bytes).write(to: URL(fileURLWithPath: folder.file("evil.qcow2")))
+        let out = try Oracle.run(qcowtoolPath, ["convert", "-O", "raw", "evil.qcow2", "out.raw"], currentDirectory: folder.path)
+        #expect(out.status == 1)
+        #expect(out.stderr.split(separator: "\n").count == 1 && out.stderr.contains("absolute path"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["evil.qcow2"])
+    }
+}
