@@ -175,3 +175,32 @@ struct ImageArchiveTests {
         #expect(FileManager.default.fileExists(atPath: scratch.file("image")))
     }
 }
+
+@Suite("image archive extraction, the tar module's hostile archives")
+struct ImageArchiveHostileTarTests {
+    static let hostile: [String] = {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("TestImages/tar")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { $0.hasPrefix("hostile-") && $0.hasSuffix(".tar") }.sorted().map { folder.appendingPathComponent($0).path }
+    }()
+
+    @Test("every hostile tar fixture, compressed, is refused and leaves nothing behind", arguments: hostile)
+    func refused(path: String) throws {
+        let tar = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let archive = try Zstd.compress(tar)
+        let folder = try TemporaryFolder("hostile")
+        defer { folder.remove() }
+        let target = folder.file("image")
+        #expect(throws: VMImageError.self) {
+            try ImageArchive.extract(from: BufferSource(archive), into: FilePath(target), limits: ImageLimits(maxImageSize: 50 << 30))
+        }
+        #expect(!FileManager.default.fileExists(atPath: target))
+        #expect(throws: VMImageError.self) { try ImageArchive.verify(from: BufferSource(archive)) }
+    }
+
+    @Test("the hostile fixtures are there")
+    func present() {
+        #expect(Self.hostile.count >= 15)
+    }
+}
