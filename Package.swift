@@ -48,5 +48,6 @@ let package = Package(
         // Helpers shared by the test targets: oracles (qemu-img, tar, zstd), temp folders.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "ByteStreams", "TestSupport"]),
+        .testTarget(name: "QCOW2Tests", dependencies: ["QCOW2", "ByteStreams", "TestSupport"]),
     ]
 )
