@@ -135,6 +135,7 @@ import Testing
         #expect(refusal(QCOW2CreateOptions(virtualSize: 1, backingFile: "nbd:localhost:10809", backingFormat: .raw)) == .unsafeBackingName(name: "nbd:localhost:10809", problem: .protocolName(prefix: "nbd")))
         #expect(refusal(QCOW2CreateOptions(virtualSize: 1, backingFile: "b", backingFormat: .raw, preallocation: .metadata)) == .preallocationWithBackingNeedsExtendedL2)
         #expect(refusal(QCOW2CreateOptions(virtualSize: nil)) == .missingSize)
+        #expect(refusal(QCOW2CreateOptions(virtualSize: 64 << 30, clusterSize: 512, preallocation: .metadata)) == .preallocationTooLarge(virtualSize: 64 << 30, limit: 40 << 20))
         let long = String(repeating: "a", count: 600)
         #expect(refusal(QCOW2CreateOptions(virtualSize: 1, clusterSize: 512, backingFile: long, backingFormat: .raw)) == .backingNameTooLong(length: 600, room: 512 - 112 - 16 - 8))
         var allowed = QCOW2CreateOptions(virtualSize: 1 << 20, backingFile: "../shared/base.img", backingFormat: .raw)

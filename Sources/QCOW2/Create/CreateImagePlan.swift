@@ -23,6 +23,8 @@ struct CreateResolvedSettings: Sendable, Equatable {
     }
     /// qemu's cap on the active L1 table: 32 MiB of 8-byte entries.
     static let maxL1Entries: UInt64 = (32 << 20) / 8
+    /// The most memory the planner may hold for refcount blocks and the L1 table.
+    static let maxPlanningMemory: UInt64 = 40 << 20
 }
 
 /// Replays what `qemu-img create -f qcow2` 7.2 does to a new file — allocate the header and
@@ -64,6 +66,12 @@ struct CreateImagePlan {
         }
 
         if settings.preallocateMetadata && settings.virtualSize > 0 {
+            // Refcount blocks stay in memory while planning: bound them (and the L1) up front.
+            let dataClusters = settings.virtualSize / cs + l1Entries + 8
+            let refcountBytes = (dataClusters << settings.refcountOrder) / 8
+            guard refcountBytes + l1Entries * 8 <= CreateResolvedSettings.maxPlanningMemory else {
+                throw .preallocationTooLarge(virtualSize: settings.virtualSize, limit: CreateResolvedSettings.maxPlanningMemory)
+            }
             var preallocator = CreateMetadataPreallocator(settings: settings, l1: l1)
             try preallocator.run(&model, emit: emit)
             l1 = preallocator.l1
