@@ -10,11 +10,15 @@ let package = Package(
         .library(name: "Tar", targets: ["Tar"]),
         .library(name: "QCOW2", targets: ["QCOW2"]),
         .library(name: "VMImage", targets: ["VMImage"]),
+        .library(name: "VMImageDownload", targets: ["VMImageDownload"]),
         .executable(name: "qcowtool", targets: ["qcowtool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         // C: the system's libzstd, and the few Linux calls Glibc does not show to Swift.
@@ -36,7 +40,25 @@ let package = Package(
         .target(name: "Zstd", dependencies: ["CZstd", "ByteStreams"]),
         .target(name: "Tar", dependencies: ["ByteStreams", "CSystemShim"]),
         .target(name: "QCOW2", dependencies: ["ByteStreams", "Zstd", "CSystemShim"]),
-        .target(name: "VMImage", dependencies: ["QCOW2", "Tar", "Zstd", "ByteStreams"]),
+        .target(
+            name: "VMImage",
+            dependencies: [
+                "QCOW2", "Tar", "Zstd", "ByteStreams",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // HTTP download of images, apart so `import VMImage` never builds or loads an HTTP stack.
+        .target(
+            name: "VMImageDownload",
+            dependencies: [
+                "VMImage",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "qcowtool",
             dependencies: [
@@ -45,9 +67,42 @@ let package = Package(
             ]
         ),
 
+        // Measures the Tar module on real files (numbers in the Tar report; not part of CI).
+        .executableTarget(
+            name: "TarBenchmark",
+            dependencies: ["Tar", "Zstd", "ByteStreams", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Benchmarks/TarBenchmark"
+        ),
+
         // Helpers shared by the test targets: oracles (qemu-img, tar, zstd), temp folders.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "ByteStreams", "TestSupport"]),
-        .testTarget(name: "QCOW2Tests", dependencies: ["QCOW2", "ByteStreams", "TestSupport"]),
+        .testTarget(
+            name: "TarTests",
+            dependencies: [
+                "Tar", "ByteStreams", "Zstd", "TestSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .testTarget(name: "QCOW2Tests", dependencies: ["QCOW2", "ByteStreams", "Zstd", "TestSupport"]),
+        .testTarget(
+            name: "VMImageTests",
+            dependencies: [
+                "VMImage", "TestSupport", "Tar", "Zstd", "QCOW2", "ByteStreams",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "VMImageDownloadTests",
+            dependencies: [
+                "VMImageDownload", "VMImage",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
     ]
 )

@@ -5,15 +5,29 @@
 //   .build/debug/FuzzQCOW2 -max_total_time=600 ../TestImages/qcow2
 import PackageDescription
 
-let fuzzFlags: [SwiftSetting] = []
 
 let package = Package(
     name: "swift-vmimage-fuzz",
-    dependencies: [.package(name: "swift-vmimage", path: "..")],
+    dependencies: [
+        .package(name: "swift-vmimage", path: ".."),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
     targets: [
         .target(name: "FuzzSupport", path: "Sources/FuzzSupport"),
         .executableTarget(
             name: "FuzzZstd",
             dependencies: ["FuzzSupport", .product(name: "Zstd", package: "swift-vmimage")]),
+        .executableTarget(
+            name: "FuzzQCOW2",
+            dependencies: [
+                "FuzzSupport", .product(name: "QCOW2", package: "swift-vmimage"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .executableTarget(
+            name: "FuzzTar",
+            dependencies: [
+                "FuzzSupport", .product(name: "Tar", package: "swift-vmimage"),
+                .product(name: "ByteStreams", package: "swift-vmimage"),
+            ]),
     ]
 )

@@ -51,6 +51,9 @@ public final class ZstdCompressor<Downstream: ByteSink>: ByteSink {
                 // A libzstd built without threads refuses nbWorkers: compress inline then.
                 if ZSTD_isError(ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, Int32(clamping: options.workers))) != 0 {
                     effective.workers = 0
+                } else if let jobSize = options.jobSize {
+                    try ZstdError.check(ZSTD_CCtx_setParameter(context, ZSTD_c_jobSize, Int32(clamping: jobSize)),
+                                        "setting the job size to \(jobSize)")
                 }
             }
             if let size = options.pledgedSourceSize {

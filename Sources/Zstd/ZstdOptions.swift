@@ -17,6 +17,11 @@ public struct ZstdCompressionOptions: Sendable, Equatable {
     /// The exact number of bytes that will be compressed, when known. It is written in
     /// the frame header; compressing a different amount then fails.
     public var pledgedSourceSize: UInt64?
+    /// Bytes each worker compresses at a time (`ZSTD_c_jobSize`) when `workers > 0`; `nil`
+    /// lets libzstd choose (four windows, 8 MiB at level 3). Memory grows with
+    /// `workers × jobSize`, so the default here is 2 MiB, which keeps a two-worker
+    /// compressor well inside 64 MiB.
+    public var jobSize: Int?
 
     /// Level 3, one worker per core, checksums on, no long-distance matching.
     public init(
@@ -24,13 +29,15 @@ public struct ZstdCompressionOptions: Sendable, Equatable {
         workers: Int = ZstdCompressionOptions.availableCores,
         checksum: Bool = true,
         longDistanceMatching: Bool = false,
-        pledgedSourceSize: UInt64? = nil
+        pledgedSourceSize: UInt64? = nil,
+        jobSize: Int? = 2 << 20
     ) {
         self.level = level
         self.workers = workers
         self.checksum = checksum
         self.longDistanceMatching = longDistanceMatching
         self.pledgedSourceSize = pledgedSourceSize
+        self.jobSize = jobSize
     }
 
     /// The number of cores online on this machine (at least 1).

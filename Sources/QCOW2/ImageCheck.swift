@@ -1,0 +1,398 @@
+/// A read-only consistency check of a qcow2 image, counting what `qemu-img check` counts.
+///
+/// It walks every piece of metadata (header cluster, the active L1/L2 tables and those
+/// of every snapshot, the snapshot table, the refcount table and blocks, the bitmap
+/// directory and tables, an encryption header), computes the refcount each cluster
+/// should have, and compares it with the stored one. The rules and the order of the
+/// walk follow qemu 7.2's `qcow2_check_refcounts`, so the counts agree with qemu-img.
+///
+/// Memory: the computed refcounts take 2 bytes per cluster of the file, capped at
+/// ``maximumClusters`` clusters; tables are read one cluster (or one L1 chunk) at a time.
+public enum ImageCheck {
+    /// The most file clusters whose refcounts are computed in memory (32 MiB of counts).
+    public static let maximumClusters = 1 << 24
+
+    /// Checks the image in `file`.
+    ///
+    /// - Throws: ``ImageAccessError`` when the header cannot be used at all (then the
+    ///   check is "not completed": `qemu-img check` exits 1), or an I/O error.
+    public static func run(_ file: ImageFile) throws -> CheckResult {
+        let layout = try ImageLayout(file: file)
+        var walker = try CheckWalker(file: file, layout: layout)
+        return try walker.run()
+    }
+}
+
+/// Computed refcounts: 16 bits a cluster, with the rare larger counts on the side.
+struct ComputedRefcounts {
+    private(set) var counts: [UInt16]
+    private var large: [Int: UInt64] = [:]
+
+    init(count: Int) { counts = [UInt16](repeating: 0, count: count) }
+
+    var count: Int { counts.count }
+
+    subscript(index: Int) -> UInt64 {
+        let small = counts[index]
+        return small == .max ? (large[index] ?? UInt64(UInt16.max)) : UInt64(small)
+    }
+
+    mutating func grow(to newCount: Int) {
+        if newCount > counts.count { counts.append(contentsOf: repeatElement(0, count: newCount - counts.count)) }
+    }
+
+    mutating func increment(_ index: Int) {
+        let small = counts[index]
+        if small < .max - 1 {
+            counts[index] = small + 1
+        } else if small == .max - 1 {
+            counts[index] = .max
+            large[index] = UInt64(UInt16.max)
+        } else {
+            large[index, default: UInt64(UInt16.max)] += 1
+        }
+    }
+}
+
+struct CheckWalker {
+    let file: ImageFile
+    let layout: ImageLayout
+    let clusterSize: Int
+    let clusterBits: Int
+    var result = CheckResult()
+    var computed: ComputedRefcounts
+    var stored: RefcountReader
+    var refcountTable: [UInt64] { stored.table }
+
+    static let l1ReservedMask: UInt64 = 0x7F00_0000_0000_01FF
+    static let reftableOffsetMask: UInt64 = 0xFFFF_FFFF_FFFF_FE00
+    static let reftableReservedMask: UInt64 = 0x1FF
+
+    init(file: ImageFile, layout: ImageLayout) throws {
+        self.file = file
+        self.layout = layout
+        clusterBits = layout.clusterBits
+        clusterSize = layout.clusterSize
+        let clusters = (file.size + UInt64(clusterSize) - 1) >> UInt64(clusterBits)
+        guard clusters <= UInt64(ImageCheck.maximumClusters) else {
+            throw ImageAccessError.tooLarge(what: "checking \(clusters) clusters", size: clusters * 2,
+                                            limit: UInt64(ImageCheck.maximumClusters) * 2)
+        }
+        computed = ComputedRefcounts(count: Int(clusters))
+        stored = try RefcountReader(file: file, layout: layout)
+    }
+
+    mutating func run() throws -> CheckResult {
+        let virtualBytes = (layout.virtualSize + 511) & ~UInt64(511)
+        result.totalClusters = (virtualBytes + UInt64(clusterSize) - 1) >> UInt64(clusterBits)
+
+        // What should be: header, tables, data.
+        increment(offset: 0, size: UInt64(clusterSize))
+        try walkL1(offset: layout.l1Offset, entries: Int(layout.l1Size), active: true)
+        for snapshot in layout.snapshots {
+            try walkL1(offset: snapshot.l1Offset, entries: Int(snapshot.l1Size), active: false)
+        }
+        increment(offset: layout.snapshotsOffset, size: layout.snapshotsSize)
+        increment(offset: layout.refcountTableOffset, size: UInt64(layout.refcountTableEntries) * 8)
+        if let crypto = layout.cryptoHeader, layout.cryptMethod == 2 {
+            increment(offset: crypto.offset, size: crypto.length)
+        }
+        try walkBitmaps()
+        checkRefcountBlocks()
+        // What is.
+        try compareRefcounts()
+        try checkCopiedFlags()
+        return result
+    }
+
+    // MARK: - Counting references
+
+    /// qemu's `qcow2_inc_refcounts_imrt`.
+    mutating func increment(offset: UInt64, size: UInt64) {
+        guard size > 0 else { return }
+        let (end, overflow) = offset.addingReportingOverflow(size)
+        if overflow || end >= file.size &+ UInt64(clusterSize) || (end > file.size && end - file.size >= UInt64(clusterSize)) {
+            result.corruptions += 1
+            result.messages.append("ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x\(hex(offset)) size 0x\(hex(size))")
+            return
+        }
+        let first = Int(offset >> UInt64(clusterBits))
+        let last = Int((end - 1) >> UInt64(clusterBits))
+        if last >= computed.count { computed.grow(to: last + 1) }
+        let maximum = layout.width.maximum
+        for cluster in first...last {
+            if computed[cluster] >= maximum {
+                result.corruptions += 1
+                result.messages.append("ERROR: overflow cluster offset=0x\(hex(UInt64(cluster) << UInt64(clusterBits)))")
+                continue
+            }
+            computed.increment(cluster)
+        }
+    }
+
+    mutating func walkL1(offset: UInt64, entries: Int, active: Bool) throws {
+        increment(offset: offset, size: UInt64(entries) * 8)
+        let chunkEntries = 8192
+        var index = 0
+        while index < entries {
+            let count = min(chunkEntries, entries - index)
+            let (start, overflow) = offset.addingReportingOverflow(UInt64(index) * 8)
+            guard !overflow else { break }
+            let chunk = try file.read(count: count * 8, at: start)
+            for i in 0..<count {
+                let entry = chunk.withUnsafeBytes { BigEndian.uint64($0, at: i * 8) }
+                guard entry != 0 else { continue }
+                if entry & Self.l1ReservedMask != 0 {
+                    result.corruptions += 1
+                    result.messages.append("ERROR found L1 entry with reserved bits set: \(hex(entry))")
+                }
+                let l2Offset = entry & ImageLayout.l1OffsetMask
+                increment(offset: l2Offset, size: UInt64(clusterSize))
+                if l2Offset & UInt64(clusterSize - 1) != 0 {
+                    result.corruptions += 1
+                    result.messages.append("ERROR l2_offset=\(hex(l2Offset)): Table is not cluster aligned; L1 entry corrupted")
+                }
+                try walkL2(offset: l2Offset, active: active)
+            }
+            index += count
+        }
+    }
+
+    mutating func walkL2(offset: UInt64, active: Bool) throws {
+        let extended = layout.extendedL2
+        let table = try file.read(count: layout.l2Entries * layout.l2EntrySize, at: offset)
+        var nextContiguous: UInt64 = 0
+        for i in 0..<layout.l2Entries {
+            guard let entry = table.withUnsafeBytes({ L2Entry.read(from: $0, index: i, extended: extended) }) else { break }
+            let kind = entry.kind(extended: extended)
+            if kind != .compressed && entry.reservedBits != 0 {
+                result.corruptions += 1
+                result.messages.append("ERROR found l2 entry with reserved bits set: \(hex(entry.descriptor))")
+            }
+            switch kind {
+            case .compressed:
+                if entry.isCopied {
+                    result.corruptions += 1
+                    let coffset = entry.compressedDescriptor(clusterBits: clusterBits).hostOffset
+                    result.messages.append("ERROR: coffset=0x\(hex(coffset)): copied flag must never be set for compressed clusters")
+                }
+                if layout.hasDataFile {
+                    result.corruptions += 1
+                    result.messages.append("ERROR compressed cluster \(i) with data file, entry=0x\(hex(entry.descriptor))")
+                    continue
+                }
+                if entry.bitmap != 0 {
+                    result.corruptions += 1
+                    result.messages.append("ERROR compressed cluster \(i) with non-zero subcluster allocation bitmap, entry=0x\(hex(entry.descriptor))")
+                    continue
+                }
+                let descriptor = entry.compressedDescriptor(clusterBits: clusterBits)
+                increment(offset: descriptor.hostOffset, size: descriptor.byteCount)
+                if active {
+                    result.allocatedClusters += 1
+                    result.compressedClusters += 1
+                    result.fragmentedClusters += 1
+                }
+            case .zeroAllocated, .normal:
+                let host = entry.hostOffset
+                if entry.allocatedSubclusters & entry.zeroSubclusters != 0 {
+                    result.corruptions += 1
+                    result.messages.append("ERROR offset=\(hex(host)): Allocated cluster has corrupted subcluster allocation bitmap")
+                }
+                if host & UInt64(clusterSize - 1) != 0 {
+                    result.corruptions += 1
+                    result.messages.append("ERROR offset=\(hex(host)): cluster is not properly aligned; L2 entry corrupted.")
+                }
+                if active {
+                    result.allocatedClusters += 1
+                    if nextContiguous != 0 && host != nextContiguous { result.fragmentedClusters += 1 }
+                    nextContiguous = host &+ UInt64(clusterSize)
+                }
+                if !layout.hasDataFile { increment(offset: host, size: UInt64(clusterSize)) }
+            case .zeroPlain:
+                break
+            case .unallocated:
+                if entry.allocatedSubclusters != 0 {
+                    result.corruptions += 1
+                    result.messages.append("ERROR: Unallocated cluster has non-zero subcluster allocation map")
+                }
+            }
+        }
+    }
+
+    mutating func walkBitmaps() throws {
+        guard let bitmaps = layout.bitmaps, bitmaps.count > 0, layout.autoclearFeatures & 1 != 0 else { return }
+        increment(offset: bitmaps.directoryOffset, size: bitmaps.directorySize)
+        guard bitmaps.directorySize <= 64 << 20 else {
+            result.corruptions += 1
+            result.messages.append("ERROR bitmap directory of \(bitmaps.directorySize) bytes is too large")
+            return
+        }
+        let directory = try file.read(count: Int(bitmaps.directorySize), at: bitmaps.directoryOffset)
+        var position = 0
+        for _ in 0..<bitmaps.count {
+            guard position + 24 <= directory.count else {
+                result.corruptions += 1
+                result.messages.append("ERROR bitmap directory is truncated")
+                return
+            }
+            let (tableOffset, tableSize, nameSize, extraSize) = directory.withUnsafeBytes {
+                (BigEndian.uint64($0, at: position), BigEndian.uint32($0, at: position + 8),
+                 Int(BigEndian.uint16($0, at: position + 18)), Int(BigEndian.uint32($0, at: position + 20)))
+            }
+            position += (24 + extraSize + nameSize + 7) & ~7
+            increment(offset: tableOffset, size: UInt64(tableSize) * 8)
+            guard UInt64(tableSize) * 8 <= 64 << 20 else {
+                result.corruptions += 1
+                continue
+            }
+            let table = try file.read(count: Int(tableSize) * 8, at: tableOffset)
+            for i in 0..<Int(tableSize) {
+                let entry = table.withUnsafeBytes { BigEndian.uint64($0, at: i * 8) }
+                let offset = entry & 0x00FF_FFFF_FFFF_FE00
+                if entry & 0xFF00_0000_0000_01FE != 0
+                    || (offset != 0 && (entry & 1 != 0 || offset & UInt64(clusterSize - 1) != 0)) {
+                    result.corruptions += 1
+                    continue
+                }
+                if offset != 0 { increment(offset: offset, size: UInt64(clusterSize)) }
+            }
+        }
+    }
+
+    /// qemu's `check_refblocks`.
+    mutating func checkRefcountBlocks() {
+        for (i, raw) in refcountTable.enumerated() {
+            let offset = raw & Self.reftableOffsetMask
+            let cluster = offset >> UInt64(clusterBits)
+            if raw & Self.reftableReservedMask != 0 {
+                result.corruptions += 1
+                result.messages.append("ERROR refcount table entry \(i) has reserved bits set")
+                continue
+            }
+            if offset & UInt64(clusterSize - 1) != 0 {
+                result.corruptions += 1
+                result.messages.append("ERROR refcount block \(i) is not cluster aligned; refcount table entry corrupted")
+                continue
+            }
+            if cluster >= UInt64(computed.count) {
+                result.corruptions += 1
+                result.messages.append("ERROR refcount block \(i) is outside image")
+                continue
+            }
+            if offset != 0 {
+                increment(offset: offset, size: UInt64(clusterSize))
+                let count = computed[Int(cluster)]
+                if count != 1 {
+                    result.corruptions += 1
+                    result.messages.append("ERROR refcount block \(i) refcount=\(count)")
+                }
+            }
+        }
+    }
+
+    /// The stored refcount of `cluster`, or `nil` when its refcount block is unusable.
+    mutating func storedRefcount(_ cluster: UInt64) throws -> UInt64? {
+        try stored.refcount(of: cluster)
+    }
+
+    mutating func compareRefcounts() throws {
+        var highest = 0
+        for i in 0..<computed.count {
+            guard let stored = try storedRefcount(UInt64(i)) else {
+                result.checkErrors += 1
+                result.messages.append("Can't get refcount for cluster \(i): Input/output error")
+                continue
+            }
+            let expected = computed[i]
+            if stored > 0 || expected > 0 { highest = i }
+            if stored != expected {
+                if stored < expected {
+                    result.corruptions += 1
+                    result.messages.append("ERROR cluster \(i) refcount=\(stored) reference=\(expected)")
+                } else {
+                    result.leaks += 1
+                    result.messages.append("Leaked cluster \(i) refcount=\(stored) reference=\(expected)")
+                }
+            }
+        }
+        result.imageEndOffset = UInt64(highest + 1) << UInt64(clusterBits)
+    }
+
+    /// qemu's `check_oflag_copied` on the active L1 table (read-only).
+    mutating func checkCopiedFlags() throws {
+        let extended = layout.extendedL2
+        let entries = Int(layout.l1Size)
+        var index = 0
+        while index < entries {
+            let count = min(8192, entries - index)
+            let chunk = try file.read(count: count * 8, at: layout.l1Offset &+ UInt64(index) * 8)
+            for i in 0..<count {
+                let l1Entry = chunk.withUnsafeBytes { BigEndian.uint64($0, at: i * 8) }
+                let l2Offset = l1Entry & ImageLayout.l1OffsetMask
+                guard l2Offset != 0 else { continue }
+                if let refcount = try storedRefcount(l2Offset >> UInt64(clusterBits)),
+                   (refcount == 1) != (l1Entry & L2Entry.copiedFlag != 0) {
+                    result.corruptions += 1
+                    result.messages.append("ERROR OFLAG_COPIED L2 cluster: l1_index=\(index + i) l1_entry=\(hex(l1Entry)) refcount=\(refcount)")
+                }
+                let table = try file.read(count: layout.l2Entries * layout.l2EntrySize, at: l2Offset)
+                for j in 0..<layout.l2Entries {
+                    guard let entry = table.withUnsafeBytes({ L2Entry.read(from: $0, index: j, extended: extended) }) else { break }
+                    let kind = entry.kind(extended: extended)
+                    guard kind == .normal || kind == .zeroAllocated else { continue }
+                    let refcount: UInt64
+                    if layout.hasDataFile {
+                        refcount = 1
+                    } else {
+                        guard let stored = try storedRefcount(entry.hostOffset >> UInt64(clusterBits)) else { continue }
+                        refcount = stored
+                    }
+                    if (refcount == 1) != entry.isCopied {
+                        result.corruptions += 1
+                        result.messages.append("ERROR OFLAG_COPIED data cluster: l2_entry=\(hex(entry.descriptor)) refcount=\(refcount)")
+                    }
+                }
+            }
+            index += count
+        }
+    }
+
+    private func hex(_ value: UInt64) -> String { String(value, radix: 16) }
+}
+
+/// Stored refcounts, read through the refcount table with a one-block cache.
+struct RefcountReader {
+    let file: ImageFile
+    let layout: ImageLayout
+    /// The refcount table's entries (at most 8 MiB of them, checked by ``ImageLayout``).
+    let table: [UInt64]
+    private var cachedBlockOffset: UInt64 = .max
+    private var cachedBlock: [UInt8] = []
+
+    init(file: ImageFile, layout: ImageLayout) throws {
+        self.file = file
+        self.layout = layout
+        let entries = layout.refcountTableEntries
+        let bytes = try file.read(count: entries * 8, at: layout.refcountTableOffset)
+        table = bytes.withUnsafeBytes { raw in (0..<entries).map { BigEndian.uint64(raw, at: $0 * 8) } }
+    }
+
+    /// The stored refcount of `cluster` (0 past the table or for a missing block), or
+    /// `nil` when its refcount block offset is not cluster aligned (qemu: -EIO).
+    mutating func refcount(of cluster: UInt64) throws -> UInt64? {
+        let clusterBits = layout.clusterBits
+        let perBlockBits = UInt64(clusterBits + 3 - layout.refcountOrder)
+        let tableIndex = cluster >> perBlockBits
+        guard tableIndex < UInt64(table.count) else { return 0 }
+        let blockOffset = table[Int(tableIndex)] & CheckWalker.reftableOffsetMask
+        guard blockOffset != 0 else { return 0 }
+        guard blockOffset & UInt64(layout.clusterSize - 1) == 0 else { return nil }
+        if blockOffset != cachedBlockOffset {
+            cachedBlock = try file.read(count: layout.clusterSize, at: blockOffset)
+            cachedBlockOffset = blockOffset
+        }
+        let index = Int(cluster & ((UInt64(1) << perBlockBits) - 1))
+        return cachedBlock.withUnsafeBytes { layout.width.entry(index, in: $0) } ?? 0
+    }
+}

@@ -1,0 +1,136 @@
+/// The facts about an image's metadata layout that checking, mapping and reading need,
+/// taken from the header, its extensions and the snapshot table.
+struct ImageLayout: Sendable {
+    struct Snapshot: Sendable {
+        var l1Offset: UInt64
+        var l1Size: UInt32
+    }
+    struct Bitmaps: Sendable {
+        var count: UInt32
+        var directoryOffset: UInt64
+        var directorySize: UInt64
+    }
+
+    var version: UInt32
+    var clusterBits: Int
+    var virtualSize: UInt64
+    var l1Size: UInt32
+    var l1Offset: UInt64
+    var refcountTableOffset: UInt64
+    var refcountTableClusters: UInt32
+    var refcountOrder: Int
+    var snapshotsOffset: UInt64
+    var snapshotCount: UInt32
+    var incompatibleFeatures: UInt64
+    var autoclearFeatures: UInt64
+    var compressionType: UInt8
+    var cryptMethod: UInt32
+    var backingName: [UInt8]?
+    var backingFormat: String?
+    var dataFileName: String?
+    var bitmaps: Bitmaps?
+    var cryptoHeader: (offset: UInt64, length: UInt64)?
+    var snapshots: [Snapshot] = []
+    var snapshotsSize: UInt64 = 0
+
+    var clusterSize: Int { 1 << clusterBits }
+    var extendedL2: Bool { incompatibleFeatures & (1 << 4) != 0 }
+    var hasDataFile: Bool { incompatibleFeatures & (1 << 2) != 0 }
+    var l2EntrySize: Int { extendedL2 ? 16 : 8 }
+    var l2Entries: Int { clusterSize / l2EntrySize }
+    var subclusterSize: Int { extendedL2 ? clusterSize / 32 : clusterSize }
+    var refcountTableEntries: Int { Int(refcountTableClusters) * clusterSize / 8 }
+    var width: RefcountWidth { RefcountWidth(order: refcountOrder) ?? RefcountWidth(order: 4)! }
+
+    static let l1OffsetMask: UInt64 = 0x00FF_FFFF_FFFF_FE00
+    static let maxL1Bytes: UInt64 = 32 << 20
+    static let maxRefcountTableBytes: UInt64 = 8 << 20
+
+    /// Parses the header with ``QCOW2Header`` (which validates it in qemu's order) and
+    /// reads the snapshot table's L1 pointers.
+    init(file: ImageFile) throws {
+        let prefix = try QCOW2Image.readPrefix(file.descriptor, path: file.path, fileSize: file.size)
+        try self.init(header: QCOW2Header(parsing: prefix, fileSize: file.size), file: file)
+    }
+
+    /// The layout of an already parsed header; reads the snapshot table from `file`.
+    init(header: QCOW2Header, file: ImageFile) throws {
+        version = header.version
+        clusterBits = Int(header.clusterBits)
+        virtualSize = header.virtualSize
+        l1Size = header.l1Size
+        l1Offset = header.l1TableOffset
+        refcountTableOffset = header.refcountTableOffset
+        refcountTableClusters = header.refcountTableClusters
+        refcountOrder = Int(header.refcountOrder)
+        snapshotsOffset = header.snapshotsOffset
+        snapshotCount = header.snapshotCount
+        incompatibleFeatures = header.incompatibleFeatures.rawValue
+        autoclearFeatures = header.autoclearFeatures.rawValue
+        compressionType = header.incompatibleFeatures.contains(.compressionType) ? header.compressionTypeByte : 0
+        cryptMethod = header.cryptMethod
+        backingName = header.backingFileNameBytes
+        backingFormat = header.backingFormat
+        dataFileName = header.dataFileName
+        if let ext = header.bitmapsExtension {
+            bitmaps = Bitmaps(count: ext.bitmapCount, directoryOffset: ext.directoryOffset, directorySize: ext.directorySize)
+        }
+        if let pointer = header.encryptionHeaderPointer {
+            cryptoHeader = (pointer.offset, pointer.length)
+        }
+        // Limits the walkers depend on, whatever the header validation let through.
+        guard (9...21).contains(clusterBits), (0...6).contains(refcountOrder) else {
+            throw ImageAccessError.invalidField(field: "cluster_bits/refcount_order", value: UInt64(clusterBits),
+                                                reason: "outside 9…21 / 0…6")
+        }
+        guard UInt64(l1Size) * 8 <= Self.maxL1Bytes else {
+            throw ImageAccessError.tooLarge(what: "the active L1 table", size: UInt64(l1Size) * 8, limit: Self.maxL1Bytes)
+        }
+        let reftableBytes = UInt64(refcountTableClusters) << UInt64(clusterBits)
+        guard reftableBytes <= Self.maxRefcountTableBytes else {
+            throw ImageAccessError.tooLarge(what: "the refcount table", size: reftableBytes, limit: Self.maxRefcountTableBytes)
+        }
+        let l2Coverage = UInt64(1) << UInt64(clusterBits + header.l2Bits)
+        let needed = virtualSize / l2Coverage + (virtualSize % l2Coverage == 0 ? 0 : 1)
+        guard UInt64(l1Size) >= needed else {
+            throw ImageAccessError.invalidField(field: "l1_size", value: UInt64(l1Size),
+                                                reason: "too small for the virtual size (needs \(needed))")
+        }
+        guard !header.hasExtendedL2 || clusterBits >= 14 else {
+            throw ImageAccessError.invalidField(field: "cluster_bits", value: UInt64(clusterBits),
+                                                reason: "extended L2 entries need clusters of at least 16 KiB")
+        }
+        try readSnapshots(file)
+    }
+
+    private mutating func readSnapshots(_ file: ImageFile) throws {
+        guard snapshotCount > 0 else { return }
+        guard snapshotCount <= 65536 else {
+            throw ImageAccessError.invalidField(field: "nb_snapshots", value: UInt64(snapshotCount), reason: "more than 65536")
+        }
+        var offset = snapshotsOffset
+        var chunk: [UInt8] = []
+        for index in 0..<Int(snapshotCount) {
+            chunk = try file.read(count: 40, at: offset)
+            let l1Offset = chunk.withUnsafeBytes { BigEndian.uint64($0, at: 0) }
+            let l1Size = chunk.withUnsafeBytes { BigEndian.uint32($0, at: 8) }
+            let idSize = UInt64(chunk.withUnsafeBytes { BigEndian.uint16($0, at: 12) })
+            let nameSize = UInt64(chunk.withUnsafeBytes { BigEndian.uint16($0, at: 14) })
+            let extraSize = UInt64(chunk.withUnsafeBytes { BigEndian.uint32($0, at: 36) })
+            guard extraSize <= 1024 else {
+                throw ImageAccessError.invalidField(field: "snapshot \(index) extra_data_size", value: extraSize, reason: "more than 1024")
+            }
+            guard UInt64(l1Size) * 8 <= Self.maxL1Bytes else {
+                throw ImageAccessError.tooLarge(what: "the L1 table of snapshot \(index)", size: UInt64(l1Size) * 8, limit: Self.maxL1Bytes)
+            }
+            snapshots.append(Snapshot(l1Offset: l1Offset, l1Size: l1Size))
+            let entry = (40 + extraSize + idSize + nameSize + 7) & ~7
+            let (next, overflow) = offset.addingReportingOverflow(entry)
+            guard !overflow, next <= file.size else {
+                throw ImageAccessError.invalidField(field: "snapshot \(index)", value: offset, reason: "the table runs past the end of the file")
+            }
+            offset = next
+        }
+        snapshotsSize = offset - snapshotsOffset
+    }
+}

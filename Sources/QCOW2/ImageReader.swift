@@ -1,0 +1,239 @@
+import ByteStreams
+import SystemPackage
+import Zstd
+
+/// What ``ImageReader/open(path:options:)`` may open besides the image itself.
+public struct ChainOptions: Sendable, Equatable {
+    /// Open the backing chain. Leave `false` until the image passed the audit: then
+    /// nothing the image names is opened, and reading a range the image does not
+    /// hold throws ``ImageAccessError/backingNotOpened(name:)``.
+    public var followBacking: Bool
+    /// The most files below the image (qemu's own limit is 16).
+    public var maximumDepth: Int
+    /// Open an external data file named by the image (beside it, and only a name
+    /// ``BackingNameProblem`` accepts). Off by default.
+    public var allowExternalDataFile: Bool
+
+    /// Options; by default nothing but the image itself is opened.
+    public init(followBacking: Bool = false, maximumDepth: Int = 16, allowExternalDataFile: Bool = false) {
+        self.followBacking = followBacking
+        self.maximumDepth = maximumDepth
+        self.allowExternalDataFile = allowExternalDataFile
+    }
+}
+
+/// The guest-visible bytes of a qcow2 image (and of its backing chain when opened):
+/// data clusters, zlib- and zstd-compressed clusters, zero clusters and subclusters;
+/// unallocated ranges come from the backing file, or read as zeros without one.
+///
+/// Owns the file descriptors it opens and closes them in `close()` or on deinit.
+/// Memory: one L2 table, one L1 chunk and one decompressed cluster per layer.
+public final class ImageReader {
+    enum Layer {
+        case qcow2(QCOW2Layer)
+        case raw(ImageFile)
+
+        var virtualSize: UInt64 {
+            switch self {
+            case let .qcow2(layer): return layer.virtualSize
+            case let .raw(file): return file.size
+            }
+        }
+        var file: ImageFile {
+            switch self {
+            case let .qcow2(layer): return layer.file
+            case let .raw(file): return file
+            }
+        }
+    }
+
+    /// Layers, the image first, then its backing file, and so on.
+    let layers: [Layer]
+    /// The backing name of the bottom qcow2 layer when the chain was not followed.
+    let unopenedBacking: String?
+    private var descriptors: [FileDescriptor]
+    private let inflater = Inflater()
+    private var clusterCache: [Int: (host: UInt64, bytes: [UInt8])] = [:]
+
+    /// The guest disk size in bytes.
+    public var virtualSize: UInt64 { layers[0].virtualSize }
+    /// Files opened: 1 for the image alone, more with a backing chain.
+    public var chainLength: Int { layers.count }
+    /// The paths of the opened files, image first.
+    public var paths: [String] { layers.map { $0.file.path } }
+
+    /// Opens the qcow2 image at `path` and, when `options` allow, what it names.
+    ///
+    /// - Throws: ``ImageAccessError`` for an unusable header, encryption, a refused
+    ///   backing or data-file name, a chain too deep, an unsupported backing format.
+    public static func open(path: String, options: ChainOptions = ChainOptions()) throws -> ImageReader {
+        var descriptors: [FileDescriptor] = []
+        do {
+            var layers: [Layer] = []
+            var currentPath = path
+            var unopened: String?
+            var openedBacking = false
+            while true {
+                let fd = try openFile(currentPath, noFollow: openedBacking)
+                descriptors.append(fd)
+                let file = try ImageFile(descriptor: fd, path: currentPath)
+                if openedBacking, let format = pendingFormat(layers) , format == "raw" {
+                    layers.append(.raw(file))
+                    break
+                }
+                let layout = try ImageLayout(file: file)
+                guard layout.cryptMethod == 0 else { throw ImageAccessError.unsupported(feature: "encryption") }
+                var dataFile: ImageFile?
+                if layout.hasDataFile {
+                    guard options.allowExternalDataFile, let name = layout.dataFileName else {
+                        throw ImageAccessError.unsupported(feature: "an external data file (not allowed by the caller)")
+                    }
+                    if let problem = BackingNameProblem.check(name) {
+                        throw ImageAccessError.unsafeBackingName(name: name, problem: problem)
+                    }
+                    let dataPath = sibling(of: currentPath, named: name)
+                    let dataFD = try openFile(dataPath, noFollow: true)
+                    descriptors.append(dataFD)
+                    dataFile = try ImageFile(descriptor: dataFD, path: dataPath)
+                }
+                layers.append(.qcow2(QCOW2Layer(file: file, layout: layout, dataFile: dataFile)))
+                guard let nameBytes = layout.backingName else { break }
+                let name = String(decoding: nameBytes, as: UTF8.self)
+                guard options.followBacking else {
+                    unopened = name
+                    break
+                }
+                if let problem = BackingNameProblem.check(nameBytes) {
+                    throw ImageAccessError.unsafeBackingName(name: name, problem: problem)
+                }
+                let format = layout.backingFormat ?? ""
+                guard format == "raw" || format == "qcow2" else {
+                    throw ImageAccessError.unsupportedBackingFormat(name: name, format: format.isEmpty ? "(not given)" : format)
+                }
+                guard layers.count <= options.maximumDepth else {
+                    throw ImageAccessError.backingChainTooDeep(limit: options.maximumDepth)
+                }
+                currentPath = sibling(of: currentPath, named: name)
+                openedBacking = true
+            }
+            return ImageReader(layers: layers, unopenedBacking: unopened, descriptors: descriptors)
+        } catch {
+            for fd in descriptors { try? fd.close() }
+            throw error
+        }
+    }
+
+    private init(layers: [Layer], unopenedBacking: String?, descriptors: [FileDescriptor]) {
+        self.layers = layers
+        self.unopenedBacking = unopenedBacking
+        self.descriptors = descriptors
+    }
+
+    deinit { close() }
+
+    /// Closes every file this reader opened. Reading afterwards fails.
+    public func close() {
+        for fd in descriptors { try? fd.close() }
+        descriptors = []
+    }
+
+    private static func pendingFormat(_ layers: [Layer]) -> String? {
+        guard case let .qcow2(last)? = layers.last else { return nil }
+        return last.layout.backingFormat
+    }
+
+    static func sibling(of path: String, named name: String) -> String {
+        var folder = FilePath(path)
+        folder.removeLastComponent()
+        return folder.appending(name).string
+    }
+
+    private static func openFile(_ path: String, noFollow: Bool) throws -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(FilePath(path), .readOnly, options: noFollow ? [.noFollow] : [])
+        } catch {
+            throw ImageAccessError.io(path: path, reason: "cannot open: \(error)")
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Fills `buffer` with the guest bytes at `offset`; bytes past the virtual size read as zeros.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
+        try read(into: buffer, at: offset, layer: 0)
+    }
+
+    private func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64, layer index: Int) throws {
+        var done = 0
+        let size = layers[index].virtualSize
+        while done < buffer.count {
+            let guest = offset &+ UInt64(done)
+            let remaining = buffer.count - done
+            guard guest < size, offset <= offset &+ UInt64(done) else {
+                UnsafeMutableRawBufferPointer(rebasing: buffer[done...]).initializeMemory(as: UInt8.self, repeating: 0)
+                return
+            }
+            let target: UnsafeMutableRawBufferPointer
+            switch layers[index] {
+            case let .raw(file):
+                let count = Int(min(UInt64(remaining), size - guest))
+                target = UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + count)])
+                try file.read(into: target, at: guest)
+                done += count
+            case let .qcow2(layer):
+                let (run, length) = try layer.run(at: guest, limit: UInt64(remaining))
+                let count = Int(length)
+                target = UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + count)])
+                switch run {
+                case let .data(host):
+                    try (layer.dataFile ?? layer.file).read(into: target, at: host)
+                case .zero:
+                    target.initializeMemory(as: UInt8.self, repeating: 0)
+                case let .compressed(descriptor, clusterStart):
+                    let cluster = try decompress(descriptor, layer: layer, index: index, guest: clusterStart)
+                    let start = Int(guest - clusterStart)
+                    cluster.withUnsafeBytes { target.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<(start + count)])) }
+                case .unallocated:
+                    if index + 1 < layers.count {
+                        try read(into: target, at: guest, layer: index + 1)
+                    } else if index == layers.count - 1, let name = unopenedBacking {
+                        throw ImageAccessError.backingNotOpened(name: name)
+                    } else {
+                        target.initializeMemory(as: UInt8.self, repeating: 0)
+                    }
+                }
+                done += count
+            }
+        }
+    }
+
+    /// The decompressed bytes of one compressed cluster (cached: one per layer).
+    private func decompress(_ descriptor: CompressedClusterDescriptor, layer: QCOW2Layer, index: Int, guest: UInt64) throws -> [UInt8] {
+        if let cached = clusterCache[index], cached.host == descriptor.hostOffset { return cached.bytes }
+        let clusterSize = layer.layout.clusterSize
+        // At most 2^(cluster_bits - 8) sectors: twice the cluster size.
+        let input = try layer.file.read(count: Int(descriptor.byteCount), at: descriptor.hostOffset)
+        var output = [UInt8](repeating: 0, count: clusterSize)
+        let produced: Int
+        let zstd = layer.layout.compressionType == 1 && layer.layout.incompatibleFeatures & (1 << 3) != 0
+        do {
+            if zstd {
+                var decompressor = try ZstdDecompressor(readingFrom: BufferSource(input))
+                produced = try output.withUnsafeMutableBytes { try decompressor.readFully(into: $0) }
+            } else {
+                let result = try input.withUnsafeBytes { source in
+                    try output.withUnsafeMutableBytes { try inflater.inflate(source, into: $0) }
+                }
+                produced = result.bytesWritten
+            }
+        } catch {
+            throw ImageAccessError.corruptCompressedCluster(guestOffset: guest, hostOffset: descriptor.hostOffset, reason: "\(error)")
+        }
+        guard produced == clusterSize else {
+            throw ImageAccessError.corruptCompressedCluster(guestOffset: guest, hostOffset: descriptor.hostOffset,
+                                                            reason: "it decompresses to \(produced) bytes, not \(clusterSize)")
+        }
+        clusterCache[index] = (descriptor.hostOffset, output)
+        return output
+    }
+}

@@ -1,0 +1,85 @@
+import ByteStreams
+import SystemPackage
+
+/// Everything `qcowtool inspect` reports about one file: qemu-img's info plus the audit.
+public struct ImageInspection: Sendable {
+    /// The two formats this tool reads.
+    public enum Format: String, Sendable, Hashable, CaseIterable {
+        /// qcow2 (versions 2 and 3).
+        case qcow2
+        /// A raw disk.
+        case raw
+    }
+
+    /// The format the file was inspected as.
+    public var format: Format
+    /// What `qemu-img info` would print.
+    public var info: ImageInfo
+    /// The audit's findings.
+    public var audit: Audit
+    /// The parsed header, for qcow2.
+    public var header: QCOW2Header?
+
+    /// qemu's probe, reduced to the two formats: qcow2 magic and version ≥ 2 means qcow2.
+    public static func probe(_ prefix: [UInt8]) -> Format {
+        let b = BigEndianBytes(prefix)
+        return prefix.count >= 8 && b.u32(0) == QCOW2Header.magic && b.u32(4) >= 2 ? .qcow2 : .raw
+    }
+
+    /// Inspects the file on `descriptor` (borrowed). `filename` is shown in the info and
+    /// used to resolve the backing name; `format` forces a format instead of probing.
+    ///
+    /// One `fstat` and one `pread` of the first 64 KiB, plus the audit's few reads.
+    /// - Throws: ``QCOW2HeaderError`` when the file cannot be opened as qcow2 the way qemu
+    ///   would refuse it; `ByteStreamError` when it cannot be read.
+    public init(descriptor: FileDescriptor, filename: String, format forced: Format? = nil) throws {
+        let status = try SparseFile.status(of: descriptor, path: filename)
+        let prefix = try QCOW2Image.readPrefix(descriptor, path: filename, fileSize: status.size)
+        format = forced ?? Self.probe(prefix)
+        switch format {
+        case .raw:
+            info = ImageInfo(rawFilename: filename, fileSize: status.size, actualSize: status.allocatedBytes)
+            audit = Audit(rawPrefix: prefix, fileSize: status.size)
+            header = nil
+        case .qcow2:
+            let parsed = try QCOW2Header(parsing: prefix, fileSize: status.size)
+            let image = QCOW2Image(descriptor: descriptor, path: filename, fileSize: status.size, header: parsed)
+            info = try ImageInfo(image: image, filename: filename, actualSize: status.allocatedBytes)
+            audit = Audit(image: image)
+            header = parsed
+        }
+    }
+
+    /// Opens `path` read-only (not following a final symlink into a device: regular files
+    /// and symlinks to them are fine), inspects it and closes it.
+    public init(path: String, format: Format? = nil) throws {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
+        } catch let errno as Errno {
+            throw ByteStreamError.system(operation: "open", path: path, errno: errno)
+        }
+        defer { try? fd.close() }
+        try self.init(descriptor: fd, filename: path, format: format)
+    }
+
+    /// qemu-img's JSON plus `"audit": {"safe", "findings"}` as the last member.
+    public var json: String {
+        let body = info.json.rendered()
+        let audit = self.audit.json.rendered().split(separator: "\n", omittingEmptySubsequences: false)
+            .enumerated().map { $0.offset == 0 ? String($0.element) : "    " + $0.element }.joined(separator: "\n")
+        // Insert before the final "\n}" of the info object.
+        guard body.hasSuffix("\n}") else { return body }
+        return String(body.dropLast(2)) + ",\n    \"audit\": " + audit + "\n}"
+    }
+}
+
+extension QCOW2Image {
+    /// Wraps an already parsed header (used when the prefix was read for probing).
+    init(descriptor: FileDescriptor, path: String?, fileSize: UInt64, header: QCOW2Header) {
+        self.descriptor = descriptor
+        self.path = path
+        self.fileSize = fileSize
+        self.header = header
+    }
+}

@@ -1,0 +1,162 @@
+import ByteStreams
+
+/// What one qcow2 file says about a run of guest bytes (qemu's block status of one layer).
+enum LayerRun: Equatable {
+    /// Data stored at `host` (in the image file, or the external data file).
+    case data(host: UInt64)
+    /// Reads as zeros; `host` when a cluster stays preallocated.
+    case zero(host: UInt64?)
+    /// Part of the compressed cluster that starts at guest offset `clusterStart`.
+    case compressed(CompressedClusterDescriptor, clusterStart: UInt64)
+    /// Not allocated here: the backing file decides (`host` for an allocated cluster's
+    /// unallocated subcluster).
+    case unallocated(host: UInt64?)
+}
+
+/// Guest-offset lookups through one qcow2 file's L1 and L2 tables, with a one-table cache.
+final class QCOW2Layer {
+    let file: ImageFile
+    let layout: ImageLayout
+    let dataFile: ImageFile?
+    private var cachedL2Offset: UInt64 = .max
+    private var cachedL2: [UInt8] = []
+    private var l1Chunk: [UInt64] = []
+    private var l1ChunkStart = -1
+    private static let l1ChunkEntries = 4096
+
+    init(file: ImageFile, layout: ImageLayout, dataFile: ImageFile?) {
+        self.file = file
+        self.layout = layout
+        self.dataFile = dataFile
+    }
+
+    var virtualSize: UInt64 { layout.virtualSize }
+
+    private var preallocationChecked = false
+    private var preallocated = false
+
+    /// qemu's `qcow2_detect_metadata_preallocation`: the file is sparse enough that
+    /// more clusters carry a refcount than the file system has allocated (by a margin).
+    /// Only then does qemu's block status look for holes inside data clusters.
+    func hasMetadataPreallocation() -> Bool {
+        if preallocationChecked { return preallocated }
+        preallocationChecked = true
+        guard let status = try? SparseFile.status(of: file.descriptor, path: file.path),
+              var refcounts = try? RefcountReader(file: file, layout: layout) else { return false }
+        let realClusters = status.allocatedBytes / UInt64(layout.clusterSize)
+        let threshold = max(realClusters * 10 / 9, realClusters + 2)
+        let endCluster = (file.size + UInt64(layout.clusterSize) - 1) >> UInt64(layout.clusterBits)
+        var counted: UInt64 = 0
+        var cluster: UInt64 = 0
+        while cluster < endCluster && counted < threshold {
+            guard let refcount = try? refcounts.refcount(of: cluster) else { return false }
+            if refcount != 0 { counted += 1 }
+            cluster += 1
+        }
+        preallocated = counted >= threshold
+        return preallocated
+    }
+
+    private func l1Entry(_ index: Int) throws -> UInt64 {
+        let chunkStart = index - index % Self.l1ChunkEntries
+        if chunkStart != l1ChunkStart {
+            let count = min(Self.l1ChunkEntries, Int(layout.l1Size) - chunkStart)
+            let bytes = try file.read(count: count * 8, at: layout.l1Offset &+ UInt64(chunkStart) * 8)
+            l1Chunk = bytes.withUnsafeBytes { raw in (0..<count).map { BigEndian.uint64(raw, at: $0 * 8) } }
+            l1ChunkStart = chunkStart
+        }
+        return l1Chunk[index - chunkStart]
+    }
+
+    private func l2Table(at offset: UInt64) throws -> [UInt8] {
+        if offset != cachedL2Offset {
+            cachedL2 = try file.read(count: layout.l2Entries * layout.l2EntrySize, at: offset)
+            cachedL2Offset = offset
+        }
+        return cachedL2
+    }
+
+    /// The run starting at guest offset `guest` (below the virtual size), at most `limit` bytes.
+    func run(at guest: UInt64, limit: UInt64) throws -> (run: LayerRun, length: UInt64) {
+        let clusterBits = UInt64(layout.clusterBits)
+        let clusterSize = UInt64(layout.clusterSize)
+        let limit = min(limit, layout.virtualSize - guest)
+        let cluster = guest >> clusterBits
+        let l2Entries = UInt64(layout.l2Entries)
+        let l1Index = cluster / l2Entries
+        var l2Index = Int(cluster % l2Entries)
+        let inCluster = guest & (clusterSize - 1)
+        // Bytes to the end of this L2 table's coverage.
+        let tableEnd = (UInt64(layout.l2Entries - l2Index) << clusterBits) - inCluster
+        guard l1Index < UInt64(layout.l1Size) else { return (.unallocated(host: nil), min(limit, tableEnd)) }
+        let l1Entry = try l1Entry(Int(l1Index))
+        let l2Offset = l1Entry & ImageLayout.l1OffsetMask
+        guard l2Offset != 0 else { return (.unallocated(host: nil), min(limit, tableEnd)) }
+        guard l2Offset & (clusterSize - 1) == 0 else {
+            throw ImageAccessError.corruptEntry(guestOffset: guest, reason: "L2 table offset 0x\(String(l2Offset, radix: 16)) is not cluster aligned")
+        }
+        let table = try l2Table(at: l2Offset)
+        let extended = layout.extendedL2
+        guard let entry = table.withUnsafeBytes({ L2Entry.read(from: $0, index: l2Index, extended: extended) }) else {
+            throw ImageAccessError.corruptEntry(guestOffset: guest, reason: "L2 index out of range")
+        }
+        let run: LayerRun
+        var length: UInt64
+        if extended {
+            let subclusterSize = UInt64(layout.subclusterSize)
+            let first = Int(inCluster / subclusterSize)
+            let kind = entry.subclusterKind(first, extended: true)
+            var last = first
+            while last + 1 < 32 && entry.subclusterKind(last + 1, extended: true) == kind { last += 1 }
+            length = UInt64(last + 1) * subclusterSize - inCluster
+            run = try self.run(for: entry, kind: kind, guest: guest, inCluster: inCluster)
+        } else {
+            let kind = entry.subclusterKind(0, extended: false)
+            run = try self.run(for: entry, kind: kind, guest: guest, inCluster: inCluster)
+            length = clusterSize - inCluster
+            // Extend over following entries of the same kind (and contiguous host clusters).
+            if case .compressed = run {} else if !(layout.hasDataFile && kind == .unallocatedPlain) {
+                var expectedHost = entry.hostOffset &+ clusterSize
+                while length < limit && l2Index + 1 < layout.l2Entries {
+                    l2Index += 1
+                    guard let next = table.withUnsafeBytes({ L2Entry.read(from: $0, index: l2Index, extended: false) }),
+                          next.subclusterKind(0, extended: false) == kind else { break }
+                    if kind == .normal || kind == .zeroAllocated {
+                        guard next.hostOffset == expectedHost else { break }
+                        expectedHost &+= clusterSize
+                    }
+                    length += clusterSize
+                }
+            }
+        }
+        return (run, min(length, limit))
+    }
+
+    private func run(for entry: L2Entry, kind: SubclusterKind, guest: UInt64, inCluster: UInt64) throws -> LayerRun {
+        let clusterSize = UInt64(layout.clusterSize)
+        func checkedHost() throws -> UInt64 {
+            let host = entry.hostOffset
+            guard host & (clusterSize - 1) == 0 else {
+                throw ImageAccessError.corruptEntry(guestOffset: guest, reason: "host offset 0x\(String(host, radix: 16)) is not cluster aligned")
+            }
+            return host + inCluster
+        }
+        switch kind {
+        case .normal: return .data(host: try checkedHost())
+        case .zeroAllocated: return .zero(host: try checkedHost())
+        case .zeroPlain: return .zero(host: nil)
+        case .unallocatedAllocated: return .unallocated(host: try checkedHost())
+        case .unallocatedPlain:
+            // With an external data file, offset 0 plus the copied flag is data at 0.
+            if layout.hasDataFile && entry.isCopied { return .data(host: inCluster) }
+            return .unallocated(host: nil)
+        case .compressed:
+            guard !layout.hasDataFile else {
+                throw ImageAccessError.corruptEntry(guestOffset: guest, reason: "compressed cluster in an image with an external data file")
+            }
+            return .compressed(entry.compressedDescriptor(clusterBits: layout.clusterBits), clusterStart: guest - inCluster)
+        case .invalid:
+            throw ImageAccessError.corruptEntry(guestOffset: guest, reason: "the subcluster bitmaps are invalid (0x\(String(entry.bitmap, radix: 16)))")
+        }
+    }
+}

@@ -1,0 +1,127 @@
+/// A JSON value printed exactly the way qemu 7.2 prints QObjects (`qobject_to_json_pretty`):
+/// 4-space indentation, `"key": value`, non-ASCII escaped as `\uXXXX`, and object members
+/// in the order qemu's `QDict` hash table iterates them. No Foundation.
+public indirect enum QemuJSON: Sendable, Hashable {
+    /// A signed integer.
+    case int(Int64)
+    /// An unsigned integer (printed without a sign).
+    case uint(UInt64)
+    /// `true` or `false`.
+    case bool(Bool)
+    /// A string (escaped like qemu on output).
+    case string(String)
+    /// An array.
+    case array([QemuJSON])
+    /// An object whose members are listed in insertion order (QAPI field order); printing
+    /// reorders them like qemu's `QDict`.
+    case object([(String, QemuJSON)])
+    /// An object printed in exactly the given member order (for our own additions, such as
+    /// the audit, which qemu never prints).
+    case orderedObject([(String, QemuJSON)])
+
+    /// Two values are equal when they print the same.
+    public static func == (lhs: QemuJSON, rhs: QemuJSON) -> Bool { lhs.rendered() == rhs.rendered() }
+    /// Hashes the printed form.
+    public func hash(into hasher: inout Hasher) { hasher.combine(rendered()) }
+
+    /// The member named `key` of an object.
+    public subscript(key: String) -> QemuJSON? {
+        switch self {
+        case let .object(members), let .orderedObject(members): return members.first(where: { $0.0 == key })?.1
+        default: return nil
+        }
+    }
+
+    /// Pretty-printed as qemu-img prints it (no trailing newline).
+    public func rendered(pretty: Bool = true) -> String {
+        var out = ""
+        write(to: &out, pretty: pretty, indent: 0)
+        return out
+    }
+
+    /// The members of `members` in qemu's `QDict` iteration order: by bucket
+    /// (`tdb_hash(key) % 512`), and within a bucket the last inserted first.
+    public static func qdictOrder(_ members: [(String, QemuJSON)]) -> [(String, QemuJSON)] {
+        let keyed = members.enumerated().map { (bucket: qdictBucket($0.element.0), index: $0.offset, member: $0.element) }
+        return keyed.sorted { a, b in a.bucket != b.bucket ? a.bucket < b.bucket : a.index > b.index }.map(\.member)
+    }
+
+    /// qemu's `tdb_hash(key) % QDICT_BUCKET_MAX`.
+    static func qdictBucket(_ key: String) -> UInt32 {
+        let bytes = Array(key.utf8)
+        var value: UInt32 = 0x238F_13AF &* UInt32(truncatingIfNeeded: bytes.count)
+        for (i, byte) in bytes.enumerated() {
+            value = value &+ (UInt32(byte) << UInt32((i * 5) % 24))
+        }
+        return (1_103_515_243 &* value &+ 12345) % 512
+    }
+
+    private func newline(_ out: inout String, _ pretty: Bool, _ indent: Int) {
+        guard pretty else { return }
+        out += "\n"
+        out += String(repeating: " ", count: indent * 4)
+    }
+
+    private func write(to out: inout String, pretty: Bool, indent: Int) {
+        switch self {
+        case let .int(value): out += String(value)
+        case let .uint(value): out += String(value)
+        case let .bool(value): out += value ? "true" : "false"
+        case let .string(value): Self.quote(value, into: &out)
+        case let .array(items):
+            out += "["
+            for (n, item) in items.enumerated() {
+                if n > 0 { out += pretty ? "," : ", " }
+                newline(&out, pretty, indent + 1)
+                item.write(to: &out, pretty: pretty, indent: indent + 1)
+            }
+            newline(&out, pretty, indent)
+            out += "]"
+        case let .object(members), let .orderedObject(members):
+            out += "{"
+            let ordered: [(String, QemuJSON)]
+            if case .object = self { ordered = Self.qdictOrder(members) } else { ordered = members }
+            for (n, (key, value)) in ordered.enumerated() {
+                if n > 0 { out += pretty ? "," : ", " }
+                newline(&out, pretty, indent + 1)
+                Self.quote(key, into: &out)
+                out += ": "
+                value.write(to: &out, pretty: pretty, indent: indent + 1)
+            }
+            newline(&out, pretty, indent)
+            out += "}"
+        }
+    }
+
+    /// qemu's string quoting: `\" \\ \b \f \n \r \t`, other control characters and all
+    /// non-ASCII as `\uXXXX` (upper-case hex, surrogate pairs beyond the BMP).
+    static func quote(_ text: String, into out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                let v = scalar.value
+                if v > 0xFFFF {
+                    out += "\\u" + hex4(0xD800 + ((v - 0x10000) >> 10)) + "\\u" + hex4(0xDC00 + ((v - 0x10000) & 0x3FF))
+                } else if v < 0x20 || v >= 0x7F {
+                    out += "\\u" + hex4(v)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+    }
+
+    private static func hex4(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+}

@@ -1,0 +1,650 @@
+import ByteStreams
+
+/// Reads a tar archive from any ``ByteSource``, one member at a time, in bounded memory.
+///
+/// ```swift
+/// let reader = TarReader(reading: source)
+/// while let entry = try reader.next() {
+///     while let chunk = try reader.readData(into: buffer) {
+///         // chunk.count bytes at logical chunk.offset of entry
+///     }
+/// }
+/// let trailer = try reader.trailer()
+/// ```
+/// Understands V7, ustar, GNU (`L`/`K`, base-256) and pax (`x`, `g`) headers, and the four GNU
+/// sparse formats (old GNU `S`, PAX 0.0, 0.1, 1.0). Data not read is skipped by ``next()``.
+/// Every header checksum is verified; malformed input throws a ``TarError``.
+public final class TarReader<Source: ByteSource> {
+    /// The underlying source (positioned after whatever the reader has buffered).
+    public private(set) var source: Source
+    /// The limits in force.
+    public let options: TarReaderOptions
+    /// The member returned by the last ``next()``, until the archive ends.
+    public private(set) var currentEntry: TarEntry?
+    /// Archive offset of the next byte the reader will consume.
+    public private(set) var archiveOffset: UInt64 = 0
+    /// Stored data bytes of the current member not read yet (for progress reports).
+    public var remainingData: UInt64 { currentEntry == nil ? 0 : remainingStored }
+
+    private let buffer: UnsafeMutableRawBufferPointer
+    private var start = 0
+    private var end = 0
+    private var sourceEnded = false
+    private var ended = false
+    private var failure: Error?
+
+    // The current member's data.
+    private var runs: [SparseExtent] = []
+    private var runIndex = 0
+    private var runConsumed: UInt64 = 0
+    private var remainingStored: UInt64 = 0
+    private var padding: UInt64 = 0
+
+    // Global pax records (`g`), in force until replaced.
+    private var globalRecords: [String: [UInt8]] = [:]  // entry keys only
+    private var globalRecordBytes = 0
+    private var sawGlobalRecords = false
+
+    /// A reader of `source`.
+    public init(reading source: Source, options: TarReaderOptions = .init()) {
+        self.source = source
+        self.options = options
+        let size = max(options.bufferSize, 4096) & ~511
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+    }
+
+    deinit {
+        buffer.deallocate()
+    }
+
+    // MARK: Buffer
+
+    private var available: Int { end - start }
+
+    /// Makes at least `count` (≤ buffer size) bytes available; `false` if the source ends first.
+    private func ensure(_ count: Int) throws -> Bool {
+        while available < count {
+            if sourceEnded { return false }
+            if buffer.count - start < count {
+                if available > 0 {
+                    (buffer.baseAddress! + 0).copyMemory(from: buffer.baseAddress! + start, byteCount: available)
+                }
+                end = available
+                start = 0
+            }
+            let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
+            if n == 0 { sourceEnded = true } else { end += n }
+        }
+        return true
+    }
+
+    /// Refills an empty buffer with whatever the source gives; `false` at its end.
+    private func refill() throws -> Bool {
+        if available > 0 { return true }
+        start = 0
+        end = 0
+        if sourceEnded { return false }
+        let n = try source.read(into: buffer)
+        if n == 0 {
+            sourceEnded = true
+            return false
+        }
+        end = n
+        return true
+    }
+
+    private func consume(_ count: Int) {
+        start += count
+        archiveOffset &+= UInt64(count)
+    }
+
+    private func block() -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: buffer[start..<(start + HeaderLayout.blockSize)])
+    }
+
+    /// Skips `count` bytes, throwing `truncated` (naming `member`) if the source ends first.
+    private func skip(_ count: UInt64, member: String?) throws {
+        var left = count
+        while left > 0 {
+            guard try refill() else {
+                throw TarError(.truncated, "archive ends \(left) bytes short of the member's data", member: member, offset: archiveOffset)
+            }
+            let take = Int(min(UInt64(available), left))
+            consume(take)
+            left -= UInt64(take)
+        }
+    }
+
+    /// Reads `count` (already capped) bytes plus padding to 512 into an array.
+    private func readPadded(_ count: Int, member: String?) throws -> [UInt8] {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(count)
+        var left = count
+        while left > 0 {
+            guard try refill() else {
+                throw TarError(.truncated, "archive ends \(left) bytes short of an extended header", member: member, offset: archiveOffset)
+            }
+            let take = min(available, left)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start..<(start + take)]))
+            consume(take)
+            left -= take
+        }
+        try skip(UInt64(Self.padding(for: UInt64(count))), member: member)
+        return bytes
+    }
+
+    private static func padding(for size: UInt64) -> UInt64 {
+        (512 &- size % 512) % 512
+    }
+
+    // MARK: Entries
+
+    /// The next member, or `nil` after the end-of-archive marker. Unread data of the
+    /// previous member is skipped first.
+    public func next() throws -> TarEntry? {
+        try failingOnce { try nextEntry() }
+    }
+
+    /// Runs `body`; after a failure, the reader's position is unknown, so every later call
+    /// throws the same error again.
+    private func failingOnce<R>(_ body: () throws -> R) throws -> R {
+        if let failure { throw failure }
+        do {
+            return try body()
+        } catch {
+            failure = error
+            currentEntry = nil
+            throw error
+        }
+    }
+
+    private func nextEntry() throws -> TarEntry? {
+        if ended { return nil }
+        if let entry = currentEntry {
+            try skip(remainingStored, member: entry.name)
+            remainingStored = 0
+            try skip(padding, member: entry.name)
+            padding = 0
+            currentEntry = nil
+        }
+        var pending = PendingMetadata()
+        var firstHeader: UInt64?
+        while true {
+            let headerOffset = archiveOffset
+            guard try ensure(HeaderLayout.blockSize) else {
+                if available == 0, firstHeader == nil, !options.requiresEndMarker {
+                    ended = true
+                    return nil
+                }
+                let what = available == 0 ? "archive ends without the end-of-archive marker" : "archive ends inside a header block"
+                throw TarError(.truncated, what, offset: headerOffset)
+            }
+            if ZeroBytes.isZero(block()) {
+                guard firstHeader == nil else {
+                    throw TarError(.truncated, "end-of-archive marker right after an extended header", offset: headerOffset)
+                }
+                consume(HeaderLayout.blockSize)
+                // The second zero block completes the marker; anything else is left for `trailer()`.
+                if try ensure(HeaderLayout.blockSize), ZeroBytes.isZero(block()) {
+                    consume(HeaderLayout.blockSize)
+                }
+                ended = true
+                return nil
+            }
+            let header = try TarHeader(decoding: block(), offset: headerOffset)
+            consume(HeaderLayout.blockSize)
+            // A global header belongs to no member; anything else starts this member's headers.
+            if firstHeader == nil, header.typeFlag != UInt8(ascii: "g") { firstHeader = headerOffset }
+            let label = decodeName(header.name)
+
+            switch header.typeFlag {
+            case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"), UInt8(ascii: "X"):
+                guard header.size <= UInt64(options.maximumMetadataSize) else {
+                    throw TarError(
+                        .limitExceeded, "extended header of \(header.size) bytes exceeds the \(options.maximumMetadataSize)-byte limit",
+                        member: label, offset: headerOffset)
+                }
+                pending.bytes += Int(header.size)
+                guard pending.bytes <= options.maximumMetadataSize else {
+                    throw TarError(
+                        .limitExceeded, "extended headers of one member exceed the \(options.maximumMetadataSize)-byte limit",
+                        member: label, offset: headerOffset)
+                }
+                let data = try readPadded(Int(header.size), member: label)
+                switch header.typeFlag {
+                case UInt8(ascii: "L"): pending.longName = Self.trimNUL(data)
+                case UInt8(ascii: "K"): pending.longLink = Self.trimNUL(data)
+                case UInt8(ascii: "g"):
+                    try PaxRecords.forEach(in: data, member: label, offset: headerOffset) { key, value in
+                        try applyGlobal(key, value)
+                    }
+                default:
+                    let runs = options.maximumSparseExtents
+                    try PaxRecords.forEach(in: data, member: label, offset: headerOffset) { key, value in
+                        try pending.pax.add(key, value, maximumRuns: runs, member: label, offset: headerOffset)
+                    }
+                }
+            default:
+                let entry = try makeEntry(header, pending: pending, headerOffset: firstHeader ?? headerOffset)
+                currentEntry = entry
+                return entry
+            }
+        }
+    }
+
+    private static func trimNUL(_ bytes: [UInt8]) -> [UInt8] {
+        var end = bytes.count
+        while end > 0, bytes[end - 1] == 0 { end -= 1 }
+        return Array(bytes[..<end])
+    }
+
+    /// Applies one global record (only the keys that change member fields are kept).
+    private func applyGlobal(_ key: String, _ value: ArraySlice<UInt8>) throws {
+        sawGlobalRecords = true
+        guard PaxMetadata.entryKeys.contains(key) else { return }
+        if let old = globalRecords[key] { globalRecordBytes -= key.utf8.count + old.count }
+        if value.isEmpty {
+            globalRecords[key] = nil
+        } else {
+            globalRecords[key] = Array(value)
+            globalRecordBytes += key.utf8.count + value.count
+        }
+        guard globalRecordBytes <= options.maximumMetadataSize else {
+            throw TarError(.limitExceeded, "global pax records exceed \(options.maximumMetadataSize) bytes", offset: archiveOffset)
+        }
+    }
+
+    // MARK: Data
+
+    /// Copies the current member's next piece of data into `destination`.
+    ///
+    /// - Returns: where the bytes belong in the member, or `nil` when its data is exhausted
+    ///   (or `destination` is empty). A piece never spans a hole, so `offset..<offset+count`
+    ///   is contiguous in the member. A short read of a truncated archive throws `truncated`.
+    public func readData(into destination: UnsafeMutableRawBufferPointer) throws -> TarDataChunk? {
+        try failingOnce { try readChunk(into: destination) }
+    }
+
+    private func readChunk(into destination: UnsafeMutableRawBufferPointer) throws -> TarDataChunk? {
+        guard destination.count > 0 else { return nil }
+        guard let (offset, runLeft) = try currentRun() else { return nil }
+        let want = Int(min(UInt64(destination.count), runLeft))
+        let count: Int
+        if available == 0, want >= 64 << 10 {
+            // Large request on an empty buffer: read straight into the caller's memory.
+            if sourceEnded { throw truncatedData() }
+            count = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: destination[..<want]))
+            if count == 0 {
+                sourceEnded = true
+                throw truncatedData()
+            }
+            archiveOffset &+= UInt64(count)
+        } else {
+            guard try refill() else { throw truncatedData() }
+            count = min(want, available)
+            destination.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: count)
+            consume(count)
+        }
+        advance(by: count)
+        return TarDataChunk(offset: offset, count: count)
+    }
+
+    /// Hands the current member's next piece of data to `body` without copying it.
+    ///
+    /// The bytes are only valid during `body`. Returns `nil` (and does not call `body`)
+    /// when the member's data is exhausted.
+    public func withNextChunk<R>(_ body: (_ offset: UInt64, _ bytes: UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        guard let (offset, bytes) = try failingOnce({ try nextSlice() }) else { return nil }
+        return try body(offset, bytes)
+    }
+
+    /// The next piece of the current member's data as a view of the buffer, consumed.
+    private func nextSlice() throws -> (UInt64, UnsafeRawBufferPointer)? {
+        guard let (offset, runLeft) = try currentRun() else { return nil }
+        guard try refill() else { throw truncatedData() }
+        let count = Int(min(UInt64(available), runLeft))
+        let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + count)])
+        consume(count)
+        advance(by: count)
+        return (offset, bytes)
+    }
+
+    /// Reads and discards the rest of the current member's data (checking it is all there).
+    ///
+    /// - Returns: how many data bytes were skipped.
+    @discardableResult
+    public func skipData() throws -> UInt64 {
+        var total: UInt64 = 0
+        while let count = try withNextChunk({ _, bytes in bytes.count }) { total += UInt64(count) }
+        return total
+    }
+
+    /// The logical offset and remaining length of the current run, skipping empty runs;
+    /// `nil` when no data is left.
+    private func currentRun() throws -> (UInt64, UInt64)? {
+        guard currentEntry != nil, remainingStored > 0 else { return nil }
+        while runIndex < runs.count {
+            let run = runs[runIndex]
+            if runConsumed < run.length { return (run.offset + runConsumed, run.length - runConsumed) }
+            runIndex += 1
+            runConsumed = 0
+        }
+        return nil
+    }
+
+    private func advance(by count: Int) {
+        runConsumed += UInt64(count)
+        remainingStored -= UInt64(count)
+    }
+
+    private func truncatedData() -> TarError {
+        TarError(
+            .truncated, "archive ends \(remainingStored) bytes short of the member's data",
+            member: currentEntry?.name, offset: archiveOffset)
+    }
+
+    // MARK: End
+
+    /// After ``next()`` returned `nil`: whether anything other than zero bytes follows the
+    /// end-of-archive marker. Reads at most `limit` bytes of the source.
+    public func trailer(limit: UInt64 = 1 << 20) throws -> TarTrailer {
+        try failingOnce { try trailingBytes(limit: limit) }
+    }
+
+    private func trailingBytes(limit: UInt64) throws -> TarTrailer {
+        guard ended else {
+            throw TarError(.invalidState, "trailer() called before the end of the archive", offset: archiveOffset)
+        }
+        var zeros: UInt64 = 0
+        while try refill() {
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
+            if let index = bytes.firstIndex(where: { $0 != 0 }) {
+                return .garbage(offset: archiveOffset + UInt64(index))
+            }
+            zeros += UInt64(bytes.count)
+            consume(bytes.count)
+            if zeros > limit { return .paddingBeyondLimit(limit: limit) }
+        }
+        return .zeroPadding(bytes: zeros)
+    }
+
+    // MARK: Building an entry
+
+    private struct PendingMetadata {
+        var pax = PaxMetadata()
+        var longName: [UInt8]?
+        var longLink: [UInt8]?
+        /// Bytes of extended-header data read for this member so far.
+        var bytes = 0
+    }
+
+    private func makeEntry(_ header: TarHeader, pending: PendingMetadata, headerOffset: UInt64) throws -> TarEntry {
+        var records = globalRecords
+        for (key, value) in pending.pax.values {
+            records[key] = value.isEmpty ? nil : value
+        }
+        let sparseRecords = pending.pax.sparse
+
+        var nameBytes = records["path"] ?? pending.longName ?? header.name
+        if let sparseName = sparseRecords["GNU.sparse.name"] { nameBytes = sparseName }
+        let name = decodeName(nameBytes)
+        guard !nameBytes.contains(0) else {
+            throw TarError(.badExtendedHeader, "member name contains a NUL byte", member: name, offset: headerOffset)
+        }
+
+        func number(_ key: String) throws -> UInt64? {
+            guard let value = records[key] else { return nil }
+            guard let number = TarNumber.decimal(value) else {
+                throw TarError(.badExtendedHeader, "pax '\(key)' is not a number", member: name, offset: headerOffset)
+            }
+            return number
+        }
+        let size = try number("size") ?? header.size
+        var mtime = header.mtime
+        if let value = records["mtime"] {
+            guard let seconds = PaxRecords.seconds(value) else {
+                throw TarError(.badExtendedHeader, "pax 'mtime' is not a time", member: name, offset: headerOffset)
+            }
+            mtime = seconds
+        }
+
+        let kind: TarEntryKind
+        var hasData = true
+        switch header.typeFlag {
+        case 0:
+            // Old archives mark directories by a trailing slash on a regular-file header.
+            kind = nameBytes.last == UInt8(ascii: "/") ? .directory : .regular
+        case UInt8(ascii: "0"), UInt8(ascii: "7"), UInt8(ascii: "S"): kind = .regular
+        case UInt8(ascii: "1"): kind = .hardLink; hasData = false
+        case UInt8(ascii: "2"): kind = .symbolicLink; hasData = false
+        case UInt8(ascii: "3"): kind = .characterDevice; hasData = false
+        case UInt8(ascii: "4"): kind = .blockDevice; hasData = false
+        case UInt8(ascii: "5"): kind = .directory; hasData = false
+        case UInt8(ascii: "6"): kind = .fifo; hasData = false
+        case UInt8(ascii: "D"): kind = .directory
+        default: kind = .other(header.typeFlag)
+        }
+        let isPax = pending.pax.hasRecords || sawGlobalRecords
+
+        var entry = TarEntry(
+            name: name, kind: kind, typeFlag: header.typeFlag, mode: UInt32(truncatingIfNeeded: header.mode),
+            uid: try number("uid") ?? header.uid, gid: try number("gid") ?? header.gid,
+            userName: decodeName(records["uname"] ?? header.userName),
+            groupName: decodeName(records["gname"] ?? header.groupName),
+            modificationTime: mtime,
+            linkName: decodeName(records["linkpath"] ?? pending.longLink ?? header.linkName),
+            size: hasData ? size : 0, storedSize: hasData ? size : 0, sparseMap: nil, sparseFormat: nil,
+            format: isPax ? .pax : header.format,
+            deviceMajor: UInt32(truncatingIfNeeded: header.deviceMajor),
+            deviceMinor: UInt32(truncatingIfNeeded: header.deviceMinor),
+            headerOffset: headerOffset, dataOffset: archiveOffset)
+        // The archive holds `size` bytes (plus padding) after the header whatever the map says.
+        let archived = hasData ? size : 0
+
+        var mapBytes: UInt64 = 0
+        if kind == .regular {
+            if let gnu = header.gnuSparse {
+                let extents = try readOldGNUExtensions(first: gnu.extents, isExtended: gnu.isExtended, member: name)
+                entry.sparseMap = try validatedMap(realSize: gnu.realSize, extents: extents, member: name, offset: headerOffset)
+                entry.sparseFormat = .oldGNU
+                entry.dataOffset = archiveOffset
+            } else if !sparseRecords.isEmpty || pending.pax.hasSparseRuns {
+                mapBytes = try applyPaxSparse(pending.pax, to: &entry, archived: archived)
+            }
+        }
+        if let map = entry.sparseMap {
+            // What remains of the archived bytes after a PAX 1.0 map must be exactly the data runs.
+            let stored = archived - mapBytes  // readPax1Map never reads past `archived`
+            guard map.dataSize == stored else {
+                throw TarError(
+                    .sizeMismatch, "sparse map holds \(map.dataSize) bytes of data but the member stores \(stored)",
+                    member: name, offset: headerOffset)
+            }
+            entry.size = map.realSize
+            entry.storedSize = stored
+            runs = map.extents
+        } else {
+            runs = [SparseExtent(offset: 0, length: entry.storedSize)]
+        }
+        runIndex = 0
+        runConsumed = 0
+        remainingStored = entry.storedSize
+        padding = Self.padding(for: archived)
+        currentEntry = entry
+        return entry
+    }
+
+    private func validatedMap(realSize: UInt64, extents: [SparseExtent], member: String, offset: UInt64) throws -> SparseMap {
+        do {
+            return try SparseMap(realSize: realSize, extents: extents)
+        } catch {
+            throw TarError(.badSparseMap, error.description, member: member, offset: offset)
+        }
+    }
+
+    /// Reads the extension blocks that follow an old GNU sparse header.
+    private func readOldGNUExtensions(first: [SparseExtent], isExtended: Bool, member: String) throws -> [SparseExtent] {
+        var extents = first
+        var more = isExtended
+        while more {
+            let blockOffset = archiveOffset
+            guard try ensure(HeaderLayout.blockSize) else {
+                throw TarError(.truncated, "archive ends inside a GNU sparse extension block", member: member, offset: blockOffset)
+            }
+            let block = block()
+            for index in 0..<HeaderLayout.extensionEntries {
+                guard let extent = try TarHeader.sparseEntry(
+                    block, at: index * HeaderLayout.sparseEntrySize, member: member, offset: blockOffset)
+                else { break }
+                extents.append(extent)
+            }
+            more = block[HeaderLayout.extensionIsExtended] != 0
+            consume(HeaderLayout.blockSize)
+            guard extents.count <= options.maximumSparseExtents else {
+                throw TarError(
+                    .limitExceeded, "sparse map has more than \(options.maximumSparseExtents) entries",
+                    member: member, offset: blockOffset)
+            }
+        }
+        return extents
+    }
+
+    /// Builds the sparse map of a PAX 0.0, 0.1 or 1.0 member.
+    ///
+    /// - Returns: how many archived bytes a PAX 1.0 map took (0 for the other versions).
+    private func applyPaxSparse(_ pax: PaxMetadata, to entry: inout TarEntry, archived: UInt64) throws -> UInt64 {
+        let records = pax.sparse
+        var mapBytes: UInt64 = 0
+        let member = entry.name
+        let at = entry.headerOffset
+        func number(_ key: String) throws -> UInt64? {
+            guard let value = records[key] else { return nil }
+            guard let number = TarNumber.decimal(value) else {
+                throw TarError(.badSparseMap, "pax '\(key)' is not a number", member: member, offset: at)
+            }
+            return number
+        }
+        let major = try number("GNU.sparse.major")
+        let minor = try number("GNU.sparse.minor")
+        var extents: [SparseExtent] = []
+        let format: TarSparseFormat
+        if major == 1 {
+            guard minor == 0 else {
+                throw TarError(.badSparseMap, "unsupported GNU sparse version 1.\(minor ?? 0)", member: member, offset: at)
+            }
+            format = .pax1_0
+            let mapStart = archiveOffset
+            extents = try readPax1Map(member: member, archived: archived)
+            entry.dataOffset = archiveOffset
+            mapBytes = archiveOffset - mapStart
+        } else if let map = records["GNU.sparse.map"] {
+            format = .pax0_1
+            extents = try Self.parseMap01(map, maximumRuns: options.maximumSparseExtents, member: member, offset: at)
+        } else if pax.hasSparseRuns {
+            format = .pax0_0
+            guard !pax.hasUnpairedOffset else {
+                throw TarError(.badSparseMap, "GNU.sparse.offset without GNU.sparse.numbytes", member: member, offset: at)
+            }
+            extents = pax.sparseRuns
+        } else {
+            return 0  // Only GNU.sparse.name or similar: not a sparse member.
+        }
+        if format != .pax1_0, let count = try number("GNU.sparse.numblocks"), count != UInt64(extents.count) {
+            throw TarError(
+                .badSparseMap, "GNU.sparse.numblocks says \(count) but the map has \(extents.count) entries", member: member, offset: at)
+        }
+        guard let realSize = try number("GNU.sparse.realsize") ?? number("GNU.sparse.size") else {
+            throw TarError(.badSparseMap, "sparse member without GNU.sparse.realsize or GNU.sparse.size", member: member, offset: at)
+        }
+        entry.sparseMap = try validatedMap(realSize: realSize, extents: extents, member: member, offset: at)
+        entry.sparseFormat = format
+        return mapBytes
+    }
+
+    /// Parses a PAX 0.1 `GNU.sparse.map` value (`offset,length,offset,length,…`) without
+    /// splitting it first, refusing more than `maximumRuns` pairs as soon as they appear.
+    private static func parseMap01(_ map: [UInt8], maximumRuns: Int, member: String, offset at: UInt64) throws -> [SparseExtent] {
+        var extents: [SparseExtent] = []
+        var pendingOffset: UInt64?
+        var fieldStart = 0
+        var index = 0
+        while index <= map.count {
+            if index == map.count || map[index] == UInt8(ascii: ",") {
+                guard let number = TarNumber.decimal(map[fieldStart..<index]) else {
+                    throw TarError(
+                        .badSparseMap, "GNU.sparse.map value \(extents.count * 2 + (pendingOffset == nil ? 0 : 1)) is not a number",
+                        member: member, offset: at)
+                }
+                if let start = pendingOffset {
+                    guard extents.count < maximumRuns else {
+                        throw TarError(.limitExceeded, "sparse map has more than \(maximumRuns) entries", member: member, offset: at)
+                    }
+                    extents.append(SparseExtent(offset: start, length: number))
+                    pendingOffset = nil
+                } else {
+                    pendingOffset = number
+                }
+                fieldStart = index + 1
+            }
+            index += 1
+        }
+        guard pendingOffset == nil else {
+            throw TarError(.badSparseMap, "GNU.sparse.map has an odd number of values", member: member, offset: at)
+        }
+        return extents
+    }
+
+    /// Reads a PAX 1.0 map from the start of the member's data: a count, then offset/length
+    /// pairs, one decimal per line, padded to a block.
+    private func readPax1Map(member: String, archived: UInt64) throws -> [SparseExtent] {
+        let mapOffset = archiveOffset
+        var used: UInt64 = 0
+        var blockBytes = [UInt8](repeating: 0, count: HeaderLayout.blockSize)
+        var position = HeaderLayout.blockSize
+        func nextNumber() throws -> UInt64 {
+            var digits = 0
+            var value: UInt64 = 0
+            while true {
+                if position == HeaderLayout.blockSize {
+                    guard used + 512 <= archived else {
+                        throw TarError(.badSparseMap, "PAX 1.0 sparse map runs past the member's data", member: member, offset: mapOffset)
+                    }
+                    guard try ensure(HeaderLayout.blockSize) else {
+                        throw TarError(.truncated, "archive ends inside a PAX 1.0 sparse map", member: member, offset: archiveOffset)
+                    }
+                    blockBytes.withUnsafeMutableBytes { $0.copyMemory(from: block()) }
+                    consume(HeaderLayout.blockSize)
+                    used += 512
+                    position = 0
+                }
+                let byte = blockBytes[position]
+                position += 1
+                if byte == 0x0A {
+                    guard digits > 0 else { break }
+                    return value
+                }
+                guard byte >= 0x30, byte <= 0x39, digits < 20 else { break }
+                let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - 0x30))
+                guard !o1, !o2 else { break }
+                value = sum
+                digits += 1
+            }
+            throw TarError(.badSparseMap, "PAX 1.0 sparse map holds a line that is not a decimal number", member: member, offset: mapOffset)
+        }
+        let count = try nextNumber()
+        guard count <= UInt64(options.maximumSparseExtents) else {
+            throw TarError(
+                .limitExceeded, "sparse map declares \(count) entries, more than the limit \(options.maximumSparseExtents)",
+                member: member, offset: mapOffset)
+        }
+        var extents: [SparseExtent] = []
+        extents.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            let offset = try nextNumber()
+            let length = try nextNumber()
+            extents.append(SparseExtent(offset: offset, length: length))
+        }
+        return extents
+    }
+}

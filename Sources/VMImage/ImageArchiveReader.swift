@@ -1,0 +1,121 @@
+import ByteStreams
+import QCOW2
+import SystemPackage
+import Tar
+import Zstd
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Streams an image archive (zstd → tar) and applies every rule of the image format to it,
+/// writing its members into an open folder as they arrive (or, when verifying, writing only
+/// the small members and counting the disk's bytes).
+struct ImageArchiveReader {
+    let archiveName: String
+    let limits: ImageLimits
+    /// Whether `disk.img`'s data is written; when false it is read, checked and dropped.
+    let writesDisk: Bool
+
+    /// Facts gathered while streaming.
+    private struct Scan {
+        var sizes: [String: UInt64] = [:]
+        var diskData: UInt64 = 0
+        var diskPrefix: [UInt8] = []
+    }
+
+    /// Reads the whole archive from `source` into `folder` (an open directory). Files it
+    /// created are left for the caller to remove on failure (see ``ImageFolder``).
+    func read<Source: ByteSource>(from source: Source, into folder: ImageFolder) throws -> ImageContents {
+        let counted = SharedSource(LimitedSource(source, limit: limits.maxImageSize, name: archiveName))
+        let decompressor = try ZstdDecompressor(readingFrom: counted)
+        let reader = TarReader(reading: decompressor)
+        var scan = Scan()
+        while let entry = try reader.next() {
+            try take(entry, from: reader, into: folder, scan: &scan)
+        }
+        switch try reader.trailer(limit: 16 << 20) {
+        case .zeroPadding:
+            break
+        case .garbage(let offset):
+            throw malformed(archiveName, .trailingData, "non-zero bytes follow the end of the tar archive (at tar offset \(offset))")
+        case .paddingBeyondLimit(let limit):
+            throw malformed(archiveName, .trailingData, "more than \(limit) bytes of padding follow the end of the tar archive")
+        }
+        for name in ImageArchive.memberNames where scan.sizes[name] == nil {
+            throw malformed(name, .missingMember, "the archive has no \(name)")
+        }
+        let virtualSize = scan.sizes[ImageArchive.diskName] ?? 0
+        try ImageValidation.checkDisk(prefix: scan.diskPrefix, size: virtualSize)
+        try ImageValidation.checkLayer(in: folder, diskSize: virtualSize, limits: limits)
+        let machine = try ImageValidation.loadMachine(in: folder, limits: limits)
+        return ImageContents(
+            virtualSize: virtualSize, diskDataBytes: scan.diskData,
+            layerSize: scan.sizes[ImageArchive.layerName] ?? 0, machine: machine,
+            archiveBytes: counted.upstream.count)
+    }
+
+    private func take<Source: ByteSource>(
+        _ entry: TarEntry, from reader: TarReader<Source>, into folder: ImageFolder, scan: inout Scan
+    ) throws {
+        var trimmed = Substring(entry.name)
+        if trimmed.hasPrefix("./") { trimmed = trimmed.dropFirst(2) }
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }  // a directory's "disk.img/"
+        let name = String(trimmed)
+        guard ImageArchive.memberNames.contains(name) else {
+            throw malformed(entry.name, .unexpectedMember,
+                            "an image archive holds only disk.img, layer.qcow2 and machine.json")
+        }
+        guard entry.kind == .regular else {
+            throw malformed(name, .memberType, "must be a regular file, found \(describe(entry.kind))")
+        }
+        guard scan.sizes[name] == nil else {
+            throw malformed(name, .duplicateMember, "appears more than once in the archive")
+        }
+        let limit = name == ImageArchive.machineName ? limits.maxMachineSize : limits.maxImageSize
+        guard entry.size <= limit else {
+            throw malformed(name, .sizeLimit, "declares \(entry.size) bytes, more than the limit of \(limit)")
+        }
+        scan.sizes[name] = entry.size
+        let isDisk = name == ImageArchive.diskName
+        var prefix = [UInt8](repeating: 0, count: isDisk ? Int(min(entry.size, UInt64(ForeignFormat.prefixLength * 8))) : 0)
+        let peek: (UInt64, UnsafeRawBufferPointer) throws -> Void = { offset, bytes in
+            guard offset < UInt64(prefix.count) else { return }
+            let n = min(bytes.count, prefix.count - Int(offset))
+            prefix.withUnsafeMutableBytes { target in
+                (target.baseAddress! + Int(offset)).copyMemory(from: bytes.baseAddress!, byteCount: n)
+            }
+        }
+        if isDisk && !writesDisk {
+            while try reader.withNextChunk({ offset, bytes in try peek(offset, bytes) }) != nil {}
+            scan.diskData = entry.storedSize
+        } else {
+            let file = try folder.create(name)
+            defer { try? file.close() }
+            try SparseFile.setSize(of: file, to: entry.size, path: name)
+            try reader.writeData(to: file, path: name, peek: isDisk ? peek : nil)
+            if isDisk { scan.diskData = entry.storedSize }
+        }
+        if isDisk { scan.diskPrefix = prefix }
+    }
+
+    private func describe(_ kind: TarEntryKind) -> String {
+        switch kind {
+        case .regular: "a regular file"
+        case .hardLink: "a hard link"
+        case .symbolicLink: "a symbolic link"
+        case .characterDevice: "a character device"
+        case .blockDevice: "a block device"
+        case .directory: "a directory"
+        case .fifo: "a FIFO"
+        case .other(let flag): "a member of type '\(Character(Unicode.Scalar(flag)))'"
+        }
+    }
+}
+
+/// A `malformedPayload` error.
+func malformed(_ member: String, _ rule: PayloadRule, _ message: String) -> VMImageError {
+    .malformedPayload(member: member, rule: rule, message: message)
+}

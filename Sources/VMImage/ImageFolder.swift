@@ -1,0 +1,111 @@
+import ByteStreams
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A folder this library created and fills, held open so that every file in it is made
+/// relative to the open handle (`openat` with `O_EXCL|O_NOFOLLOW`): nothing lands outside
+/// it, nothing existing is overwritten, and ``remove()`` undoes everything.
+final class ImageFolder {
+    /// The folder's path.
+    let path: FilePath
+    /// The open directory.
+    let descriptor: FileDescriptor
+    private var created: [String] = []
+    private var closed = false
+
+    /// Creates the folder `path` (which must not exist) and opens it.
+    init(creating path: FilePath, mode: mode_t = 0o755) throws {
+        guard mkdir(path.string, mode) == 0 else {
+            let code = errno
+            if code == EEXIST {
+                throw VMImageError.fileSystem(operation: "create folder (it already exists)", path: path.string, errno: code)
+            }
+            throw VMImageError.fileSystem(operation: "create folder", path: path.string, errno: code)
+        }
+        let raw = open(path.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard raw >= 0 else {
+            let code = errno
+            rmdir(path.string)
+            throw VMImageError.fileSystem(operation: "open folder", path: path.string, errno: code)
+        }
+        self.path = path
+        self.descriptor = FileDescriptor(rawValue: raw)
+    }
+
+    /// Opens an existing folder (for adding files to it).
+    init(existing path: FilePath) throws {
+        let raw = open(path.string, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard raw >= 0 else {
+            throw VMImageError.fileSystem(operation: "open folder", path: path.string, errno: errno)
+        }
+        self.path = path
+        self.descriptor = FileDescriptor(rawValue: raw)
+    }
+
+    deinit {
+        if !closed { try? descriptor.close() }
+    }
+
+    /// The path of `name` inside the folder.
+    func file(_ name: String) -> FilePath { path.appending(name) }
+
+    /// Creates the new file `name` for writing (never following a link, never replacing).
+    func create(_ name: String, mode: mode_t = 0o644) throws -> FileDescriptor {
+        let raw = openat(descriptor.rawValue, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard raw >= 0 else {
+            throw VMImageError.fileSystem(operation: "create", path: file(name).string, errno: errno)
+        }
+        created.append(name)
+        return FileDescriptor(rawValue: raw)
+    }
+
+    /// Opens `name` for reading, refusing a symbolic link.
+    func openForReading(_ name: String) throws -> FileDescriptor {
+        let raw = openat(descriptor.rawValue, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard raw >= 0 else {
+            throw VMImageError.fileSystem(operation: "open", path: file(name).string, errno: errno)
+        }
+        return FileDescriptor(rawValue: raw)
+    }
+
+    /// Reads all of `name`, refusing more than `limit` bytes.
+    func readAll(_ name: String, limit: UInt64) throws -> [UInt8] {
+        let handle = try openForReading(name)
+        defer { try? handle.close() }
+        let status = try SparseFile.status(of: handle, path: file(name).string)
+        guard status.size <= limit else {
+            throw malformed(name, .sizeLimit, "is \(status.size) bytes, more than the limit of \(limit)")
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(status.size))
+        let n = try bytes.withUnsafeMutableBytes { try handle.pread(into: $0, at: 0, path: file(name).string) }
+        return Array(bytes.prefix(n))
+    }
+
+    /// Flushes the folder's entries to disk.
+    func sync() {
+        _ = fsync(descriptor.rawValue)
+    }
+
+    /// Closes the handle; the folder and its files stay.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        try? descriptor.close()
+    }
+
+    /// Deletes every file this object created and then the folder itself (when this
+    /// object created it, or it is left empty).
+    func remove() {
+        for name in created.reversed() {
+            _ = unlinkat(descriptor.rawValue, name, 0)
+        }
+        created.removeAll()
+        close()
+        _ = rmdir(path.string)
+    }
+}

@@ -1,0 +1,145 @@
+import ByteStreams
+import QCOW2
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Downloads, validates, caches and instantiates VM images: taskcluster-worker's
+/// `image.Manager`.
+///
+/// ``instance(imageID:download:)`` returns a fresh ``Instance`` of the image `imageID`,
+/// downloading and extracting it first when it is not cached. However many callers ask for
+/// the same image at once, it is downloaded and extracted once; if that fails, every waiter
+/// gets the same error and nothing is cached, so a later call tries again. Loaded images are
+/// registered with the ``ResourceTracker`` and deleted by it only when no instance holds them.
+///
+/// The caller chooses image IDs that identify images uniquely (`"url:<url>"`,
+/// `"taskId:<taskId>/<runId>/<artifact>"`…) and enforces any access control.
+public actor ImageManager {
+    /// Where images, downloads and instance disks live.
+    public nonisolated let imageFolder: FilePath
+    /// Limits applied to every archive.
+    public nonisolated let limits: ImageLimits
+    private let tracker: any ResourceTracker
+    private let monitor: Monitor
+    private var images: [String: Entry] = [:]
+
+    private struct Entry {
+        let token: UInt64
+        let task: Task<LoadedImage, any Error>
+    }
+
+    /// A manager keeping its images in `imageFolder` (created when missing), registering them
+    /// with `gc`, reporting to `monitor`.
+    public init(imageFolder: FilePath, gc: any ResourceTracker, monitor: Monitor = .silent, limits: ImageLimits = .init()) throws(VMImageError) {
+        if mkdir(imageFolder.string, 0o755) != 0 && errno != EEXIST {
+            throw .fileSystem(operation: "create folder", path: imageFolder.string, errno: errno)
+        }
+        var status = stat()
+        guard lstat(imageFolder.string, &status) == 0 else {
+            throw .fileSystem(operation: "stat", path: imageFolder.string, errno: errno)
+        }
+        guard (status.st_mode & S_IFMT) == S_IFDIR else {
+            throw .fileSystem(operation: "use as image folder (not a folder, or a symbolic link)", path: imageFolder.string, errno: ENOTDIR)
+        }
+        self.imageFolder = imageFolder
+        self.tracker = gc
+        self.monitor = monitor.withPrefix("image-manager")
+        self.limits = limits
+    }
+
+    /// A new instance of the image `imageID`, calling `download` to fetch the archive into a
+    /// temporary file when the image is not cached.
+    public func instance(imageID: String, download: @escaping Downloader) async throws -> Instance {
+        try await makeInstance(imageID: imageID) { [imageFolder, limits, monitor] folder in
+            let archive = imageFolder.appending(randomName(".download") + ".tar.zst")
+            defer { _ = unlinkFile(archive) }
+            monitor.info("downloading image into \(archive.string)")
+            try await download(archive)
+            monitor.info("extracting image into \(folder.string)")
+            return try await runBlocking { try ImageArchive.extract(archive: archive, into: folder, limits: limits) }
+        }
+    }
+
+    /// A new instance of the image `imageID`, extracting the archive from `bytes` while they
+    /// arrive when the image is not cached: no temporary archive is written, and download
+    /// and extraction overlap. `bytes` is only iterated when the image must be loaded.
+    public func instance<Bytes: AsyncSequence & Sendable>(
+        imageID: String, streaming bytes: Bytes
+    ) async throws -> Instance where Bytes.Element == [UInt8] {
+        try await makeInstance(imageID: imageID) { [limits] folder in
+            try await StreamingExtraction.extract(bytes, into: folder, archiveName: imageID, limits: limits)
+        }
+    }
+
+    private func makeInstance(
+        imageID: String, load: @escaping @Sendable (FilePath) async throws -> ImageContents
+    ) async throws -> Instance {
+        let image = try await loadedImage(imageID, load: load)
+        let disk = image.folder.appending(randomName("instance") + ".qcow2")
+        do {
+            _ = try QCOW2Creator.create(
+                at: disk,
+                options: QCOW2CreateOptions(
+                    virtualSize: image.contents.virtualSize, lazyRefcounts: true,
+                    backingFile: ImageArchive.diskName, backingFormat: .raw, sync: false))
+        } catch {
+            await image.release()
+            throw VMImageError.fileSystem(operation: "create instance disk (\(error))", path: disk.string, errno: EIO)
+        }
+        return Instance(image: image, disk: disk)
+    }
+
+    /// The loaded image `imageID`, held once for the caller.
+    private func loadedImage(
+        _ imageID: String, load: @escaping @Sendable (FilePath) async throws -> ImageContents
+    ) async throws -> LoadedImage {
+        while true {
+            let entry: Entry
+            if let existing = images[imageID] {
+                entry = existing
+            } else {
+                var generator = SystemRandomNumberGenerator()
+                let token = generator.next()
+                let folder = imageFolder.appending(randomName("image"))
+                let task = Task { [tracker, monitor] in
+                    let contents = try await load(folder)
+                    let image = LoadedImage(imageID: imageID, folder: folder, contents: contents) { [weak self] image in
+                        await self?.evict(image)
+                    }
+                    await tracker.register(image)
+                    monitor.info("image \(imageID) loaded into \(folder.string)")
+                    return image
+                }
+                entry = Entry(token: token, task: task)
+                images[imageID] = entry
+            }
+            do {
+                let image = try await entry.task.value
+                if await image.acquire() { return image }
+                // Disposed between loading and now: forget it and load again.
+                if images[imageID]?.token == entry.token { images[imageID] = nil }
+            } catch {
+                if images[imageID]?.token == entry.token {
+                    images[imageID] = nil
+                    monitor.warn("loading image \(imageID) failed: \(error)")
+                }
+                throw error
+            }
+        }
+    }
+
+    /// Forgets a disposed image so the next request loads it again.
+    private func evict(_ image: LoadedImage) async {
+        guard let entry = images[image.imageID], let cached = try? await entry.task.value, cached === image else { return }
+        images[image.imageID] = nil
+        await tracker.unregister(image)
+    }
+
+    /// The image IDs currently cached (loaded or loading).
+    public var cachedImageIDs: [String] { images.keys.sorted() }
+}

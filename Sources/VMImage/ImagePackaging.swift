@@ -1,0 +1,207 @@
+import ByteStreams
+import QCOW2
+import SystemPackage
+import Tar
+import Zstd
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How ``ImageArchive/package(folder:to:options:)`` writes an archive.
+public struct PackageOptions: Sendable {
+    /// zstd level (3 by default, like `zstd -3`).
+    public var level: Int
+    /// zstd worker threads (one per core by default).
+    public var workers: Int
+    /// Modification time stored for every member, so the same folder gives the same bytes.
+    public var modificationTime: Int64
+    /// Called now and then with (disk bytes read, disk bytes to read); may be `nil`.
+    public var progress: (@Sendable (_ done: UInt64, _ total: UInt64) -> Void)?
+
+    /// Level 3, every core, members dated 0.
+    public init(level: Int = 3, workers: Int = ZstdCompressionOptions.availableCores, modificationTime: Int64 = 0,
+                progress: (@Sendable (UInt64, UInt64) -> Void)? = nil) {
+        self.level = level
+        self.workers = workers
+        self.modificationTime = modificationTime
+        self.progress = progress
+    }
+}
+
+/// What packaging wrote.
+public struct PackageResult: Sendable, Equatable {
+    /// The disk's size (the guest's virtual size).
+    public var virtualSize: UInt64
+    /// Bytes of the disk stored as data (holes and zero runs left out).
+    public var diskDataBytes: UInt64
+    /// Size of the tar stream before compression.
+    public var tarBytes: UInt64
+    /// Size of the archive written.
+    public var archiveBytes: UInt64
+}
+
+extension ImageArchive {
+    /// Packages the image folder `folder` (holding `disk.img` and `machine.json`) into the
+    /// archive `target`: writes a fresh `layer.qcow2` overlay into the folder, then streams a
+    /// sparse tar of the three members through multithreaded zstd into a temporary file next
+    /// to `target`, and renames it into place. Temporary files are removed whatever happens.
+    ///
+    /// The folder is checked first with the same rules extraction applies, so a package that
+    /// succeeds always extracts: `machine.json` must be valid, `disk.img` must be raw.
+    @discardableResult
+    public static func package(folder: FilePath, to target: FilePath, options: PackageOptions = .init()) throws(VMImageError) -> PackageResult {
+        do {
+            return try packageThrowing(folder: folder, to: target, options: options)
+        } catch {
+            throw imageError(error, archiveName: target.string)
+        }
+    }
+
+    private static func packageThrowing(folder path: FilePath, to target: FilePath, options: PackageOptions) throws -> PackageResult {
+        let folder = try ImageFolder(existing: path)
+        defer { folder.close() }
+        let machineBytes = try folder.readAll(machineName, limit: ImageLimits().maxMachineSize)
+        _ = try Machine(json: machineBytes, member: folder.file(machineName).string)
+
+        let disk = try folder.openForReading(diskName)
+        defer { try? disk.close() }
+        let diskStatus = try SparseFile.status(of: disk, path: folder.file(diskName).string)
+        guard diskStatus.isRegularFile else {
+            throw malformed(folder.file(diskName).string, .memberType, "must be a regular file")
+        }
+        var prefix = [UInt8](repeating: 0, count: Int(min(diskStatus.size, UInt64(ForeignFormat.prefixLength * 8))))
+        _ = try prefix.withUnsafeMutableBytes { try disk.pread(into: $0, at: 0, path: diskName) }
+        try ImageValidation.checkDisk(prefix: prefix, size: diskStatus.size)
+
+        // A fresh overlay: backing disk.img, raw, lazy refcounts, no data.
+        do {
+            _ = try QCOW2Creator.create(
+                at: folder.file(layerName),
+                options: QCOW2CreateOptions(
+                    virtualSize: diskStatus.size, lazyRefcounts: true, backingFile: diskName,
+                    backingFormat: .raw, overwrite: true, sync: false))
+        } catch {
+            throw VMImageError.fileSystem(operation: "create layer.qcow2 (\(error))", path: folder.file(layerName).string, errno: EIO)
+        }
+        let layer = try folder.openForReading(layerName)
+        defer { try? layer.close() }
+
+        let output = try TemporaryOutput(for: target)
+        do {
+            var sink = FileSink(output.descriptor, path: output.path.string)
+            let progressTotal = diskStatus.allocatedBytes
+            let progress = options.progress
+            let compressor = try ZstdCompressor(
+                writingTo: ProgressSink(downstream: FileSinkBox(sink), report: { done in progress?(done, progressTotal) }),
+                options: ZstdCompressionOptions(level: options.level, workers: options.workers))
+            let writer = TarWriter(writingTo: compressor)
+            let attributes = TarMemberAttributes(mode: 0o644, modificationTime: options.modificationTime)
+            let member = try writer.appendFile(named: diskName, contentsOf: disk, attributes: attributes,
+                                               path: folder.file(diskName).string)
+            try writer.appendFile(named: layerName, contentsOf: layer, attributes: attributes,
+                                  path: folder.file(layerName).string)
+            try writer.appendFile(named: machineName, contents: machineBytes, attributes: attributes)
+            _ = try writer.finish()
+            let downstream = try compressor.finish()
+            sink = downstream.downstream.sink
+            try output.commit()
+            return PackageResult(
+                virtualSize: diskStatus.size, diskDataBytes: member.storedSize,
+                tarBytes: compressor.bytesIn, archiveBytes: sink.bytesWritten)
+        } catch {
+            output.discard()
+            throw error
+        }
+    }
+}
+
+/// A ``FileSink`` held by reference so its byte count survives being passed down a pipeline.
+final class FileSinkBox: ByteSink {
+    var sink: FileSink
+    init(_ sink: FileSink) { self.sink = sink }
+    func write(_ bytes: UnsafeRawBufferPointer) throws { try sink.write(bytes) }
+}
+
+/// Passes bytes on and reports the running total at most every 64 MiB.
+struct ProgressSink<Downstream: ByteSink>: ByteSink {
+    var downstream: Downstream
+    let report: (UInt64) -> Void
+    private var total: UInt64 = 0
+    private var reported: UInt64 = 0
+
+    init(downstream: Downstream, report: @escaping (UInt64) -> Void) {
+        self.downstream = downstream
+        self.report = report
+    }
+
+    mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try downstream.write(bytes)
+        total &+= UInt64(bytes.count)
+        if total - reported >= 64 << 20 {
+            reported = total
+            report(total)
+        }
+    }
+}
+
+/// A temporary file next to a target path, renamed onto it by ``commit()`` or removed by
+/// ``discard()``.
+final class TemporaryOutput {
+    let target: FilePath
+    let path: FilePath
+    let descriptor: FileDescriptor
+    private var done = false
+
+    init(for target: FilePath) throws {
+        guard let name = target.lastComponent?.string, !name.isEmpty else {
+            throw VMImageError.fileSystem(operation: "write (no file name)", path: target.string, errno: EINVAL)
+        }
+        let folder = target.removingLastComponent()
+        var generator = SystemRandomNumberGenerator()
+        let suffix = String(generator.next() & 0xFFFF_FFFF, radix: 36)
+        let path = (folder.isEmpty ? FilePath(".") : folder).appending(".\(name).partial-\(suffix)")
+        let raw = open(path.string, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard raw >= 0 else {
+            throw VMImageError.fileSystem(operation: "create", path: path.string, errno: errno)
+        }
+        self.target = target
+        self.path = path
+        self.descriptor = FileDescriptor(rawValue: raw)
+    }
+
+    deinit {
+        if !done { discard() }
+    }
+
+    /// Flushes the file to disk and renames it onto the target.
+    func commit() throws {
+        guard fsync(descriptor.rawValue) == 0 else {
+            throw VMImageError.fileSystem(operation: "fsync", path: path.string, errno: errno)
+        }
+        try? descriptor.close()
+        guard rename(path.string, target.string) == 0 else {
+            let code = errno
+            done = true
+            unlink(path.string)
+            throw VMImageError.fileSystem(operation: "rename onto \(target.string)", path: path.string, errno: code)
+        }
+        done = true
+        let folder = target.removingLastComponent()
+        let raw = open(folder.isEmpty ? "." : folder.string, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if raw >= 0 {
+            _ = fsync(raw)
+            close(raw)
+        }
+    }
+
+    /// Closes and deletes the temporary file.
+    func discard() {
+        guard !done else { return }
+        done = true
+        try? descriptor.close()
+        unlink(path.string)
+    }
+}

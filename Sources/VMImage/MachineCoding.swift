@@ -1,0 +1,109 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+extension Machine {
+    /// Reads a machine definition from the bytes of `machine.json`: at most
+    /// ``maxDefinitionSize`` bytes of strict JSON (RFC 8259; no duplicate keys, at most 64
+    /// levels deep) holding an object, migrated from version 0 when it
+    /// has no `version`, then checked against the version-1 schema.
+    ///
+    /// - Parameter member: the name used in errors (the archive member or file).
+    /// - Throws: ``VMImageError/malformedPayload(member:rule:message:)`` for an oversized
+    ///   file or bad JSON, ``VMImageError/invalidMachine(member:issues:)`` listing every
+    ///   violated field otherwise.
+    public init(json bytes: some Collection<UInt8>, member: String = "machine.json") throws(VMImageError) {
+        guard bytes.count <= Machine.maxDefinitionSize else {
+            throw .malformedPayload(
+                member: member, rule: .sizeLimit,
+                message: "the file is \(bytes.count) bytes; a machine definition is at most \(Machine.maxDefinitionSize) bytes (1 MiB)")
+        }
+        let value: JSONValue
+        do {
+            value = try JSONReader.parse(Array(bytes))
+        } catch {
+            throw .malformedPayload(member: member, rule: .jsonSyntax, message: "not valid JSON: \(error)")
+        }
+        self = try Machine(jsonValue: value, member: member)
+    }
+
+    /// The machine in an already parsed JSON document (see ``init(json:member:)``).
+    init(jsonValue value: JSONValue, member: String) throws(VMImageError) {
+        guard case .object(var object) = value else {
+            throw .malformedPayload(
+                member: member, rule: .jsonSyntax,
+                message: "a machine definition must be a JSON object, found \(value.typeName)")
+        }
+        switch object["version"] {
+        case nil, .integer(0):
+            var issues: [MachineIssue] = []
+            guard let migrated = MachineMigration.version1(fromVersion0: object, issues: &issues) else {
+                throw .invalidMachine(member: member, issues: issues)
+            }
+            object = migrated
+        case .integer(Int64(Machine.formatVersion)):
+            break
+        case let version?:
+            throw .invalidMachine(member: member, issues: [MachineIssue(
+                field: "version",
+                message: "\(version.excerpt) is not a supported format version (1, or 0 when absent)")])
+        }
+        var parser = MachineParser()
+        guard let machine = parser.parseVersion1(object) else {
+            throw .invalidMachine(member: member, issues: parser.issues)
+        }
+        self = machine
+    }
+
+    /// The machine as `machine.json` bytes: `version` always, unset fields left out, keys
+    /// sorted (so equal machines give equal bytes), indented when `pretty`.
+    public func jsonBytes(pretty: Bool = false) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(self))
+    }
+
+    /// The set fields as a JSON object, with `version`.
+    var jsonObject: [String: JSONValue] {
+        var object: [String: JSONValue] = ["version": .integer(Int64(Machine.formatVersion))]
+        func put(_ key: String, _ value: String?) { if let value { object[key] = .string(value) } }
+        func put(_ key: String, _ value: Int?) { if let value { object[key] = .integer(Int64(value)) } }
+        put("uuid", uuid)
+        put("chipset", chipset?.rawValue)
+        put("cpu", cpu?.rawValue)
+        if let flags { object["flags"] = .array(flags.map { .string($0) }) }
+        put("threads", threads)
+        put("cores", cores)
+        put("sockets", sockets)
+        put("memory", memory)
+        put("usb", usb?.rawValue)
+        put("network", network?.rawValue)
+        put("mac", mac)
+        put("storage", storage?.rawValue)
+        put("graphics", graphics?.rawValue)
+        put("vgaMemory", vgaMemory)
+        put("graphicsRam", graphicsRAM)
+        put("graphicsVRam", graphicsVRAM)
+        put("sound", sound?.rawValue)
+        put("keyboard", keyboard?.rawValue)
+        put("keyboardLayout", keyboardLayout?.rawValue)
+        put("mouse", mouse?.rawValue)
+        put("tablet", tablet?.rawValue)
+        return object
+    }
+}
+
+extension Machine: Codable {
+    /// Decodes a machine definition with the same migration and whole-schema check as
+    /// ``init(json:member:)``; a violation is thrown as ``VMImageError``.
+    public init(from decoder: any Decoder) throws {
+        self = try Machine(jsonValue: JSONValue(from: decoder), member: "machine.json")
+    }
+
+    /// Encodes the set fields and `version`; unset fields are left out.
+    public func encode(to encoder: any Encoder) throws {
+        try JSONValue.object(jsonObject).encode(to: encoder)
+    }
+}

@@ -1,0 +1,82 @@
+import SystemPackage
+import VMImage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where an ``ImageDownload`` puts the bytes it receives, in order.
+protocol DownloadSink {
+    /// Takes the next bytes. Errors thrown here end the download unchanged (never retried).
+    mutating func append(_ bytes: [UInt8]) async throws
+    /// Forgets everything appended so far, when the sink can; returns whether it did.
+    mutating func restart() throws -> Bool
+}
+
+/// Writes to a file opened for the download, at increasing offsets.
+struct FileSink: DownloadSink {
+    let path: FilePath
+    private let descriptor: SystemPackage.FileDescriptor
+    private var offset: Int64 = 0
+
+    /// Creates or truncates the file at `path` (never through a symlink), mode 0644.
+    init(path: FilePath) throws(VMImageError) {
+        self.path = path
+        do {
+            descriptor = try SystemPackage.FileDescriptor.open(
+                path, .writeOnly, options: [.create, .truncate, .noFollow, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch {
+            throw .fileSystem(operation: "open", path: path.string, errno: (error as? Errno)?.rawValue ?? EIO)
+        }
+    }
+
+    mutating func append(_ bytes: [UInt8]) throws {
+        do {
+            _ = try bytes.withUnsafeBytes { try descriptor.writeAll(toAbsoluteOffset: offset, $0) }
+        } catch {
+            throw VMImageError.fileSystem(operation: "write", path: path.string, errno: (error as? Errno)?.rawValue ?? EIO)
+        }
+        offset += Int64(bytes.count)
+    }
+
+    mutating func restart() throws -> Bool {
+        do {
+            try descriptor.resize(to: 0)
+        } catch {
+            throw VMImageError.fileSystem(operation: "truncate", path: path.string, errno: (error as? Errno)?.rawValue ?? EIO)
+        }
+        offset = 0
+        return true
+    }
+
+    /// Closes the file.
+    func close() throws(VMImageError) {
+        do {
+            try descriptor.close()
+        } catch {
+            throw .fileSystem(operation: "close", path: path.string, errno: (error as? Errno)?.rawValue ?? EIO)
+        }
+    }
+
+    /// Closes and deletes the file (after a failure).
+    func closeAndRemove() {
+        try? descriptor.close()
+        _ = path.withPlatformString { unlink($0) }
+    }
+}
+
+/// Hands bytes to a consumer, which cannot take them back.
+struct ConsumerSink: DownloadSink {
+    let deliver: @Sendable ([UInt8]) async throws -> Void
+
+    mutating func append(_ bytes: [UInt8]) async throws {
+        try await deliver(bytes)
+    }
+
+    mutating func restart() throws -> Bool { false }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import QCOW2
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `qcowtool convert -O raw`: the guest disk as a sparse raw file, like qemu-img convert.
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a qcow2 image's guest disk to a sparse raw file, like qemu-img convert -O raw.",
+        discussion: "Follows the backing chain only when it passes the safety rules; refuses otherwise. The output is written to a temporary file beside DST and renamed into place.")
+
+    @Option(name: .customShort("O"), help: "Output format (only raw).")
+    var outputFormat: String
+
+    @Flag(name: .customShort("p"), help: "Show progress on a terminal.")
+    var progress = false
+
+    @Argument(help: "The qcow2 image.")
+    var source: String
+
+    @Argument(help: "The raw file to write.")
+    var destination: String
+
+    func validate() throws {
+        guard outputFormat == "raw" else { throw ValidationError("only -O raw is supported, not '\(outputFormat)'") }
+    }
+
+    func run() throws {
+        let header: QCOW2Header
+        do {
+            header = try QCOW2Image.header(atPath: source)
+        } catch {
+            printError("convert: could not open '\(source)': \(error)")
+            throw ExitCode(1)
+        }
+        if header.backingFileNameBytes != nil, let refusal = ChainGate.refusal(forImageAt: source) {
+            printError("convert: refusing to follow the backing chain of '\(source)': \(refusal)")
+            throw ExitCode(1)
+        }
+        let showProgress = progress && isatty(STDERR_FILENO) == 1
+        do {
+            let reader = try ImageReader.open(path: source, options: ChainOptions(followBacking: true))
+            defer { reader.close() }
+            var lastShown = -1
+            _ = try RawConversion.convert(reader, to: destination) { done, total in
+                guard showProgress, total > 0 else { return }
+                let hundredths = Int(done * 10000 / total)
+                guard hundredths != lastShown else { return }
+                lastShown = hundredths
+                let fraction = hundredths % 100
+                writeStandardError("\r    (\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)/100%)")
+            }
+            if showProgress { writeStandardError("\n") }
+        } catch {
+            if showProgress { writeStandardError("\n") }
+            printError("convert: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}

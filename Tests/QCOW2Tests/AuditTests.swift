@@ -1,0 +1,102 @@
+@testable import QCOW2
+import Testing
+
+/// The audit on every fixture qemu opens: exactly the expected finding codes.
+struct AuditTests {
+    /// Fixture → the codes its audit must report (and no others).
+    static let expected: [String: Set<String>] = [
+        "v2.qcow2": [], "v3.qcow2": [], "v3-4k.qcow2": [], "cluster512.qcow2": [], "cluster2m.qcow2": [],
+        "refcount1.qcow2": [], "refcount64.qcow2": [], "lazy.qcow2": [], "extended-l2.qcow2": [],
+        "chain-base.qcow2": [], "chain-mid.qcow2": [], "chain-top.qcow2": [], "layer.qcow2": [],
+        "compressed-zlib.qcow2": ["compressed-clusters"], "compressed-zstd.qcow2": ["compressed-clusters"],
+        "snapshots.qcow2": ["internal-snapshots"], "bitmap.qcow2": ["bitmaps"],
+        "datafile.qcow2": ["external-data-file"], "datafile-raw.qcow2": ["external-data-file"],
+        "luks.qcow2": ["encrypted"], "backing-noformat.qcow2": ["backing-without-format"],
+        "dirty.qcow2": ["dirty"], "corrupt.qcow2": ["corrupt"],
+        "flagged-unknown-extension.qcow2": ["unknown-header-extension"],
+        "flagged-unknown-compatible-bit.qcow2": ["unknown-compatible-features"],
+        "flagged-unknown-autoclear-bit.qcow2": ["unknown-autoclear-features"],
+        "flagged-encryption-aes.qcow2": ["encrypted"],
+        "flagged-backing-absolute.qcow2": ["backing-absolute-path"],
+        "flagged-backing-slash.qcow2": ["backing-contains-slash"],
+        "flagged-backing-dotdot.qcow2": ["backing-parent-reference"],
+        "flagged-backing-json.qcow2": ["backing-json-pseudo-name"],
+        "flagged-backing-protocol.qcow2": ["backing-protocol"],
+        "flagged-backing-nul.qcow2": ["backing-invalid-characters"],
+        "flagged-data-file-absolute.qcow2": ["external-data-file", "data-file-absolute-path"],
+        "flagged-data-file-bit-without-name.qcow2": ["external-data-file"],
+        "flagged-data-file-raw-without-data-file.qcow2": [],
+        "flagged-l1-beyond-eof.qcow2": ["l1-table-outside-file"],
+        "flagged-l1-over-refcount-table.qcow2": ["metadata-overlap"],
+        "flagged-l1-in-header-cluster.qcow2": ["metadata-overlap"],
+        "flagged-l1-host-offset-2-56.qcow2": ["host-offset-out-of-range"],
+        "flagged-refcount-table-beyond-eof.qcow2": ["refcount-table-outside-file"],
+        "flagged-snapshots-beyond-eof.qcow2": ["snapshot-table-outside-file", "internal-snapshots"],
+        "flagged-snapshots-over-l1.qcow2": ["metadata-overlap", "snapshot-table-outside-file", "internal-snapshots"],
+        "flagged-trailing-garbage.qcow2": ["trailing-garbage"],
+        "raw.img": [], "disk.img": [],
+        "raw-qcow2.img": ["format-confusion"], "raw-qcow1.img": ["format-confusion"],
+        "raw-vmdk.img": ["format-confusion"], "raw-vmdk-descriptor.img": ["format-confusion"],
+        "raw-vhd.img": ["format-confusion"], "raw-vhdx.img": ["format-confusion"], "raw-qed.img": ["format-confusion"],
+        "raw-luks.img": ["format-confusion"], "raw-vdi.img": ["format-confusion"],
+    ]
+
+    /// Every fixture qemu opened has an expectation here (so a new fixture needs one).
+    @Test func everyOpenableFixtureIsCovered() {
+        let openable = Set(InfoTests.fixtures)
+        #expect(openable.subtracting(Self.expected.keys).sorted() == [])
+        #expect(Set(Self.expected.keys).subtracting(openable).sorted() == [])
+    }
+
+    @Test(arguments: expected.keys.sorted())
+    func findings(name: String) throws {
+        let format: ImageInspection.Format = name.hasSuffix(".img") ? .raw : .qcow2
+        let inspection = try ImageInspection(path: HeaderFixtures.path(name), format: format)
+        let codes = Set(inspection.audit.findings.map(\.code))
+        #expect(codes == Self.expected[name], "\(name): \(inspection.audit.findings)")
+        let hasError = inspection.audit.findings.contains { $0.severity == .error }
+        #expect(inspection.audit.isSafe == !hasError)
+    }
+
+    @Test func severities() throws {
+        let warnings: Set<String> = ["internal-snapshots", "bitmaps", "compressed-clusters", "unknown-header-extension",
+                                     "trailing-garbage", "unknown-compatible-features", "unknown-autoclear-features"]
+        for name in Self.expected.keys.sorted() {
+            let format: ImageInspection.Format = name.hasSuffix(".img") ? .raw : .qcow2
+            for finding in try ImageInspection(path: HeaderFixtures.path(name), format: format).audit.findings {
+                #expect((finding.severity == .warning) == warnings.contains(finding.code), "\(name): \(finding)")
+            }
+        }
+    }
+
+    @Test func probingSeesThroughRawQcow2() throws {
+        // Probed, a raw file holding a qcow2 header is qcow2; forced raw, it is flagged.
+        #expect(try ImageInspection(path: HeaderFixtures.path("raw-qcow2.img")).format == .qcow2)
+        #expect(try ImageInspection(path: HeaderFixtures.path("raw-vmdk.img")).format == .raw)
+        let layer = try HeaderFixtures.bytes("layer.qcow2")
+        let audit = Audit(rawPrefix: Array(layer.prefix(65536)), fileSize: UInt64(layer.count))
+        #expect(audit.contains("format-confusion") && audit.contains("raw-backing-file") && !audit.isSafe)
+    }
+
+    @Test func refusalsGetStableCodes() {
+        let audit = Audit(refusal: .unsupportedFeatures(mask: 1 << 9, names: ["x"]))
+        #expect(audit.findings.map(\.code) == ["unknown-incompatible-features"] && !audit.isSafe)
+        #expect(Audit(refusal: .tableTooLarge(table: "Active L1 table", entries: 1, maximumBytes: 1)).contains("table-too-large"))
+    }
+
+    @Test func lastRefcountIndex() {
+        #expect(Audit.lastNonZeroEntry([0, 0, 1, 0], refcountOrder: 4) == 1)
+        #expect(Audit.lastNonZeroEntry([0, 0, 0, 0], refcountOrder: 4) == nil)
+        #expect(Audit.lastNonZeroEntry([0xFF, 0x04], refcountOrder: 0) == 10)
+        #expect(Audit.lastNonZeroEntry([0x00, 0x10], refcountOrder: 1) == 6)
+        #expect(Audit.lastNonZeroEntry([0x00, 0x10], refcountOrder: 2) == 3)
+        #expect(Audit.lastNonZeroEntry([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], refcountOrder: 6) == 1)
+    }
+
+    @Test func jsonCarriesTheAudit() throws {
+        let inspection = try ImageInspection(path: HeaderFixtures.path("flagged-backing-absolute.qcow2"))
+        let json = inspection.json
+        #expect(json.contains("\"audit\": {\n        \"safe\": false,\n        \"findings\": [\n            {\n                \"code\": \"backing-absolute-path\""))
+        #expect(json.hasSuffix("\n}"))
+    }
+}
