@@ -23,6 +23,8 @@ struct CreateResolvedSettings: Sendable, Equatable {
     }
     /// qemu's cap on the active L1 table: 32 MiB of 8-byte entries.
     static let maxL1Entries: UInt64 = (32 << 20) / 8
+    /// The most memory the planner may hold for refcount blocks and the L1 table.
+    static let maxPlanningMemory: UInt64 = 40 << 20
 }
 
 /// Replays what `qemu-img create -f qcow2` 7.2 does to a new file — allocate the header and
@@ -64,6 +66,12 @@ struct CreateImagePlan {
         }
 
         if settings.preallocateMetadata && settings.virtualSize > 0 {
+            // Refcount blocks stay in memory while planning: bound them (and the L1) up front.
+            let dataClusters = settings.virtualSize / cs + l1Entries + 8
+            let refcountBytes = (dataClusters << settings.refcountOrder) / 8
+            guard refcountBytes + l1Entries * 8 <= CreateResolvedSettings.maxPlanningMemory else {
+                throw .preallocationTooLarge(virtualSize: settings.virtualSize, limit: CreateResolvedSettings.maxPlanningMemory)
+            }
             var preallocator = CreateMetadataPreallocator(settings: settings, l1: l1)
             try preallocator.run(&model, emit: emit)
             l1 = preallocator.l1
@@ -86,24 +94,46 @@ struct CreateImagePlan {
             backingFile: settings.backingFile)
         regions.append(Region(offset: 0, bytes: header.encode()))
         for retired in model.retiredTables {
-            appendTrimmed(Self.bigEndianBytes(retired.entries), at: retired.offset)
+            appendTrimmed(entries: retired.entries, at: retired.offset)
         }
-        appendTrimmed(Self.bigEndianBytes(model.reftable), at: model.reftableOffset)
+        appendTrimmed(entries: model.reftable, at: model.reftableOffset)
         for offset in model.blocks.keys.sorted() {
             appendTrimmed(model.blocks[offset] ?? [], at: offset)
         }
-        if !l1.isEmpty { appendTrimmed(Self.bigEndianBytes(l1), at: l1Offset) }
+        if !l1.isEmpty { appendTrimmed(entries: l1, at: l1Offset) }
         regions.sort { $0.offset < $1.offset }
         fileLength = model.fileEnd
     }
 
     /// Adds `bytes` at `offset` without its leading and trailing zeros (nothing if all zero).
     private mutating func appendTrimmed(_ bytes: [UInt8], at offset: UInt64) {
-        guard let first = bytes.firstIndex(where: { $0 != 0 }), let last = bytes.lastIndex(where: { $0 != 0 }) else { return }
-        regions.append(Region(offset: offset + UInt64(first), bytes: Array(bytes[first...last])))
+        guard let used = Self.nonZeroRange(bytes) else { return }
+        regions.append(Region(offset: offset + UInt64(used.lowerBound), bytes: Array(bytes[used])))
     }
 
-    static func bigEndianBytes(_ values: [UInt64]) -> [UInt8] {
+    /// Adds big-endian `entries` at `offset`, encoding only the span between the first and
+    /// last non-zero entry (a refcount table is mostly empty).
+    private mutating func appendTrimmed(entries: [UInt64], at offset: UInt64) {
+        guard let first = entries.firstIndex(where: { $0 != 0 }), let last = entries.lastIndex(where: { $0 != 0 }) else { return }
+        appendTrimmed(Self.bigEndianBytes(entries[first...last]), at: offset + UInt64(first) * 8)
+    }
+
+    /// The range from the first to the last non-zero byte, scanning eight bytes at a time.
+    static func nonZeroRange(_ bytes: [UInt8]) -> Range<Int>? {
+        bytes.withUnsafeBytes { raw -> Range<Int>? in
+            let count = raw.count
+            var low = 0
+            while low + 8 <= count && raw.loadUnaligned(fromByteOffset: low, as: UInt64.self) == 0 { low += 8 }
+            while low < count && raw[low] == 0 { low += 1 }
+            guard low < count else { return nil }
+            var high = count
+            while high - 8 >= low && raw.loadUnaligned(fromByteOffset: high - 8, as: UInt64.self) == 0 { high -= 8 }
+            while high > low && raw[high - 1] == 0 { high -= 1 }
+            return low..<high
+        }
+    }
+
+    static func bigEndianBytes<C: Collection>(_ values: C) -> [UInt8] where C.Element == UInt64 {
         var out = [UInt8]()
         out.reserveCapacity(values.count * 8)
         for value in values { out.appendCreateBigEndian(value) }

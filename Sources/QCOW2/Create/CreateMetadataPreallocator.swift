@@ -120,8 +120,8 @@ struct CreateMetadataPreallocator {
     private mutating func flushL2(_ emit: Emit) throws(QCOW2CreateError) {
         guard let table = currentL2 else { return }
         currentL2 = nil
-        if let first = table.bytes.firstIndex(where: { $0 != 0 }), let last = table.bytes.lastIndex(where: { $0 != 0 }) {
-            try emit(CreateImagePlan.Region(offset: table.offset + UInt64(first), bytes: Array(table.bytes[first...last])))
+        if let used = CreateImagePlan.nonZeroRange(table.bytes) {
+            try emit(CreateImagePlan.Region(offset: table.offset + UInt64(used.lowerBound), bytes: Array(table.bytes[used])))
         }
     }
 }

@@ -117,6 +117,12 @@ struct CreateRefcountModel {
             if try updateRefcount(offset: first << clusterBits, length: bytes, decrease: false) == .done {
                 return first << clusterBits
             }
+            // The next search starts at the failed run again. When the retry came after a
+            // partial update, undoing it already moved the index back here; when the very
+            // first cluster needed a new refcount block, qemu 7.2 still places the retry at
+            // `first` (seen with 512-byte clusters, where an L2 table falls on the first
+            // cluster of a refcount block: qemu puts the table there and the block after it).
+            freeClusterIndex = min(freeClusterIndex, first)
         }
     }
 

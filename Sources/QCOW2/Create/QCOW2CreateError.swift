@@ -35,6 +35,9 @@ public enum QCOW2CreateError: Error, Sendable, Equatable, CustomStringConvertibl
     case targetNotRegularFile(path: String)
     /// The target path has no file name (empty, `/`, ends in `/`, `.` or `..`).
     case invalidTargetPath(path: String)
+    /// Metadata preallocation this large would need more than `limit` bytes of refcount and
+    /// L1 tables in memory while planning (qemu would spend hours writing it anyway).
+    case preallocationTooLarge(virtualSize: UInt64, limit: UInt64)
     /// A qemu-img style option (`-o name=value`, a size) could not be understood.
     case invalidOption(name: String, value: String, reason: String)
     /// A system call failed.
@@ -68,13 +71,15 @@ public enum QCOW2CreateError: Error, Sendable, Equatable, CustomStringConvertibl
         case let .invalidBackingFile(path, reason):
             return "cannot take the size from backing file '\(path)': \(reason)"
         case let .targetExists(path):
-            return "'\(path)' already exists; remove it first or ask to overwrite it"
+            return "'\(path)' already exists; remove it first or ask to overwrite it (qcowtool create --overwrite)"
         case let .targetIsSymbolicLink(path):
             return "'\(path)' is a symbolic link; refusing to follow or replace it"
         case let .targetNotRegularFile(path):
             return "'\(path)' exists and is not a regular file; refusing to replace it"
         case let .invalidTargetPath(path):
             return "'\(path)' does not name a file"
+        case let .preallocationTooLarge(size, limit):
+            return "preallocation=metadata for \(size) bytes needs more than \(limit >> 20) MiB of tables in memory; use a larger cluster_size or preallocation=off"
         case let .invalidOption(name, value, reason):
             return "invalid \(name) '\(value)': \(reason)"
         case let .system(operation, path, errno):
