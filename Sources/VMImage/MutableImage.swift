@@ -12,7 +12,8 @@ import Darwin
 /// archive: taskcluster-worker's `image.MutableImage`, used to build and test images.
 ///
 /// ``diskFile`` hands the raw disk to a VM and marks the image in use; ``release()`` marks it
-/// free again. ``package(to:options:)`` and ``dispose()`` refuse to run while it is in use.
+/// free again. ``package(to:options:)`` and ``dispose()`` refuse to run while it is in use,
+/// and ``diskFile`` and ``dispose()`` refuse to run while a package is being written.
 public final class MutableImage: Sendable {
     /// The largest blank disk ``init(folder:size:machine:)`` makes, in GiB.
     public static let maximumSizeGiB = 80
@@ -27,6 +28,7 @@ public final class MutableImage: Sendable {
 
     private struct State {
         var inUse = false
+        var packaging = false
         var disposed = false
     }
 
@@ -80,6 +82,7 @@ public final class MutableImage: Sendable {
         get throws(VMImageError) {
             try state.withLock { state throws(VMImageError) in
                 guard !state.disposed else { throw .misuse(message: "MutableImage.diskFile used after dispose()") }
+                guard !state.packaging else { throw .misuse(message: "MutableImage.diskFile used while the image is being packaged") }
                 state.inUse = true
             }
             return folder.appending(ImageArchive.diskName)
@@ -103,7 +106,10 @@ public final class MutableImage: Sendable {
         try state.withLock { state throws(VMImageError) in
             guard !state.disposed else { throw .misuse(message: "MutableImage.package called after dispose()") }
             guard !state.inUse else { throw .misuse(message: "MutableImage.package called while the disk is in use; call release() first") }
+            guard !state.packaging else { throw .misuse(message: "MutableImage.package called while another package() runs") }
+            state.packaging = true
         }
+        defer { state.withLock { $0.packaging = false } }
         let folder = self.folder
         do {
             return try await runBlocking { try ImageArchive.package(folder: folder, to: target, options: options) }
@@ -120,6 +126,7 @@ public final class MutableImage: Sendable {
     public func dispose() throws(VMImageError) {
         let proceed = try state.withLock { state throws(VMImageError) -> Bool in
             guard !state.inUse else { throw .misuse(message: "MutableImage.dispose called while the disk is in use; call release() first") }
+            guard !state.packaging else { throw .misuse(message: "MutableImage.dispose called while the image is being packaged") }
             defer { state.disposed = true }
             return !state.disposed
         }
