@@ -333,8 +333,10 @@ def main():
         # zstd alone: the ceiling for package.
         if have("zstd"):
             bench = subprocess.run(["zstd", "-b3", "-T0", disk], capture_output=True, text=True)
-            line = (bench.stdout + bench.stderr).strip().splitlines()[-1:] or [""]
-            print(f"zstd -b3 -T0 on the disk: {line[0].split(chr(13))[-1].strip()}", file=sys.stderr)
+            # zstd redraws its progress line with carriage returns: keep the last full result.
+            pieces = (bench.stdout + bench.stderr).replace("\r", "\n").splitlines()
+            results_lines = [piece.strip() for piece in pieces if "MB/s" in piece]
+            print(f"zstd -b3 -T0 on the disk: {results_lines[-1] if results_lines else 'no result'}", file=sys.stderr)
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
