@@ -1,0 +1,32 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// The benchmark suite, apart from the root package so that its dependency (package-benchmark)
+// never reaches library users. Run: `swift package benchmark` here, or `Benchmarks/ci.sh`.
+let package = Package(
+    name: "swift-vmimage-benchmarks",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        // A path dependency is known by its folder's name (main, wt-bench, ...): name it once here.
+        .package(name: "swift-vmimage", path: ".."),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        // traits: [] turns off the malloc/runtime interposers, which are not available here.
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.0", traits: []),
+    ],
+    targets: [
+        .executableTarget(
+            name: "ImageBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "QCOW2", package: "swift-vmimage"),
+                .product(name: "VMImage", package: "swift-vmimage"),
+                .product(name: "Tar", package: "swift-vmimage"),
+                .product(name: "Zstd", package: "swift-vmimage"),
+                .product(name: "ByteStreams", package: "swift-vmimage"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Benchmarks/ImageBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+    ]
+)
