@@ -67,13 +67,6 @@ let package = Package(
             ]
         ),
 
-        // Measures the Tar module on real files (numbers in the Tar report; not part of CI).
-        .executableTarget(
-            name: "TarBenchmark",
-            dependencies: ["Tar", "Zstd", "ByteStreams", .product(name: "SystemPackage", package: "swift-system")],
-            path: "Benchmarks/TarBenchmark"
-        ),
-
         // Helpers shared by the test targets: oracles (qemu-img, tar, zstd), temp folders.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "ByteStreams", "TestSupport"]),

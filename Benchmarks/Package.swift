@@ -28,5 +28,16 @@ let package = Package(
             path: "Benchmarks/ImageBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        // Measures the Tar module on real files: `swift run -c release TarBenchmark` here.
+        .executableTarget(
+            name: "TarBenchmark",
+            dependencies: [
+                .product(name: "Tar", package: "swift-vmimage"),
+                .product(name: "Zstd", package: "swift-vmimage"),
+                .product(name: "ByteStreams", package: "swift-vmimage"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "TarBenchmark"
+        ),
     ]
 )
