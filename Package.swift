@@ -77,6 +77,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        .testTarget(name: "QcowToolTests", dependencies: ["qcowtool", "TestSupport"]),
         .testTarget(name: "QCOW2Tests", dependencies: ["QCOW2", "ByteStreams", "Zstd", "TestSupport"]),
         .testTarget(
             name: "VMImageTests",
