@@ -89,7 +89,12 @@ struct CheckWalker {
         // What should be: header, tables, data.
         increment(offset: 0, size: UInt64(clusterSize))
         try walkL1(offset: layout.l1Offset, entries: Int(layout.l1Size), active: true)
-        for snapshot in layout.snapshots {
+        for (index, snapshot) in layout.snapshots.enumerated() {
+            // Like qemu's check: an entry that does not fit in the file is a corruption.
+            if snapshot.entryEnd > file.size {
+                result.corruptions += 1
+                result.messages.append("ERROR snapshot table entry \(index) is incomplete")
+            }
             // Like qemu: a snapshot whose L1 table is unaligned or too large is reported, not walked.
             if snapshot.l1Offset & UInt64(clusterSize - 1) != 0 {
                 result.corruptions += 1

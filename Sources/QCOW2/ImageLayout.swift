@@ -6,6 +6,8 @@ struct ImageLayout: Sendable {
         var l1Size: UInt32
         var id: String = ""
         var name: String = ""
+        /// Where the snapshot's table entry ends in the file.
+        var entryEnd: UInt64 = 0
     }
     struct Bitmaps: Sendable {
         var count: UInt32
@@ -105,7 +107,8 @@ struct ImageLayout: Sendable {
         if snapshotCount > 0 {
             let table = try QCOW2SnapshotTable(image: image)
             snapshots = table.snapshots.map {
-                Snapshot(l1Offset: $0.l1TableOffset, l1Size: $0.l1Size, id: $0.id, name: $0.name)
+                Snapshot(l1Offset: $0.l1TableOffset, l1Size: $0.l1Size, id: $0.id, name: $0.name,
+                         entryEnd: $0.entryOffset &+ UInt64($0.entryLength))
             }
             snapshotsSize = table.length
         }

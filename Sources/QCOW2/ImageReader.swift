@@ -83,6 +83,12 @@ public final class ImageReader {
                 }
                 let layout = try ImageLayout(file: file)
                 guard layout.cryptMethod == 0 else { throw ImageAccessError.unsupported(feature: "encryption") }
+                // qemu refuses to open such an image: "data-file-raw requires a data file".
+                guard layout.autoclearFeatures & (1 << 1) == 0 || layout.hasDataFile else {
+                    throw ImageAccessError.invalidField(
+                        field: "autoclear_features", value: layout.autoclearFeatures,
+                        reason: "data-file-raw (autoclear bit 1) requires an external data file, and there is none")
+                }
                 var dataFile: ImageFile?
                 if layout.hasDataFile {
                     guard options.allowExternalDataFile, let name = layout.dataFileName else {
