@@ -8,7 +8,7 @@ enum ImageValidation {
     static func checkDisk(prefix: [UInt8], size: UInt64) throws {
         let audit = Audit(rawPrefix: prefix, fileSize: size)
         guard audit.isSafe else {
-            let reasons = audit.errors.map { "\($0.code): \($0.message)" }.joined(separator: "; ")
+            let reasons = audit.errors.map(\.message).joined(separator: "; ")
             throw malformed(ImageArchive.diskName, .formatConfusion, "must be a raw disk, but \(reasons)")
         }
     }
