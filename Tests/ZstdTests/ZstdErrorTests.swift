@@ -1,11 +1,12 @@
 import ByteStreams
+import TestSupport
 import Testing
 @testable import Zstd
 
 @Suite("zstd damage and limits")
 struct ZstdErrorTests {
     let payload: [UInt8] = {
-        var rng = SplitMixLite(seed: 7)
+        var rng = SplitMix64(seed: 7)
         return (0..<200_000).map { i in i % 3 == 0 ? UInt8(truncatingIfNeeded: rng.next()) : UInt8(i % 17) }
     }()
 
@@ -103,18 +104,5 @@ struct ZstdErrorTests {
         #expect(throws: ZstdError.self) {
             try ZstdDecompressor(readingFrom: BufferSource([]), options: .init(windowLogMax: 99))
         }
-    }
-}
-
-/// A tiny deterministic generator for payloads in this file.
-struct SplitMixLite {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

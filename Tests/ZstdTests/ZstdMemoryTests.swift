@@ -1,4 +1,5 @@
 import ByteStreams
+import TestSupport
 import Testing
 @testable import Zstd
 
@@ -31,7 +32,7 @@ struct PatternSource: ByteSource {
 struct ZstdMemoryTests {
     @Test("decompressing 1 GiB holds a bounded amount of memory")
     func decompressOneGiB() throws {
-        var rng = SplitMixLite(seed: 1)
+        var rng = SplitMix64(seed: 1)
         var pattern = [UInt8](repeating: 0, count: 1 << 20)
         for i in stride(from: 0, to: 16 << 10, by: 8) {
             withUnsafeBytes(of: rng.next()) { pattern.replaceSubrange(i..<i + 8, with: $0) }
