@@ -163,6 +163,9 @@ final class TestHTTPServer: Sendable {
                 if dropAfter != nil { try await Task.sleep(for: .milliseconds(30)) }
             }
             if dropAfter != nil {
+                // And before closing, give a client starved of CPU (tests run in parallel) time
+                // to take in the last chunk, so the drop lands where the test says.
+                try await Task.sleep(for: .milliseconds(500))
                 return false
             }
             try await outbound.write(.end(nil))
