@@ -128,3 +128,10 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return result
     }
 }
+
+/// Whether two byte arrays are equal. Use it in `#expect(sameBytes(a, b))` for large arrays:
+/// a failed `#expect(a == b)` makes Swift Testing compute a diff of the two collections, which
+/// takes minutes for megabytes and looks like a hang.
+public func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    a == b
+}

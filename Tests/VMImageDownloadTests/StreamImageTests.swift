@@ -25,7 +25,7 @@ struct StreamImageTests {
         let server = try await TestHTTPServer { _, _ in .serve(body, chunkSize: 10_000) }
         let collected = Collected()
         try await stream(from: server, into: collected)
-        #expect(collected.bytes == body)
+        #expect(sameBytes(collected.bytes, body))
         await server.stop()
     }
 
@@ -38,7 +38,7 @@ struct StreamImageTests {
         let collected = Collected()
         let digest = { var hasher = SHA256(); hasher.update(body); return hasher.hexDigest() }()
         try await stream(from: server, sha256: digest, into: collected)
-        #expect(collected.bytes == body)
+        #expect(sameBytes(collected.bytes, body))
         #expect(server.requests.count == 2 && server.requests.first?.range == nil)
         let resumedAt = server.requests.last?.range.flatMap { Int($0.dropFirst("bytes=".count).dropLast()) }
         #expect(resumedAt.map { (40_000...120_000).contains($0) } == true)
@@ -53,7 +53,7 @@ struct StreamImageTests {
         }
         let collected = Collected()
         try await stream(from: server, into: collected)
-        #expect(collected.bytes == body)
+        #expect(sameBytes(collected.bytes, body))
         #expect(server.requests.count == 2)
         await server.stop()
     }
@@ -97,7 +97,7 @@ struct StreamImageTests {
             guard case VMImageError.malformedPayload(_, let rule, _) = error else { return false }
             return rule == .sha256
         }
-        #expect(collected.bytes == body)
+        #expect(sameBytes(collected.bytes, body))
         await server.stop()
     }
 }

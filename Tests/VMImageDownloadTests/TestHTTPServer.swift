@@ -187,3 +187,9 @@ struct DirectWriter {
         try await channel.writeAndFlush(part).get()
     }
 }
+
+/// Whether two byte arrays are equal, for `#expect(sameBytes(a, b))`: a failed `#expect(a == b)`
+/// on megabytes makes Swift Testing diff the collections for minutes.
+func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    a == b
+}
