@@ -14,9 +14,19 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.0", traits: []),
     ],
     targets: [
+        // What the benchmarks share: scratch folders, /usr data, sparse disks, the size profiles.
+        .target(
+            name: "BenchFixtures",
+            dependencies: [
+                .product(name: "QCOW2", package: "swift-vmimage"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "BenchFixtures"
+        ),
         .executableTarget(
             name: "ImageBenchmarks",
             dependencies: [
+                "BenchFixtures",
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "QCOW2", package: "swift-vmimage"),
                 .product(name: "VMImage", package: "swift-vmimage"),
@@ -38,6 +48,18 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "TarBenchmark"
+        ),
+        // Bytes start arriving → instance ready, streaming vs download-then-extract over HTTP on
+        // loopback: `swift run -c release StreamBenchmark` here.
+        .executableTarget(
+            name: "StreamBenchmark",
+            dependencies: [
+                "BenchFixtures",
+                .product(name: "VMImage", package: "swift-vmimage"),
+                .product(name: "VMImageDownload", package: "swift-vmimage"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "StreamBenchmark"
         ),
     ]
 )

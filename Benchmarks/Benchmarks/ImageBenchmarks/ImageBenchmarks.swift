@@ -3,6 +3,7 @@
 //
 //   cd Benchmarks && swift package benchmark                          # ci profile
 //   cd Benchmarks && VMIMAGE_BENCH_PROFILE=full swift package benchmark
+import BenchFixtures
 import Benchmark
 import ByteStreams
 import Foundation

@@ -5,11 +5,12 @@ import QCOW2
 import SystemPackage
 
 /// A scratch folder under /var/tmp, removed by `remove()`.
-final class Scratch: @unchecked Sendable {
+public final class Scratch: @unchecked Sendable {
     /// The folder's path.
-    let path: String
+    public let path: String
 
-    init(_ label: String) throws {
+    /// A new, empty folder `/var/tmp/vmimage-bench-<label>-XXXXXX`.
+    public init(_ label: String) throws {
         var template = Array("/var/tmp/vmimage-bench-\(label)-XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw FixtureError("mkdtemp failed: errno \(errno)")
@@ -18,26 +19,30 @@ final class Scratch: @unchecked Sendable {
     }
 
     /// `path/name`.
-    func file(_ name: String) -> String { path + "/" + name }
+    public func file(_ name: String) -> String { path + "/" + name }
 
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
+    /// Deletes the folder and everything in it.
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
 /// A fixture could not be built.
-struct FixtureError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct FixtureError: Error, CustomStringConvertible {
+    /// What went wrong.
+    public var description: String
+    /// An error saying `description`.
+    public init(_ description: String) { self.description = description }
 }
 
-enum Fixtures {
+/// Builders of the benchmarks' inputs.
+public enum Fixtures {
     /// Folders whose regular files (top level only, sorted by name) supply the real bytes.
     /// `Benchmarks/usr-sample.py` selects exactly the same bytes, for `zstd -b3` on them.
-    static let sampleFolders = ["/usr/bin", "/usr/lib/x86_64-linux-gnu", "/usr/lib"]
+    public static let sampleFolders = ["/usr/bin", "/usr/lib/x86_64-linux-gnu", "/usr/lib"]
 
     /// The first `count` bytes of the concatenation of the regular files (not symbolic links,
     /// at least 4 KiB each) directly in `sampleFolders`, in name order: real executable and
     /// library data, the same on every run of the same machine.
-    static func usrBytes(_ count: Int) throws -> [UInt8] {
+    public static func usrBytes(_ count: Int) throws -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(count)
         let manager = FileManager.default
@@ -57,7 +62,7 @@ enum Fixtures {
     }
 
     /// Writes `bytes` to a new file at `path`.
-    static func write(_ bytes: [UInt8], to path: String) throws {
+    public static func write(_ bytes: [UInt8], to path: String) throws {
         let fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate, .exclusiveCreate],
                                          permissions: .ownerReadWrite)
         defer { try? fd.close() }
@@ -66,7 +71,7 @@ enum Fixtures {
 
     /// A sparse raw disk of `size` bytes holding `data` in 1 MiB pieces spread evenly over it
     /// (the rest is holes), like a freshly installed guest file system.
-    static func makeSparseDisk(at path: String, size: UInt64, data: [UInt8]) throws {
+    public static func makeSparseDisk(at path: String, size: UInt64, data: [UInt8]) throws {
         let fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate, .exclusiveCreate],
                                          permissions: .ownerReadWrite)
         defer { try? fd.close() }
@@ -84,7 +89,7 @@ enum Fixtures {
     }
 
     /// An image folder (`disk.img` sparse raw + `machine.json`) ready for `ImageArchive.package`.
-    static func makeImageFolder(at path: String, profile: Profile) throws {
+    public static func makeImageFolder(at path: String, profile: Profile) throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
         try makeSparseDisk(at: path + "/disk.img", size: profile.diskSize, data: try usrBytes(profile.diskDataBytes))
         let machine = #"{"version": 1, "memory": 1024, "network": "rtl8139", "mac": "aa:bb:cc:dd:ee:02"}"#
@@ -92,7 +97,7 @@ enum Fixtures {
     }
 
     /// Options for a qcow2 overlay on the raw `disk.img` next to it, as an instance gets.
-    static func overlayOptions(virtualSize: UInt64) -> QCOW2CreateOptions {
+    public static func overlayOptions(virtualSize: UInt64) -> QCOW2CreateOptions {
         QCOW2CreateOptions(virtualSize: virtualSize, lazyRefcounts: true, backingFile: "disk.img",
                            backingFormat: .raw, overwrite: true, sync: false)
     }
