@@ -119,10 +119,28 @@ extension ImageArchive {
 }
 
 /// A ``FileSink`` held by reference so its byte count survives being passed down a pipeline.
+///
+/// Every `writebackInterval` bytes it starts the kernel's writeback of what was written
+/// since the last time, so that the archive's final `fsync` does not wait for all of it at
+/// the end while the compressor sits idle.
 final class FileSinkBox: ByteSink {
     var sink: FileSink
-    init(_ sink: FileSink) { self.sink = sink }
-    func write(_ bytes: UnsafeRawBufferPointer) throws { try sink.write(bytes) }
+    let writebackInterval: UInt64
+    private var writebackStart: UInt64 = 0
+
+    init(_ sink: FileSink, writebackInterval: UInt64 = 8 << 20) {
+        self.sink = sink
+        self.writebackInterval = writebackInterval
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try sink.write(bytes)
+        let written = sink.bytesWritten
+        if writebackInterval > 0, written - writebackStart >= writebackInterval {
+            sink.descriptor.startWriteback(offset: writebackStart, length: written - writebackStart)
+            writebackStart = written
+        }
+    }
 }
 
 /// Passes bytes on and reports the running total at most every 64 MiB.
