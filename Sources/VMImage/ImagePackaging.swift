@@ -35,7 +35,8 @@ public struct PackageOptions: Sendable {
 public struct PackageResult: Sendable, Equatable {
     /// The disk's size (the guest's virtual size).
     public var virtualSize: UInt64
-    /// Bytes of the disk stored as data (holes and zero runs left out).
+    /// Bytes of the disk stored as data: its holes are left out, and so are its runs of zero
+    /// blocks when it has no holes (a disk with holes is stored as its file system reports it).
     public var diskDataBytes: UInt64
     /// Size of the tar stream before compression.
     public var tarBytes: UInt64
