@@ -1,3 +1,4 @@
+import CSystemShim
 import SystemPackage
 
 /// A ``ByteSource`` reading a file descriptor from its current position.
@@ -100,5 +101,14 @@ extension FileDescriptor {
         } catch let errno as Errno {
             throw ByteStreamError.system(operation: "pwrite", path: path, errno: errno)
         }
+    }
+
+    /// Asks the kernel to start writing the dirty pages of `length` bytes at `offset` to
+    /// storage, without waiting (`sync_file_range(SYNC_FILE_RANGE_WRITE)` on Linux; nothing
+    /// elsewhere). Only a hint: it makes a later `fsync` shorter by overlapping the writeback
+    /// with other work, and never replaces that `fsync`. Failures are ignored.
+    public func startWriteback(offset: UInt64, length: UInt64) {
+        guard let start = Int64(exactly: offset), let count = Int64(exactly: length), count > 0 else { return }
+        _ = vmimage_start_writeback(rawValue, start, count)
     }
 }

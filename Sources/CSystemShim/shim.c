@@ -84,3 +84,12 @@ int vmimage_seek_hole_whence(void) {
     return -1;
 #endif
 }
+
+int vmimage_start_writeback(int fd, int64_t offset, int64_t length) {
+#ifdef __linux__
+    return sync_file_range(fd, (off_t)offset, (off_t)length, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd; (void)offset; (void)length;
+    return 0;
+#endif
+}

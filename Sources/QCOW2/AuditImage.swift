@@ -126,13 +126,37 @@ extension Audit {
             scanned += 1
             // At most `limit` tables and at most 64 MiB of them, whatever the cluster size.
             if scanned > limit || UInt64(scanned) * cluster > 64 << 20 { return nil }
-            let l2 = BigEndianBytes(try image.read(at: l2Offset, count: Int(cluster)))
-            var at = 0
-            while at < Int(cluster) {
-                if l2.u64(at) & (1 << 62) != 0 { return true }
-                at += entrySize
-            }
+            let l2 = try image.read(at: l2Offset, count: Int(cluster))
+            if Self.mapsCompressedCluster(l2, entrySize: entrySize) { return true }
         }
         return false
+    }
+
+    /// Whether any entry of an L2 table (big-endian entries of `entrySize` bytes, 8 or 16;
+    /// the standard 8-byte entry first) has the compressed flag, bit 62, set.
+    ///
+    /// Bit 62 is bit 6 of an entry's first byte. For 8-byte entries the flags of all entries
+    /// are OR-ed together a word at a time (no branch per entry), then tested once.
+    static func mapsCompressedCluster(_ table: [UInt8], entrySize: Int) -> Bool {
+        table.withUnsafeBytes { raw -> Bool in
+            guard let base = raw.baseAddress else { return false }
+            let entries = raw.count / entrySize
+            if entrySize == 8 {
+                var flags: UInt64 = 0
+                for index in 0..<entries {
+                    flags |= base.loadUnaligned(fromByteOffset: index &* 8, as: UInt64.self)
+                }
+                // An entry's first byte is the low byte of a native load on a little-endian
+                // machine, the high byte on a big-endian one.
+                #if _endian(little)
+                return flags & 0x40 != 0
+                #else
+                return flags & (0x40 << 56) != 0
+                #endif
+            }
+            var flags: UInt8 = 0
+            for index in 0..<entries { flags |= raw[index &* entrySize] }
+            return flags & 0x40 != 0
+        }
     }
 }

@@ -84,15 +84,19 @@ public struct QCOW2Image: Sendable {
     /// qemu's block layer returns them). `count` must already be capped by the caller.
     public func read(at offset: UInt64, count: Int) throws -> [UInt8] {
         guard count > 0 else { return [] }
-        var bytes = [UInt8](repeating: 0, count: count)
-        guard offset < fileSize else { return bytes }
+        guard offset < fileSize else { return [UInt8](repeating: 0, count: count) }
         let available = Int(min(UInt64(count), fileSize - offset))
-        let got = try bytes.withUnsafeMutableBytes {
-            try descriptor.pread(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<available]), at: offset, path: path)
+        // Not zero-filled first: `pread` writes the bytes it got, the rest is zeroed here,
+        // so every byte is initialised before the array is returned (or the read throws).
+        return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            var got = 0
+            defer {
+                // Also on a throw: an array's elements must all be initialised.
+                raw[got...].initializeMemory(as: UInt8.self, repeating: 0)
+                initialized = count
+            }
+            got = try descriptor.pread(into: UnsafeMutableRawBufferPointer(rebasing: raw[..<available]), at: offset, path: path)
         }
-        if got < available {
-            for i in got..<available { bytes[i] = 0 }
-        }
-        return bytes
     }
 }

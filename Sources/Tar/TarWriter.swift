@@ -169,8 +169,12 @@ public final class TarWriter<Sink: ByteSink> {
     }
 
     /// Appends the regular file open as `descriptor`, storing only its data: holes the file
-    /// system reports and (by default) runs of zero blocks are left out and recorded in a
-    /// PAX 1.0 sparse map. A file without holes is stored as a plain member.
+    /// system reports are left out and recorded in a PAX 1.0 sparse map. A file without holes
+    /// is (by default) scanned for runs of zero blocks, which are left out the same way, so
+    /// a disk copied dense is still stored sparse; a file with holes is read once and its
+    /// data extents stored as they are (as GNU tar does), unless
+    /// ``TarWriterOptions/scansFilesWithHoles`` asks for the scan. A file that ends up with
+    /// one run covering everything is stored as a plain member.
     ///
     /// The file must not change while it is archived; if it shrinks, this throws.
     /// - Returns: what was recorded (size, stored bytes, sparse map).
@@ -186,18 +190,35 @@ public final class TarWriter<Sink: ByteSink> {
             }
             let size = status.size
             var collector = ExtentCollector(cap: options.maximumSparseExtents)
-            func take(_ range: Range<UInt64>) throws {
-                if options.detectsZeroRuns {
-                    try scanForData(descriptor, range, into: &collector, path: path, member: name)
+            var hasHoles = false
+            if options.findsHoles, size > 0 {
+                // First the file system's extents; the zero-run scan is then run over them only
+                // when the file has no holes (or when asked to scan files with holes too).
+                var extents = ExtentCollector(cap: options.maximumSparseExtents)
+                var end: UInt64 = 0
+                let walked = try SparseFile.forEachDataExtent(of: descriptor, size: size, path: path) { range in
+                    if range.lowerBound > end { hasHoles = true }
+                    end = range.upperBound
+                    extents.add(offset: range.lowerBound, length: range.upperBound - range.lowerBound)
+                }
+                if walked, end < size { hasHoles = true }
+                if !walked {
+                    extents.add(offset: 0, length: size)
+                }
+                if options.detectsZeroRuns, !hasHoles || options.scansFilesWithHoles {
+                    for run in extents.extents {
+                        try scanForData(descriptor, run.offset..<(run.offset + run.length), into: &collector, path: path, member: name)
+                    }
                 } else {
-                    collector.add(offset: range.lowerBound, length: range.upperBound - range.lowerBound)
+                    collector = extents
+                }
+            } else if size > 0 {
+                if options.detectsZeroRuns {
+                    try scanForData(descriptor, 0..<size, into: &collector, path: path, member: name)
+                } else {
+                    collector.add(offset: 0, length: size)
                 }
             }
-            var walked = false
-            if options.findsHoles, size > 0 {
-                walked = try SparseFile.forEachDataExtent(of: descriptor, size: size, path: path, take)
-            }
-            if !walked, size > 0 { try take(0..<size) }
             let extents = collector.extents
             let dense = size == 0 || (extents.count == 1 && extents[0].offset == 0 && extents[0].length == size)
             if dense {

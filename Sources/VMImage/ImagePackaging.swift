@@ -35,7 +35,8 @@ public struct PackageOptions: Sendable {
 public struct PackageResult: Sendable, Equatable {
     /// The disk's size (the guest's virtual size).
     public var virtualSize: UInt64
-    /// Bytes of the disk stored as data (holes and zero runs left out).
+    /// Bytes of the disk stored as data: its holes are left out, and so are its runs of zero
+    /// blocks when it has no holes (a disk with holes is stored as its file system reports it).
     public var diskDataBytes: UInt64
     /// Size of the tar stream before compression.
     public var tarBytes: UInt64
@@ -119,10 +120,28 @@ extension ImageArchive {
 }
 
 /// A ``FileSink`` held by reference so its byte count survives being passed down a pipeline.
+///
+/// Every `writebackInterval` bytes it starts the kernel's writeback of what was written
+/// since the last time, so that the archive's final `fsync` does not wait for all of it at
+/// the end while the compressor sits idle.
 final class FileSinkBox: ByteSink {
     var sink: FileSink
-    init(_ sink: FileSink) { self.sink = sink }
-    func write(_ bytes: UnsafeRawBufferPointer) throws { try sink.write(bytes) }
+    let writebackInterval: UInt64
+    private var writebackStart: UInt64 = 0
+
+    init(_ sink: FileSink, writebackInterval: UInt64 = 8 << 20) {
+        self.sink = sink
+        self.writebackInterval = writebackInterval
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try sink.write(bytes)
+        let written = sink.bytesWritten
+        if writebackInterval > 0, written - writebackStart >= writebackInterval {
+            sink.descriptor.startWriteback(offset: writebackStart, length: written - writebackStart)
+            writebackStart = written
+        }
+    }
 }
 
 /// Passes bytes on and reports the running total at most every 64 MiB.

@@ -120,3 +120,33 @@ struct AuditTests {
         #expect(json.hasSuffix("\n}"))
     }
 }
+
+/// The word-at-a-time compressed-flag scan over L2 tables, on hand-made tables.
+struct CompressedFlagScanTests {
+    /// A zeroed table of `cluster` bytes with the big-endian `value` stored at `offset`.
+    static func table(cluster: Int = 65536, _ writes: [(offset: Int, value: UInt64)]) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: cluster)
+        for (offset, value) in writes {
+            for i in 0..<8 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64(i))) }
+        }
+        return bytes
+    }
+
+    @Test("8-byte entries: bit 62 in any entry, first or last, is found; other flags are not it")
+    func standardEntries() {
+        #expect(!Audit.mapsCompressedCluster(Self.table([]), entrySize: 8))
+        #expect(Audit.mapsCompressedCluster(Self.table([(0, 1 << 62)]), entrySize: 8))
+        #expect(Audit.mapsCompressedCluster(Self.table([(65528, (1 << 62) | 0x1234_0000)]), entrySize: 8))
+        #expect(Audit.mapsCompressedCluster(Self.table(cluster: 512, [(504, 1 << 62)]), entrySize: 8))
+        // Copied flag (bit 63), an offset with every other bit, and the zero flag (bit 0).
+        let others: [(offset: Int, value: UInt64)] = [(8, 1 << 63), (16, 0x00FF_FFFF_FFFF_FE00), (24, 1), (32, ~(UInt64(1) << 62))]
+        #expect(!Audit.mapsCompressedCluster(Self.table(others), entrySize: 8))
+    }
+
+    @Test("16-byte entries (extended L2): only the first word of each entry counts, not the subcluster bitmap")
+    func extendedEntries() {
+        #expect(Audit.mapsCompressedCluster(Self.table([(65520, 1 << 62)]), entrySize: 16))
+        #expect(!Audit.mapsCompressedCluster(Self.table([(8, 1 << 62), (65528, ~UInt64(0))]), entrySize: 16))
+        #expect(!Audit.mapsCompressedCluster(Self.table([(16, 1 << 63)]), entrySize: 16))
+    }
+}

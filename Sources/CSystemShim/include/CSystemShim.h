@@ -26,6 +26,11 @@ int64_t vmimage_copy_file_range(int fd_in, int64_t *offset_in, int fd_out, int64
 /// ioctl(dest, FICLONE, src): share all of src's extents with dest (reflink).
 int vmimage_ficlone(int dest_fd, int src_fd);
 
+/// sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE): start writeback of the
+/// dirty pages in the range without waiting for it (Linux; elsewhere it does nothing and
+/// returns 0, since it is only ever a hint that makes a later fsync shorter).
+int vmimage_start_writeback(int fd, int64_t offset, int64_t length);
+
 /// The value of SEEK_DATA / SEEK_HOLE on this system.
 int vmimage_seek_data_whence(void);
 int vmimage_seek_hole_whence(void);
