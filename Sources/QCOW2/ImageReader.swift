@@ -103,7 +103,8 @@ public final class ImageReader {
                     dataFile = try ImageFile(descriptor: dataFD, path: dataPath)
                 }
                 layers.append(.qcow2(QCOW2Layer(file: file, layout: layout, dataFile: dataFile)))
-                guard let nameBytes = layout.backingName else { break }
+                // qemu uses the name as a C string: an empty one (or one starting with NUL) means none.
+                guard let nameBytes = layout.backingName, nameBytes.first.map({ $0 != 0 }) ?? false else { break }
                 let name = String(decoding: nameBytes, as: UTF8.self)
                 guard options.followBacking else {
                     unopened = name

@@ -33,7 +33,8 @@ enum ChainGate {
             } catch {
                 return "'\(current)': \(error)"
             }
-            guard let name = header.backingFileNameBytes, !name.isEmpty else { return nil }
+            guard let stored = header.backingFileNameBytes, stored.first.map({ $0 != 0 }) ?? false else { return nil }
+            let name = stored
             let text = String(decoding: name, as: UTF8.self)
             let next = ImageReaderPaths.sibling(of: current, named: text)
             switch header.backingFormat {
@@ -63,6 +64,32 @@ enum ChainGate {
         let audit = Audit(rawPrefix: Array(prefix[..<got]), fileSize: UInt64(clamping: st.st_size))
         if let first = audit.errors.first { return "'\(path)': \(first.message)" }
         return nil
+    }
+}
+
+extension ChainGate {
+    /// What qemu-img's open of the image at `path` for map or convert would refuse
+    /// (see ``QemuOpenGate``), or `nil`; also `nil` when the header itself cannot be parsed,
+    /// which the open that follows reports.
+    static func qemuOpenRefusal(forImageAt path: String) -> String? {
+        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]) else { return nil }
+        defer { try? fd.close() }
+        guard let image = try? QCOW2Image(descriptor: fd, path: path) else { return nil }
+        return QemuOpenGate.refusal(image: image, path: path)
+    }
+
+    /// Whether map and convert may read the external data file of the image at `path`:
+    /// qemu opens its name relative to the working directory, qcowtool reads only a plain
+    /// name beside the image, so both must be the same file (a regular file, not a symlink).
+    static func mayReadDataFile(ofImageAt path: String) -> Bool {
+        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]),
+              let header = try? { defer { try? fd.close() }; return try QCOW2Image(descriptor: fd, path: path).header }(),
+              header.hasExternalDataFile, let stored = header.dataFileNameBytes,
+              BackingNameProblem.check(stored) == nil else { return false }
+        let name = String(decoding: stored, as: UTF8.self)
+        var here = stat(), beside = stat()
+        guard lstat(name, &here) == 0, lstat(ImageReaderPaths.sibling(of: path, named: name), &beside) == 0 else { return false }
+        return (here.st_mode & S_IFMT) == S_IFREG && here.st_dev == beside.st_dev && here.st_ino == beside.st_ino
     }
 }
 

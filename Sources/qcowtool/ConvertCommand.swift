@@ -37,13 +37,18 @@ struct Convert: ParsableCommand {
             printError("convert: could not open '\(source)': \(error)")
             throw ExitCode(1)
         }
-        if header.backingFileNameBytes != nil, let refusal = ChainGate.refusal(forImageAt: source) {
+        if let refusal = ChainGate.qemuOpenRefusal(forImageAt: source) {
+            printError("convert: could not open '\(source)': \(refusal)")
+            throw ExitCode(1)
+        }
+        if let name = header.backingFileNameBytes, name.first.map({ $0 != 0 }) ?? false, let refusal = ChainGate.refusal(forImageAt: source) {
             printError("convert: refusing to follow the backing chain of '\(source)': \(refusal)")
             throw ExitCode(1)
         }
         let showProgress = progress && isatty(STDERR_FILENO) == 1
         do {
-            let reader = try ImageReader.open(path: source, options: ChainOptions(followBacking: true))
+            let reader = try ImageReader.open(path: source, options: ChainOptions(
+                followBacking: true, allowExternalDataFile: ChainGate.mayReadDataFile(ofImageAt: source)))
             defer { reader.close() }
             var lastShown = -1
             _ = try RawConversion.convert(reader, to: destination) { done, total in

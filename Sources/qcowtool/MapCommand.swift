@@ -20,11 +20,16 @@ struct Map: ParsableCommand {
     var file: String
 
     func run() throws {
+        if let refusal = ChainGate.qemuOpenRefusal(forImageAt: file) {
+            printError("map: could not open '\(file)': \(refusal)")
+            throw ExitCode(1)
+        }
         let refusal = ChainGate.refusal(forImageAt: file)
         let entries: [MapEntry]
         let virtualSize: UInt64
         do {
-            let reader = try ImageReader.open(path: file, options: ChainOptions(followBacking: refusal == nil))
+            let options = ChainOptions(followBacking: refusal == nil, allowExternalDataFile: ChainGate.mayReadDataFile(ofImageAt: file))
+            let reader = try ImageReader.open(path: file, options: options)
             defer { reader.close() }
             entries = try reader.map()
             virtualSize = reader.virtualSize
