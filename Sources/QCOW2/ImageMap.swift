@@ -76,6 +76,10 @@ extension ImageReader {
         var current: MapEntry?
         var offset: UInt64 = 0
         let size = virtualSize
+        // qemu-img map prints one empty record for an empty disk.
+        guard size > 0 else {
+            return [MapEntry(start: 0, length: 0, depth: 0, present: false, zero: false, data: false, offset: nil)]
+        }
         while offset < size {
             let next = try status(at: offset, length: size - offset)
             guard next.length > 0 else {
