@@ -17,7 +17,7 @@ public enum ImageCheck {
     /// - Throws: ``ImageAccessError`` when the header cannot be used at all (then the
     ///   check is "not completed": `qemu-img check` exits 1), or an I/O error.
     public static func run(_ file: ImageFile) throws -> CheckResult {
-        let layout = try ImageLayout(file: file)
+        let layout = try ImageLayout(file: file, forCheck: true)
         var walker = try CheckWalker(file: file, layout: layout)
         return try walker.run()
     }

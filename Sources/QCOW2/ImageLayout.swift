@@ -54,8 +54,8 @@ struct ImageLayout: Sendable {
 
     /// Parses the header with ``QCOW2Header`` (which validates it in qemu's order) and
     /// reads the snapshot table's L1 pointers.
-    init(file: ImageFile) throws {
-        try self.init(image: QCOW2Image(descriptor: file.descriptor, path: file.path, fileSize: file.size))
+    init(file: ImageFile, forCheck: Bool = false) throws {
+        try self.init(image: QCOW2Image(descriptor: file.descriptor, path: file.path, fileSize: file.size, forCheck: forCheck))
     }
 
     /// The layout of an opened image; reads the snapshot table with ``QCOW2SnapshotTable``.

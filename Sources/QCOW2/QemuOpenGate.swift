@@ -21,6 +21,16 @@ public enum QemuOpenGate {
     /// How deep a backing chain is examined (qemu's own limit is about the same).
     public static let maximumDepth = 16
 
+    /// The block drivers qemu-img 7.2 knows (`qemu-img --help`, "Supported formats"): a
+    /// backing format outside this list fails with "Unknown driver".
+    public static let knownDrivers: Set<String> = [
+        "blkdebug", "blklogwrites", "blkverify", "bochs", "cloop", "compress", "copy-before-write",
+        "copy-on-read", "dmg", "file", "ftp", "ftps", "gluster", "host_cdrom", "host_device", "http",
+        "https", "iscsi", "iser", "luks", "nbd", "nfs", "null-aio", "null-co", "nvme", "parallels",
+        "preallocate", "qcow", "qcow2", "qed", "quorum", "raw", "rbd", "replication", "snapshot-access",
+        "ssh", "throttle", "vdi", "vhdx", "vmdk", "vpc", "vvfat",
+    ]
+
     /// `nil` when qemu-img would open `image` (at `path`, as given on the command line),
     /// else qemu's reason, worded like qemu-img's message.
     public static func refusal(image: QCOW2Image, path: String) -> String? {
@@ -61,7 +71,12 @@ public enum QemuOpenGate {
         guard let stored = header.backingFileNameBytes else { return nil }
         let name = cName(stored)
         guard !name.isEmpty else { return nil }
-        if let problem = backingRefusal(name: name, format: header.backingFormat, imagePath: path, depth: depth) {
+        // An empty backing format means none: qemu probes.
+        let format = header.backingFormat.flatMap { $0.isEmpty ? nil : $0 }
+        if let format, !knownDrivers.contains(format) {
+            return "Could not open backing file: Unknown driver '\(format)'"
+        }
+        if let problem = backingRefusal(name: name, format: format, imagePath: path, depth: depth) {
             return "Could not open backing file: \(problem)"
         }
         return nil

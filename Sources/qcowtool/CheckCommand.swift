@@ -22,13 +22,15 @@ struct Check: ParsableCommand {
         do {
             let fd = try FileDescriptor.open(FilePath(file), .readOnly)
             defer { try? fd.close() }
+            let imageFile = try ImageFile(descriptor: fd, path: file)
             // What qemu-img check's open refuses (a data file or backing file it cannot
             // open, encryption without a key) stops the check, as in qemu-img: exit 1.
-            if let refusal = QemuOpenGate.refusal(image: try QCOW2Image(descriptor: fd, path: file), path: file) {
+            let image = try QCOW2Image(descriptor: fd, path: file, fileSize: imageFile.size, forCheck: true)
+            if let refusal = QemuOpenGate.refusal(image: image, path: file) {
                 printError("check: could not open '\(file)': \(refusal)")
                 throw ExitCode(1)
             }
-            result = try ImageCheck.run(ImageFile(descriptor: fd, path: file))
+            result = try ImageCheck.run(imageFile)
         } catch let exit as ExitCode {
             throw exit
         } catch {
