@@ -403,7 +403,9 @@ struct RefcountReader {
     }
 
     /// The stored refcount of `cluster` (0 past the table or for a missing block), or
-    /// `nil` when its refcount block offset is not cluster aligned (qemu: -EIO).
+    /// `nil` when its refcount block offset is not cluster aligned or the block ends past
+    /// qemu's largest readable offset (qemu: -EIO). A block past the end of the file reads
+    /// as zeros, as in qemu.
     mutating func refcount(of cluster: UInt64) throws -> UInt64? {
         let clusterBits = layout.clusterBits
         let perBlockBits = UInt64(clusterBits + 3 - layout.refcountOrder)
@@ -411,7 +413,8 @@ struct RefcountReader {
         guard tableIndex < UInt64(table.count) else { return 0 }
         let blockOffset = table[Int(tableIndex)] & CheckWalker.reftableOffsetMask
         guard blockOffset != 0 else { return 0 }
-        guard blockOffset & UInt64(layout.clusterSize - 1) == 0 else { return nil }
+        guard blockOffset & UInt64(layout.clusterSize - 1) == 0,
+              blockOffset <= QCOW2Header.maximumRequestEnd - UInt64(layout.clusterSize) else { return nil }
         if blockOffset != cachedBlockOffset {
             cachedBlock = try file.read(count: layout.clusterSize, at: blockOffset)
             cachedBlockOffset = blockOffset

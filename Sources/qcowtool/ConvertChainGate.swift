@@ -9,8 +9,8 @@ import Darwin
 
 /// Decides whether `map` and `convert` may open an image's backing chain: only when
 /// every image in it passes the ``Audit`` (no error finding: safe backing names with an
-/// explicit format, not dirty or corrupt, no encryption or external data file, tables
-/// inside the file…) and a raw backing file does not pose as another format. Each file
+/// explicit format, not dirty or corrupt, no encryption or external data file…; only
+/// ``ownTableFindings`` are let through) and a raw backing file does not pose as another format. Each file
 /// is audited before the next name is opened, and opened without following symlinks.
 enum ChainGate {
     /// `nil` when the chain may be followed (or there is none), else why not.
@@ -28,7 +28,9 @@ enum ChainGate {
             do {
                 let image = try QCOW2Image(descriptor: fd, path: current)
                 let audit = Audit(image: image)
-                if let first = audit.errors.first { return "'\(current)': \(first.message)" }
+                if let first = audit.errors.first(where: { !Self.ownTableFindings.contains($0.code) }) {
+                    return "'\(current)': \(first.message)"
+                }
                 header = image.header
             } catch {
                 return "'\(current)': \(error)"
@@ -48,6 +50,13 @@ enum ChainGate {
         }
         return "the backing chain is more than \(maximumDepth) files deep"
     }
+
+    /// Audit errors about an image's own tables lying outside the file or past 2^56: they do
+    /// not change which file is opened next or how, and the reader treats such tables as
+    /// qemu does (bytes past the end read as zeros), so they do not stop the chain.
+    static let ownTableFindings: Set<String> = [
+        "l1-table-outside-file", "refcount-table-outside-file", "snapshot-table-outside-file", "host-offset-out-of-range",
+    ]
 
     /// A raw backing file must be a regular file (not a symlink) that passes the raw audit.
     private static func rawRefusal(_ path: String) -> String? {
