@@ -14,8 +14,14 @@ struct Check: ParsableCommand {
     @Option(help: "qemu-img's spelling: --output=json is --json.")
     var output: Inspect.Output?
 
+    @Option(name: [.customShort("f"), .customLong("format")], help: "The image format (qcow2 or raw); probed when not given.")
+    var format: ImageInspection.Format?
+
     @Argument(help: "The qcow2 image.")
     var file: String
+
+    /// qemu-img check's exit status for a format without checks (raw).
+    static let unsupportedFormatStatus: Int32 = 63
 
     func run() throws {
         let result: CheckResult
@@ -23,6 +29,12 @@ struct Check: ParsableCommand {
             let fd = try FileDescriptor.open(FilePath(file), .readOnly)
             defer { try? fd.close() }
             let imageFile = try ImageFile(descriptor: fd, path: file)
+            if format == .raw || (format == nil && Self.probesAsRaw(imageFile)) {
+                // qemu-img probes a file without the qcow2 magic (and no other format's
+                // header) as raw, and raw has no check.
+                printError("check: '\(file)': This image format does not support checks")
+                throw ExitCode(Self.unsupportedFormatStatus)
+            }
             // What qemu-img check's open refuses (a data file or backing file it cannot
             // open, encryption without a key) stops the check, as in qemu-img: exit 1.
             let image = try QCOW2Image(descriptor: fd, path: file, fileSize: imageFile.size, forCheck: true)
@@ -40,5 +52,13 @@ struct Check: ParsableCommand {
         for message in result.messages { printError(message) }
         print(json || output == .json ? result.json(filename: file) : result.humanSummary)
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+    }
+
+    /// Whether qemu-img's format probe would call the file raw: no qcow2 magic and no
+    /// other known format's header at the start.
+    static func probesAsRaw(_ file: ImageFile) -> Bool {
+        guard let prefix = try? file.read(count: Int(min(UInt64(ForeignFormat.prefixLength), file.size)), at: 0) else { return false }
+        if prefix.count >= 4, prefix[0..<4] == [0x51, 0x46, 0x49, 0xFB] { return false }
+        return ForeignFormat.detect(prefix) == nil
     }
 }

@@ -82,7 +82,7 @@ enum Deviation {
 
         // check: same exit status and JSON, on every image qemu-img could open.
         let qemuCheck = try Oracle.run("qemu-img", ["check", "-f", "qcow2", "--output=json", name], currentDirectory: folder)
-        let ourCheck = try Tool.run(["check", "--json", name], in: folder)
+        let ourCheck = try Tool.run(["check", "-f", "qcow2", "--json", name], in: folder)
         let qemuOpened = !qemuCheck.stdout.isEmpty  // exit 1 with JSON: the check ran but hit check-errors
         if Deviation.snapshotTableOutside.contains(key) {
             #expect(qemuCheck.status == 2 && ourCheck.status == 1, "\(name): qemu \(qemuCheck.status), ours \(ourCheck.status)")
@@ -154,9 +154,11 @@ enum Deviation {
         #expect(bad.text.contains("2 errors were found on the image."), "\(bad.text)")
         let badJSON = try JSON.parse(try Tool.run(["check", "--json", "badref.qcow2"], in: folder).stdout, "badref") as? [String: Any]
         #expect(badJSON?["corruptions"] as? Int == 2)
-        // Not a qcow2 image at all: the check cannot be done.
+        // Not a qcow2 image at all: raw has no check (63, as qemu-img); forced to qcow2, it cannot be opened (1).
         let raw = try Tool.run(["check", "raw.img"], in: HeaderImages.folder)
-        #expect(raw.status == 1 && Tool.errorLines(raw).count == 1, "\(raw.status) \(raw.stderr)")
+        #expect(raw.status == 63 && Tool.errorLines(raw).count == 1, "\(raw.status) \(raw.stderr)")
+        let forced = try Tool.run(["check", "-f", "qcow2", "raw.img"], in: HeaderImages.folder)
+        #expect(forced.status == 1 && Tool.errorLines(forced).count == 1, "\(forced.status) \(forced.stderr)")
         let hostile = try Tool.run(["check", "--json", "hostile-l1-too-large.qcow2"], in: HeaderImages.folder)
         #expect(hostile.status == 1 && Tool.errorLines(hostile).count == 1, "\(hostile.status) \(hostile.stderr)")
     }

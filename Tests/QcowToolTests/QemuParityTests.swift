@@ -57,13 +57,26 @@ import TestSupport
         #expect(names.contains("hostile-no-refcount-table.qcow2"))
         for name in names {
             let qemu = try Oracle.run("qemu-img", ["check", "-f", "qcow2", "--output=json", name], currentDirectory: HeaderImages.folder)
-            let ours = try Tool.run(["check", "--json", name], in: HeaderImages.folder)
+            let ours = try Tool.run(["check", "-f", "qcow2", "--json", name], in: HeaderImages.folder)
             #expect(ours.status == qemu.status, "\(name): qemu-img \(qemu.status) (\(qemu.stderr)), ours \(ours.status) (\(ours.stderr))")
             #expect(ours.text == qemu.text, "\(name): check JSON text differs")
             if qemu.stdout.isEmpty {
                 #expect(Tool.errorLines(ours).count == 1, "\(name): \(ours.stderr)")
             }
         }
+    }
+
+    @Test("check without -f probes like qemu-img: a raw file has no check (exit 63), another format's header fails (exit 1)")
+    func checkProbesTheFormat() throws {
+        let names = HeaderImages.opened.filter { !$0.hasSuffix(".qcow2") } + ["hostile-bad-magic.qcow2", "v3.qcow2"]
+        for name in names {
+            let qemu = try Oracle.run("qemu-img", ["check", name], currentDirectory: HeaderImages.folder)
+            let ours = try Tool.run(["check", name], in: HeaderImages.folder)
+            #expect(ours.status == qemu.status, "\(name): qemu-img \(qemu.status) \(qemu.stderr), ours \(ours.status) \(ours.stderr)")
+            if qemu.status != 0 { #expect(Tool.errorLines(ours).count == 1, "\(name): \(ours.stderr)") }
+        }
+        #expect(try Tool.run(["check", "raw.img"], in: HeaderImages.folder).status == 63)
+        #expect(try Tool.run(["check", "-f", "qcow2", "raw.img"], in: HeaderImages.folder).status == 1)
     }
 
     @Test("a missing backing file: check, map and convert exit 1 with one line like qemu-img; info still exits 0")
