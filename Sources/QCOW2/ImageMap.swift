@@ -117,6 +117,11 @@ extension ImageReader {
     private func layerStatus(_ index: Int, at guest: UInt64, length: UInt64) throws -> MapEntry {
         switch layers[index] {
         case let .raw(file):
+            guard guest < file.size else {
+                // The zeros padding a raw image's last partial sector.
+                return MapEntry(start: guest, length: length, depth: index, present: true, zero: true, data: false,
+                                offset: guest, file: file.path)
+            }
             let available = min(length, file.size - guest)
             let extent = file.extent(at: guest, length: available)
             return MapEntry(start: guest, length: extent.length, depth: index, present: true, zero: extent.isHole,

@@ -29,7 +29,7 @@ struct Check: ParsableCommand {
             let fd = try FileDescriptor.open(FilePath(file), .readOnly)
             defer { try? fd.close() }
             let imageFile = try ImageFile(descriptor: fd, path: file)
-            if format == .raw || (format == nil && Self.probesAsRaw(imageFile)) {
+            if format == .raw || (format == nil && FormatProbe.isRaw(imageFile)) {
                 // qemu-img probes a file without the qcow2 magic (and no other format's
                 // header) as raw, and raw has no check.
                 printError("check: '\(file)': This image format does not support checks")
@@ -54,11 +54,4 @@ struct Check: ParsableCommand {
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }
 
-    /// Whether qemu-img's format probe would call the file raw: no qcow2 magic and no
-    /// other known format's header at the start.
-    static func probesAsRaw(_ file: ImageFile) -> Bool {
-        guard let prefix = try? file.read(count: Int(min(UInt64(ForeignFormat.prefixLength), file.size)), at: 0) else { return false }
-        if prefix.count >= 4, prefix[0..<4] == [0x51, 0x46, 0x49, 0xFB] { return false }
-        return ForeignFormat.detect(prefix) == nil
-    }
 }

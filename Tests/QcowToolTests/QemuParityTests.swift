@@ -79,6 +79,30 @@ import TestSupport
         #expect(try Tool.run(["check", "-f", "qcow2", "raw.img"], in: HeaderImages.folder).status == 1)
     }
 
+    @Test("map and convert without -f read a file qemu-img probes as raw like qemu-img: holes, data, a partial last sector")
+    func rawInput() throws {
+        let folder = try TemporaryFolder("qcowtool-raw-input")
+        defer { folder.remove() }
+        let made = try Oracle.shell("head -c 3000 /dev/urandom > odd.raw && truncate -s 1M holes.raw "
+                                    + "&& printf abc | dd of=holes.raw bs=1 seek=600000 conv=notrunc 2>/dev/null", currentDirectory: folder.path)
+        try #require(made.status == 0, "\(made.stderr)")
+        let inputs = [folder.file("odd.raw"), folder.file("holes.raw")]
+            + ["raw.img", "disk.img", "hostile-bad-magic.qcow2"].map { "\(HeaderImages.folder)/\($0)" }
+        for input in inputs {
+            let qemuMap = try Oracle.run("qemu-img", ["map", "--output=json", input])
+            let ourMap = try Tool.run(["map", "--json", input])
+            #expect(qemuMap.status == 0 && ourMap.status == 0, "\(input): \(qemuMap.stderr) \(ourMap.stderr)")
+            let differences = JSON.differences(try JSON.parse(qemuMap.stdout, "qemu-img map"), try JSON.parse(ourMap.stdout, "map"))
+            #expect(differences.isEmpty, "\(input): \(differences)")
+            let qemuConvert = try Oracle.run("qemu-img", ["convert", "-O", "raw", input, folder.file("qemu.out")])
+            let ourConvert = try Tool.run(["convert", "-O", "raw", input, folder.file("ours.out")])
+            #expect(qemuConvert.status == 0 && ourConvert.status == 0, "\(input): \(ourConvert.stderr)")
+            #expect(try Tool.sha256(folder.file("ours.out")) == (try Tool.sha256(folder.file("qemu.out"))), "\(input)")
+        }
+        // Forced to qcow2, a raw file cannot be opened.
+        #expect(try Tool.run(["map", "-f", "qcow2", folder.file("odd.raw")]).status == 1)
+    }
+
     @Test("a missing backing file: check, map and convert exit 1 with one line like qemu-img; info still exits 0")
     func missingBackingFile() throws {
         let folder = try TemporaryFolder("qcowtool-missing")
