@@ -51,11 +51,12 @@ enum ChainGate {
         return "the backing chain is more than \(maximumDepth) files deep"
     }
 
-    /// Audit errors about an image's own tables lying outside the file or past 2^56: they do
-    /// not change which file is opened next or how, and the reader treats such tables as
-    /// qemu does (bytes past the end read as zeros), so they do not stop the chain.
+    /// Audit errors about an image's own tables lying outside the file, past 2^56 or over
+    /// each other: they do not change which file is opened next or how, and the reader treats
+    /// such tables as qemu does (bytes past the end read as zeros), so they do not stop the chain.
     static let ownTableFindings: Set<String> = [
         "l1-table-outside-file", "refcount-table-outside-file", "snapshot-table-outside-file", "host-offset-out-of-range",
+        "metadata-overlap",
     ]
 
     /// A raw backing file must be a regular file (not a symlink) that passes the raw audit.

@@ -56,6 +56,8 @@ MUTATIONS = [
     ("parity-datafile-snapshot-count.qcow2", "datafile.qcow2", snapshots(1, 0)),
     # The L1 table cut off by the end of the file: qemu still follows the backing file.
     ("parity-layer-l1-cut.qcow2", "layer.qcow2", truncate(196615)),
+    # The L1 table pointed at the header: qemu still follows the backing file.
+    ("parity-layer-l1-over-header.qcow2", "layer.qcow2", field64(40, 0)),
     # The refcount table moved onto the L2 table of a data-file-raw image: its entries point
     # past qemu's largest readable offset, so check cannot read refcounts (check-errors).
     ("parity-refcount-table-on-l2.qcow2", "datafile-raw.qcow2", lambda b: (u64(b, 24, 512), u64(b, 48, 0x40000))),

@@ -43,7 +43,7 @@ struct AuditTests {
         "parity-empty-backing-name.qcow2": [], "parity-missing-backing.qcow2": [], "parity-size-1.qcow2": [],
         "parity-size-unaligned.qcow2": [], "parity-missing-data-file.qcow2": ["external-data-file"],
         "parity-truncated-in-l1.qcow2": ["l1-table-outside-file"], "parity-layer-l1-cut.qcow2": ["l1-table-outside-file"],
-        "parity-refcount-table-on-l2.qcow2": ["external-data-file"],
+        "parity-refcount-table-on-l2.qcow2": ["external-data-file"], "parity-layer-l1-over-header.qcow2": ["metadata-overlap"],
         "raw.img": [], "disk.img": [],
         "raw-qcow2.img": ["format-confusion"], "raw-qcow1.img": ["format-confusion"],
         "raw-vmdk.img": ["format-confusion"], "raw-vmdk-descriptor.img": ["format-confusion"],
