@@ -88,9 +88,9 @@ public struct CheckResult: Sendable, Equatable {
         return lines.joined(separator: "\n")
     }
 
-    /// `%0.2f` without Foundation.
+    /// `%0.2f` without Foundation: like printf, an exact half rounds to even (53.125 → 53.12).
     static func percent(_ value: Double) -> String {
-        let hundredths = Int((value * 100).rounded())
+        let hundredths = Int((value * 100).rounded(.toNearestOrEven))
         let fraction = hundredths % 100
         return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
