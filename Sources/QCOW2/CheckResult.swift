@@ -33,20 +33,28 @@ public struct CheckResult: Sendable, Equatable {
     /// The JSON `qemu-img check --output=json` prints (qemu 7.2: same keys, same order,
     /// zero counts left out the same way), without the trailing newline.
     public func json(filename: String) -> String {
-        // qemu prints a QDict, whose key order is its hash-bucket order; these are
-        // the keys in that order. Counts that are 0 are absent (except check-errors).
-        var fields: [(String, String)] = []
-        if imageEndOffset != 0 { fields.append(("image-end-offset", "\(imageEndOffset)")) }
-        if compressedClusters != 0 { fields.append(("compressed-clusters", "\(compressedClusters)")) }
-        if totalClusters != 0 { fields.append(("total-clusters", "\(totalClusters)")) }
-        if corruptions != 0 { fields.append(("corruptions", "\(corruptions)")) }
-        fields.append(("check-errors", "\(checkErrors)"))
-        if leaks != 0 { fields.append(("leaks", "\(leaks)")) }
-        if allocatedClusters != 0 { fields.append(("allocated-clusters", "\(allocatedClusters)")) }
-        fields.append(("filename", JSONText.quoted(filename)))
-        fields.append(("format", "\"qcow2\""))
-        if fragmentedClusters != 0 { fields.append(("fragmented-clusters", "\(fragmentedClusters)")) }
-        return "{\n" + fields.map { "    \"\($0.0)\": \($0.1)" }.joined(separator: ",\n") + "\n}"
+        jsonValue(filename: filename).rendered()
+    }
+
+    /// The `ImageCheck` QAPI object, members in QAPI order (``QemuJSON`` prints them in
+    /// qemu's `QDict` order); counts that are 0 are absent, except `check-errors`.
+    public func jsonValue(filename: String) -> QemuJSON {
+        var members: [(String, QemuJSON)] = [
+            ("filename", .string(filename)),
+            ("format", .string("qcow2")),
+            ("check-errors", .int(Int64(checkErrors))),
+        ]
+        func optional(_ key: String, _ value: UInt64) {
+            if value != 0 { members.append((key, .uint(value))) }
+        }
+        optional("image-end-offset", imageEndOffset)
+        optional("corruptions", UInt64(corruptions))
+        optional("leaks", UInt64(leaks))
+        optional("total-clusters", totalClusters)
+        optional("allocated-clusters", allocatedClusters)
+        optional("fragmented-clusters", fragmentedClusters)
+        optional("compressed-clusters", compressedClusters)
+        return .object(members)
     }
 
     /// The summary `qemu-img check` prints for people.
@@ -80,44 +88,10 @@ public struct CheckResult: Sendable, Equatable {
         return lines.joined(separator: "\n")
     }
 
-    /// `%0.2f` without Foundation.
+    /// `%0.2f` without Foundation: like printf, an exact half rounds to even (53.125 → 53.12).
     static func percent(_ value: Double) -> String {
-        let hundredths = Int((value * 100).rounded())
+        let hundredths = Int((value * 100).rounded(.toNearestOrEven))
         let fraction = hundredths % 100
         return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
-    }
-}
-
-/// JSON string quoting without Foundation.
-enum JSONText {
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                // Like qemu's JSON writer: ASCII printable as is, the rest as \uXXXX (upper-case).
-                if scalar.value >= 0x20 && scalar.value < 0x7F {
-                    out.unicodeScalars.append(scalar)
-                } else if scalar.value > 0xFFFF {
-                    let v = scalar.value - 0x10000
-                    out += hex4(0xD800 + (v >> 10)) + hex4(0xDC00 + (v & 0x3FF))
-                } else {
-                    out += hex4(scalar.value)
-                }
-            }
-        }
-        return out + "\""
-    }
-
-    private static func hex4(_ value: UInt32) -> String {
-        let hex = String(value, radix: 16, uppercase: true)
-        return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 }

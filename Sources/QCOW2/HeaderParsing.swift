@@ -7,13 +7,15 @@ extension QCOW2Header {
     ///     the header, its extensions and the backing name lie inside them (typically the
     ///     first 4 KiB). Bytes past the end of the file read as zeros, as in qemu.
     ///   - fileSize: the file's size in bytes.
+    ///   - forCheck: parse as `qemu-img check` opens (qemu's `BDRV_O_CHECK`): an image
+    ///     without a refcount table is accepted, so that the check can report it.
     /// - Throws: ``QCOW2HeaderError/insufficientInput(have:need:)`` when `bytes` stop
     ///   before something the parser must read (read `need` bytes and call again);
     ///   otherwise the first check qemu 7.2 would fail, in qemu's order.
     ///
     /// Allocates at most the first cluster's worth of extension and name data, whatever
     /// the header claims.
-    public init(parsing bytes: [UInt8], fileSize: UInt64) throws {
+    public init(parsing bytes: [UInt8], fileSize: UInt64, forCheck: Bool = false) throws {
         // Only the first cluster (or the file, when shorter) matters; look at no more.
         let b = BigEndianBytes(bytes, count: Self.bytesNeeded(forPrefix: bytes, fileSize: fileSize))
         let have = b.count
@@ -99,7 +101,7 @@ extension QCOW2Header {
         guard refcountOrder <= 6 else { throw QCOW2HeaderError.refcountOrderTooLarge(refcountOrder) }
         guard cryptMethod <= 2 else { throw QCOW2HeaderError.unsupportedEncryptionMethod(cryptMethod) }
 
-        guard refcountTableClusters != 0 else { throw QCOW2HeaderError.noRefcountTable }
+        guard refcountTableClusters != 0 || forCheck else { throw QCOW2HeaderError.noRefcountTable }
         try Self.validateTable(
             "Reference count table", offset: refcountTableOffset, entries: UInt64(refcountTableClusters),
             entryLength: clusterSize, maximumBytes: Self.maximumRefcountTableBytes, clusterSize: clusterSize)

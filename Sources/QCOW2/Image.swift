@@ -29,22 +29,24 @@ public struct QCOW2Image: Sendable {
     }
 
     /// Opens the image when the file size is already known (saves the `fstat`).
-    public init(descriptor: FileDescriptor, path: String? = nil, fileSize: UInt64) throws {
+    /// `forCheck` parses as `qemu-img check` opens (see ``QCOW2Header/init(parsing:fileSize:forCheck:)``).
+    public init(descriptor: FileDescriptor, path: String? = nil, fileSize: UInt64, forCheck: Bool = false) throws {
         let prefix = try Self.readPrefix(descriptor, path: path, fileSize: fileSize, count: Self.firstRead)
-        try self.init(descriptor: descriptor, path: path, fileSize: fileSize, prefix: prefix)
+        try self.init(descriptor: descriptor, path: path, fileSize: fileSize, prefix: prefix, forCheck: forCheck)
     }
 
     /// Opens the image from its already-read first bytes (any number of them: a second
     /// read fetches the rest of the first cluster only when the parser asks for it).
-    public init(descriptor: FileDescriptor, path: String? = nil, fileSize: UInt64, prefix: [UInt8]) throws {
+    /// `forCheck` parses as `qemu-img check` opens (see ``QCOW2Header/init(parsing:fileSize:forCheck:)``).
+    public init(descriptor: FileDescriptor, path: String? = nil, fileSize: UInt64, prefix: [UInt8], forCheck: Bool = false) throws {
         self.descriptor = descriptor
         self.path = path
         self.fileSize = fileSize
         do {
-            self.header = try QCOW2Header(parsing: prefix, fileSize: fileSize)
+            self.header = try QCOW2Header(parsing: prefix, fileSize: fileSize, forCheck: forCheck)
         } catch let QCOW2HeaderError.insufficientInput(have, need) where need > have {
             let more = try Self.readPrefix(descriptor, path: path, fileSize: fileSize, count: need)
-            self.header = try QCOW2Header(parsing: more, fileSize: fileSize)
+            self.header = try QCOW2Header(parsing: more, fileSize: fileSize, forCheck: forCheck)
         }
     }
 

@@ -17,7 +17,7 @@ public enum ImageCheck {
     /// - Throws: ``ImageAccessError`` when the header cannot be used at all (then the
     ///   check is "not completed": `qemu-img check` exits 1), or an I/O error.
     public static func run(_ file: ImageFile) throws -> CheckResult {
-        let layout = try ImageLayout(file: file)
+        let layout = try ImageLayout(file: file, forCheck: true)
         var walker = try CheckWalker(file: file, layout: layout)
         return try walker.run()
     }
@@ -83,15 +83,21 @@ struct CheckWalker {
     }
 
     mutating func run() throws -> CheckResult {
-        let virtualBytes = (layout.virtualSize + 511) & ~UInt64(511)
+        let virtualBytes = layout.virtualSize
         result.totalClusters = (virtualBytes + UInt64(clusterSize) - 1) >> UInt64(clusterBits)
 
         // What should be: header, tables, data.
         increment(offset: 0, size: UInt64(clusterSize))
         try walkL1(offset: layout.l1Offset, entries: Int(layout.l1Size), active: true)
+        // qemu's check: internal snapshots cannot coexist with an external data file.
+        if layout.hasDataFile && !layout.snapshots.isEmpty {
+            result.corruptions += 1
+            result.messages.append("ERROR \(layout.snapshots.count) snapshots in image with data file")
+        }
         for (index, snapshot) in layout.snapshots.enumerated() {
-            // Like qemu's check: an entry that does not fit in the file is a corruption.
-            if snapshot.entryEnd > file.size {
+            // qemu's check: a version 3 entry must carry at least the 16 bytes of extra data
+            // (64-bit VM state size, disk size) the specification requires.
+            if layout.version >= 3 && snapshot.extraDataSize < 16 {
                 result.corruptions += 1
                 result.messages.append("ERROR snapshot table entry \(index) is incomplete")
             }
@@ -127,7 +133,9 @@ struct CheckWalker {
     mutating func increment(offset: UInt64, size: UInt64) {
         guard size > 0 else { return }
         let (end, overflow) = offset.addingReportingOverflow(size)
-        if overflow || end >= file.size &+ UInt64(clusterSize) || (end > file.size && end - file.size >= UInt64(clusterSize)) {
+        // qemu compares with the file length in whole sectors (rounded up to 512 bytes).
+        let fileLength = (file.size &+ 511) & ~UInt64(511)
+        if overflow || end >= fileLength &+ UInt64(clusterSize) || (end > fileLength && end - fileLength >= UInt64(clusterSize)) {
             result.corruptions += 1
             result.messages.append("ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x\(hex(offset)) size 0x\(hex(size))")
             return
@@ -395,7 +403,9 @@ struct RefcountReader {
     }
 
     /// The stored refcount of `cluster` (0 past the table or for a missing block), or
-    /// `nil` when its refcount block offset is not cluster aligned (qemu: -EIO).
+    /// `nil` when its refcount block offset is not cluster aligned or the block ends past
+    /// qemu's largest readable offset (qemu: -EIO). A block past the end of the file reads
+    /// as zeros, as in qemu.
     mutating func refcount(of cluster: UInt64) throws -> UInt64? {
         let clusterBits = layout.clusterBits
         let perBlockBits = UInt64(clusterBits + 3 - layout.refcountOrder)
@@ -403,7 +413,8 @@ struct RefcountReader {
         guard tableIndex < UInt64(table.count) else { return 0 }
         let blockOffset = table[Int(tableIndex)] & CheckWalker.reftableOffsetMask
         guard blockOffset != 0 else { return 0 }
-        guard blockOffset & UInt64(layout.clusterSize - 1) == 0 else { return nil }
+        guard blockOffset & UInt64(layout.clusterSize - 1) == 0,
+              blockOffset <= QCOW2Header.maximumRequestEnd - UInt64(layout.clusterSize) else { return nil }
         if blockOffset != cachedBlockOffset {
             cachedBlock = try file.read(count: layout.clusterSize, at: blockOffset)
             cachedBlockOffset = blockOffset

@@ -8,6 +8,8 @@ struct ImageLayout: Sendable {
         var name: String = ""
         /// Where the snapshot's table entry ends in the file.
         var entryEnd: UInt64 = 0
+        /// Bytes of extra data in the entry.
+        var extraDataSize: UInt32 = 0
     }
     struct Bitmaps: Sendable {
         var count: UInt32
@@ -52,8 +54,8 @@ struct ImageLayout: Sendable {
 
     /// Parses the header with ``QCOW2Header`` (which validates it in qemu's order) and
     /// reads the snapshot table's L1 pointers.
-    init(file: ImageFile) throws {
-        try self.init(image: QCOW2Image(descriptor: file.descriptor, path: file.path, fileSize: file.size))
+    init(file: ImageFile, forCheck: Bool = false) throws {
+        try self.init(image: QCOW2Image(descriptor: file.descriptor, path: file.path, fileSize: file.size, forCheck: forCheck))
     }
 
     /// The layout of an opened image; reads the snapshot table with ``QCOW2SnapshotTable``.
@@ -61,7 +63,9 @@ struct ImageLayout: Sendable {
         let header = image.header
         version = header.version
         clusterBits = Int(header.clusterBits)
-        virtualSize = header.virtualSize
+        // qemu's block layer counts whole sectors: a size that is not a multiple of 512 is
+        // cut down to one (check, map and convert see this size; info prints the header's).
+        virtualSize = header.virtualSize & ~UInt64(511)
         l1Size = header.l1Size
         l1Offset = header.l1TableOffset
         refcountTableOffset = header.refcountTableOffset
@@ -95,7 +99,7 @@ struct ImageLayout: Sendable {
             throw ImageAccessError.tooLarge(what: "the refcount table", size: reftableBytes, limit: Self.maxRefcountTableBytes)
         }
         let l2Coverage = UInt64(1) << UInt64(clusterBits + header.l2Bits)
-        let needed = virtualSize / l2Coverage + (virtualSize % l2Coverage == 0 ? 0 : 1)
+        let needed = header.virtualSize / l2Coverage + (header.virtualSize % l2Coverage == 0 ? 0 : 1)
         guard UInt64(l1Size) >= needed else {
             throw ImageAccessError.invalidField(field: "l1_size", value: UInt64(l1Size),
                                                 reason: "too small for the virtual size (needs \(needed))")
@@ -108,7 +112,7 @@ struct ImageLayout: Sendable {
             let table = try QCOW2SnapshotTable(image: image)
             snapshots = table.snapshots.map {
                 Snapshot(l1Offset: $0.l1TableOffset, l1Size: $0.l1Size, id: $0.id, name: $0.name,
-                         entryEnd: $0.entryOffset &+ UInt64($0.entryLength))
+                         entryEnd: $0.entryOffset &+ UInt64($0.entryLength), extraDataSize: $0.extraDataSize)
             }
             snapshotsSize = table.length
         }

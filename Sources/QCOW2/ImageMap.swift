@@ -76,6 +76,10 @@ extension ImageReader {
         var current: MapEntry?
         var offset: UInt64 = 0
         let size = virtualSize
+        // qemu-img map prints one empty record for an empty disk.
+        guard size > 0 else {
+            return [MapEntry(start: 0, length: 0, depth: 0, present: false, zero: false, data: false, offset: nil)]
+        }
         while offset < size {
             let next = try status(at: offset, length: size - offset)
             guard next.length > 0 else {
@@ -113,6 +117,11 @@ extension ImageReader {
     private func layerStatus(_ index: Int, at guest: UInt64, length: UInt64) throws -> MapEntry {
         switch layers[index] {
         case let .raw(file):
+            guard guest < file.size else {
+                // The zeros padding a raw image's last partial sector.
+                return MapEntry(start: guest, length: length, depth: index, present: true, zero: true, data: false,
+                                offset: guest, file: file.path)
+            }
             let available = min(length, file.size - guest)
             let extent = file.extent(at: guest, length: available)
             return MapEntry(start: guest, length: extent.length, depth: index, present: true, zero: extent.isHole,

@@ -55,8 +55,12 @@ public final class ImageReader {
     private let inflater = Inflater()
     private var clusterCache: [Int: (host: UInt64, bytes: [UInt8])] = [:]
 
-    /// The guest disk size in bytes.
-    public var virtualSize: UInt64 { layers[0].virtualSize }
+    /// The guest disk size in bytes. A raw image counts whole sectors, as qemu's block layer
+    /// does: its last partial sector is padded with zeros.
+    public var virtualSize: UInt64 {
+        guard case let .raw(file) = layers[0] else { return layers[0].virtualSize }
+        return file.size > UInt64.max - 511 ? file.size : (file.size + 511) & ~UInt64(511)
+    }
     /// Files opened: 1 for the image alone, more with a backing chain.
     public var chainLength: Int { layers.count }
     /// The paths of the opened files, image first.
@@ -103,7 +107,8 @@ public final class ImageReader {
                     dataFile = try ImageFile(descriptor: dataFD, path: dataPath)
                 }
                 layers.append(.qcow2(QCOW2Layer(file: file, layout: layout, dataFile: dataFile)))
-                guard let nameBytes = layout.backingName else { break }
+                // qemu uses the name as a C string: an empty one (or one starting with NUL) means none.
+                guard let nameBytes = layout.backingName, nameBytes.first.map({ $0 != 0 }) ?? false else { break }
                 let name = String(decoding: nameBytes, as: UTF8.self)
                 guard options.followBacking else {
                     unopened = name
@@ -125,6 +130,20 @@ public final class ImageReader {
             return ImageReader(layers: layers, unopenedBacking: unopened, descriptors: descriptors)
         } catch {
             for fd in descriptors { try? fd.close() }
+            throw error
+        }
+    }
+
+    /// Opens the file at `path` as a raw image (qemu's `raw` format): the file is the guest disk.
+    ///
+    /// - Throws: ``ImageAccessError/io(path:reason:)`` when it cannot be opened.
+    public static func openRaw(path: String) throws -> ImageReader {
+        let fd = try openFile(path, noFollow: false)
+        do {
+            let file = try ImageFile(descriptor: fd, path: path)
+            return ImageReader(layers: [.raw(file)], unopenedBacking: nil, descriptors: [fd])
+        } catch {
+            try? fd.close()
             throw error
         }
     }

@@ -14,15 +14,37 @@ struct Check: ParsableCommand {
     @Option(help: "qemu-img's spelling: --output=json is --json.")
     var output: Inspect.Output?
 
+    @Option(name: [.customShort("f"), .customLong("format")], help: "The image format (qcow2 or raw); probed when not given.")
+    var format: ImageInspection.Format?
+
     @Argument(help: "The qcow2 image.")
     var file: String
+
+    /// qemu-img check's exit status for a format without checks (raw).
+    static let unsupportedFormatStatus: Int32 = 63
 
     func run() throws {
         let result: CheckResult
         do {
             let fd = try FileDescriptor.open(FilePath(file), .readOnly)
             defer { try? fd.close() }
-            result = try ImageCheck.run(ImageFile(descriptor: fd, path: file))
+            let imageFile = try ImageFile(descriptor: fd, path: file)
+            if format == .raw || (format == nil && FormatProbe.isRaw(imageFile)) {
+                // qemu-img probes a file without the qcow2 magic (and no other format's
+                // header) as raw, and raw has no check.
+                printError("check: '\(file)': This image format does not support checks")
+                throw ExitCode(Self.unsupportedFormatStatus)
+            }
+            // What qemu-img check's open refuses (a data file or backing file it cannot
+            // open, encryption without a key) stops the check, as in qemu-img: exit 1.
+            let image = try QCOW2Image(descriptor: fd, path: file, fileSize: imageFile.size, forCheck: true)
+            if let refusal = QemuOpenGate.refusal(image: image, path: file) {
+                printError("check: could not open '\(file)': \(refusal)")
+                throw ExitCode(1)
+            }
+            result = try ImageCheck.run(imageFile)
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             printError("check: could not check '\(file)': \(error)")
             throw ExitCode(1)
@@ -31,4 +53,5 @@ struct Check: ParsableCommand {
         print(json || output == .json ? result.json(filename: file) : result.humanSummary)
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }
+
 }

@@ -9,8 +9,8 @@ import Darwin
 
 /// Decides whether `map` and `convert` may open an image's backing chain: only when
 /// every image in it passes the ``Audit`` (no error finding: safe backing names with an
-/// explicit format, not dirty or corrupt, no encryption or external data file, tables
-/// inside the file…) and a raw backing file does not pose as another format. Each file
+/// explicit format, not dirty or corrupt, no encryption or external data file…; only
+/// ``ownTableFindings`` are let through) and a raw backing file does not pose as another format. Each file
 /// is audited before the next name is opened, and opened without following symlinks.
 enum ChainGate {
     /// `nil` when the chain may be followed (or there is none), else why not.
@@ -28,12 +28,15 @@ enum ChainGate {
             do {
                 let image = try QCOW2Image(descriptor: fd, path: current)
                 let audit = Audit(image: image)
-                if let first = audit.errors.first { return "'\(current)': \(first.message)" }
+                if let first = audit.errors.first(where: { !Self.ownTableFindings.contains($0.code) }) {
+                    return "'\(current)': \(first.message)"
+                }
                 header = image.header
             } catch {
                 return "'\(current)': \(error)"
             }
-            guard let name = header.backingFileNameBytes, !name.isEmpty else { return nil }
+            guard let stored = header.backingFileNameBytes, stored.first.map({ $0 != 0 }) ?? false else { return nil }
+            let name = stored
             let text = String(decoding: name, as: UTF8.self)
             let next = ImageReaderPaths.sibling(of: current, named: text)
             switch header.backingFormat {
@@ -47,6 +50,14 @@ enum ChainGate {
         }
         return "the backing chain is more than \(maximumDepth) files deep"
     }
+
+    /// Audit errors about an image's own tables lying outside the file, past 2^56 or over
+    /// each other: they do not change which file is opened next or how, and the reader treats
+    /// such tables as qemu does (bytes past the end read as zeros), so they do not stop the chain.
+    static let ownTableFindings: Set<String> = [
+        "l1-table-outside-file", "refcount-table-outside-file", "snapshot-table-outside-file", "host-offset-out-of-range",
+        "metadata-overlap",
+    ]
 
     /// A raw backing file must be a regular file (not a symlink) that passes the raw audit.
     private static func rawRefusal(_ path: String) -> String? {
@@ -63,6 +74,32 @@ enum ChainGate {
         let audit = Audit(rawPrefix: Array(prefix[..<got]), fileSize: UInt64(clamping: st.st_size))
         if let first = audit.errors.first { return "'\(path)': \(first.message)" }
         return nil
+    }
+}
+
+extension ChainGate {
+    /// What qemu-img's open of the image at `path` for map or convert would refuse
+    /// (see ``QemuOpenGate``), or `nil`; also `nil` when the header itself cannot be parsed,
+    /// which the open that follows reports.
+    static func qemuOpenRefusal(forImageAt path: String) -> String? {
+        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]) else { return nil }
+        defer { try? fd.close() }
+        guard let image = try? QCOW2Image(descriptor: fd, path: path) else { return nil }
+        return QemuOpenGate.refusal(image: image, path: path)
+    }
+
+    /// Whether map and convert may read the external data file of the image at `path`:
+    /// qemu opens its name relative to the working directory, qcowtool reads only a plain
+    /// name beside the image, so both must be the same file (a regular file, not a symlink).
+    static func mayReadDataFile(ofImageAt path: String) -> Bool {
+        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]),
+              let header = try? { defer { try? fd.close() }; return try QCOW2Image(descriptor: fd, path: path).header }(),
+              header.hasExternalDataFile, let stored = header.dataFileNameBytes,
+              BackingNameProblem.check(stored) == nil else { return false }
+        let name = String(decoding: stored, as: UTF8.self)
+        var here = stat(), beside = stat()
+        guard lstat(name, &here) == 0, lstat(ImageReaderPaths.sibling(of: path, named: name), &beside) == 0 else { return false }
+        return (here.st_mode & S_IFMT) == S_IFREG && here.st_dev == beside.st_dev && here.st_ino == beside.st_ino
     }
 }
 

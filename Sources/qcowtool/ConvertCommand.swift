@@ -16,6 +16,9 @@ struct Convert: ParsableCommand {
     @Option(name: .customShort("O"), help: "Output format (only raw).")
     var outputFormat: String
 
+    @Option(name: [.customShort("f"), .customLong("format")], help: "The input format (qcow2 or raw); probed when not given.")
+    var format: ImageInspection.Format?
+
     @Flag(name: .customShort("p"), help: "Show progress on a terminal.")
     var progress = false
 
@@ -30,20 +33,14 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
-        let header: QCOW2Header
-        do {
-            header = try QCOW2Image.header(atPath: source)
-        } catch {
-            printError("convert: could not open '\(source)': \(error)")
-            throw ExitCode(1)
-        }
-        if header.backingFileNameBytes != nil, let refusal = ChainGate.refusal(forImageAt: source) {
-            printError("convert: refusing to follow the backing chain of '\(source)': \(refusal)")
-            throw ExitCode(1)
+        let raw = FormatProbe.isRaw(path: source, forced: format)
+        if !raw {
+            try checkQCOW2Source()
         }
         let showProgress = progress && isatty(STDERR_FILENO) == 1
         do {
-            let reader = try ImageReader.open(path: source, options: ChainOptions(followBacking: true))
+            let reader = raw ? try ImageReader.openRaw(path: source) : try ImageReader.open(path: source, options: ChainOptions(
+                followBacking: true, allowExternalDataFile: ChainGate.mayReadDataFile(ofImageAt: source)))
             defer { reader.close() }
             var lastShown = -1
             _ = try RawConversion.convert(reader, to: destination) { done, total in
@@ -58,6 +55,26 @@ struct Convert: ParsableCommand {
         } catch {
             if showProgress { writeStandardError("\n") }
             printError("convert: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Exits 1 with one line when the qcow2 source cannot be opened as qemu-img opens it, or
+    /// names a backing chain that must not be followed.
+    private func checkQCOW2Source() throws {
+        let header: QCOW2Header
+        do {
+            header = try QCOW2Image.header(atPath: source)
+        } catch {
+            printError("convert: could not open '\(source)': \(error)")
+            throw ExitCode(1)
+        }
+        if let refusal = ChainGate.qemuOpenRefusal(forImageAt: source) {
+            printError("convert: could not open '\(source)': \(refusal)")
+            throw ExitCode(1)
+        }
+        if let name = header.backingFileNameBytes, name.first.map({ $0 != 0 }) ?? false, let refusal = ChainGate.refusal(forImageAt: source) {
+            printError("convert: refusing to follow the backing chain of '\(source)': \(refusal)")
             throw ExitCode(1)
         }
     }

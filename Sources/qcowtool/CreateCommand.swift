@@ -51,7 +51,10 @@ struct Create: ParsableCommand {
 
     func run() throws {
         guard format == "qcow2" else {
-            throw ValidationError("only -f qcow2 is supported, not '\(format)'")
+            // One line and exit 1, as qemu-img does for a format it does not know.
+            _ = try? FileDescriptor.standardError.writeAll(
+                Array("qcowtool: \(file): Unknown file format '\(format)' (qcowtool creates qcow2 images only)\n".utf8))
+            throw ExitCode(1)
         }
         var line = QCOW2CreateCommandLine()
         do {

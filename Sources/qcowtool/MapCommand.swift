@@ -16,15 +16,24 @@ struct Map: ParsableCommand {
     @Option(name: .long, help: "Also draw the map as an SVG picture into this file (a strip per GiB, colour per kind).")
     var svg: String?
 
+    @Option(name: [.customShort("f"), .customLong("format")], help: "The image format (qcow2 or raw); probed when not given.")
+    var format: ImageInspection.Format?
+
     @Argument(help: "The qcow2 image.")
     var file: String
 
     func run() throws {
-        let refusal = ChainGate.refusal(forImageAt: file)
+        let raw = FormatProbe.isRaw(path: file, forced: format)
+        if !raw, let refusal = ChainGate.qemuOpenRefusal(forImageAt: file) {
+            printError("map: could not open '\(file)': \(refusal)")
+            throw ExitCode(1)
+        }
+        let refusal = raw ? nil : ChainGate.refusal(forImageAt: file)
         let entries: [MapEntry]
         let virtualSize: UInt64
         do {
-            let reader = try ImageReader.open(path: file, options: ChainOptions(followBacking: refusal == nil))
+            let options = ChainOptions(followBacking: refusal == nil, allowExternalDataFile: ChainGate.mayReadDataFile(ofImageAt: file))
+            let reader = raw ? try ImageReader.openRaw(path: file) : try ImageReader.open(path: file, options: options)
             defer { reader.close() }
             entries = try reader.map()
             virtualSize = reader.virtualSize

@@ -68,6 +68,12 @@ python3 break-headers.py --raw-confusion v3-4k.qcow2
 python3 break-headers.py --hostile v3-4k.qcow2
 rm -f pattern.tmp
 
+# --- Cases found by the differential campaign against qemu-img (see parity-mutations.py) ----
+python3 parity-mutations.py
+Q create -f qcow2 -u -b parity-missing.img -F raw parity-missing-backing.qcow2 1M
+Q create -f qcow2 -o data_file=parity-missing.data parity-missing-data-file.qcow2 1M
+rm -f parity-missing.data
+
 # --- What qemu-img says about each -------------------------------------------------------
 for f in *.qcow2 *.img; do
     case "$f" in

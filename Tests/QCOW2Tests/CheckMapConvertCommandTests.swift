@@ -55,7 +55,8 @@ struct CheckMapConvertCommandTests {
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: QemuImages.path("chain-top"))))
         let name = Array("chain-mid2.qcow2".utf8)
         let at = try #require((0..<4096).first { Array(bytes[$0..<($0 + name.count)]) == name })
-        bytes.replaceSubrange(at..<(at + name.count), with: Array("/etc/passwd12345".utf8))
+        // An absolute name that exists (a missing one fails earlier, as qemu-img's open does).
+        bytes.replaceSubrange(at..<(at + name.count), with: Array("/etc//////passwd".utf8))
         try Data(bytes).write(to: URL(fileURLWithPath: folder.file("evil.qcow2")))
         let out = try Oracle.run(qcowtoolPath, ["convert", "-O", "raw", "evil.qcow2", "out.raw"], currentDirectory: folder.path)
         #expect(out.status == 1)

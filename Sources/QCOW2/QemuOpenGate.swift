@@ -1,0 +1,139 @@
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What `qemu-img check`, `map` and `convert` refuse when they open an image, beyond the
+/// header checks ``QCOW2Header`` already makes: an external data file qemu cannot open,
+/// encryption without a key, and a backing chain qemu cannot open. `qemu-img info` does
+/// none of this (it opens neither the backing file nor the data file).
+///
+/// Safety: nothing an image names is read unless the name is a plain file name beside the
+/// image (``BackingNameProblem`` finds no problem) and the file is a regular file, not a
+/// symlink. Other names are only looked up with `stat` (which reads no bytes of the file):
+/// a missing file is refused as qemu refuses it, an existing one is assumed to open.
+/// Network protocol names are refused without any network access (qemu-img fails on them
+/// too unless the server answers).
+public enum QemuOpenGate {
+    /// How deep a backing chain is examined (qemu's own limit is about the same).
+    public static let maximumDepth = 16
+
+    /// The block drivers qemu-img 7.2 knows (`qemu-img --help`, "Supported formats"): a
+    /// backing format outside this list fails with "Unknown driver".
+    public static let knownDrivers: Set<String> = [
+        "blkdebug", "blklogwrites", "blkverify", "bochs", "cloop", "compress", "copy-before-write",
+        "copy-on-read", "dmg", "file", "ftp", "ftps", "gluster", "host_cdrom", "host_device", "http",
+        "https", "iscsi", "iser", "luks", "nbd", "nfs", "null-aio", "null-co", "nvme", "parallels",
+        "preallocate", "qcow", "qcow2", "qed", "quorum", "raw", "rbd", "replication", "snapshot-access",
+        "ssh", "throttle", "vdi", "vhdx", "vmdk", "vpc", "vvfat",
+    ]
+
+    /// `nil` when qemu-img would open `image` (at `path`, as given on the command line),
+    /// else qemu's reason, worded like qemu-img's message.
+    public static func refusal(image: QCOW2Image, path: String) -> String? {
+        refusal(header: image.header, path: path, depth: 0)
+    }
+
+    /// The bytes of a stored name before its first NUL, as qemu uses it (a C string).
+    public static func cName(_ bytes: [UInt8]) -> [UInt8] {
+        Array(bytes.prefix { $0 != 0 })
+    }
+
+    /// The path qemu opens for a backing name stored in the image at `imagePath`:
+    /// an absolute name as is, a relative one in the image's folder (qemu's `path_combine`).
+    public static func backingPath(imagePath: String, name: [UInt8]) -> [UInt8] {
+        if name.first == UInt8(ascii: "/") { return name }
+        let base = Array(imagePath.utf8)
+        guard let slash = base.lastIndex(of: UInt8(ascii: "/")) else { return name }
+        return Array(base[...slash]) + name
+    }
+
+    private static func refusal(header: QCOW2Header, path: String, depth: Int) -> String? {
+        // LUKS: qemu opens the crypto header while reading the extensions, and needs a key.
+        if header.cryptMethod == 2, header.encryptionHeaderPointer != nil {
+            return "Parameter 'encrypt.key-secret' is required for cipher"
+        }
+        // The external data file: its name is opened as given, relative to the working
+        // directory (not to the image's folder), so it is looked up that way here.
+        if header.hasExternalDataFile {
+            guard let stored = header.dataFileNameBytes else { return "'data-file' is required for this image" }
+            let name = cName(stored)
+            guard !name.isEmpty else { return "'data-file' is required for this image" }
+            if let problem = statProblem(name) { return "Could not open '\(QemuJSON.cString(name))': \(problem)" }
+        } else if header.autoclearFeatures.contains(.rawExternalData) {
+            return "data-file-raw requires a data file"
+        }
+        if header.cryptMethod == 1 { return "Parameter 'encrypt.key-secret' is required for cipher" }
+        if header.cryptMethod == 2 { return "Missing CRYPTO header for crypt method 2" }
+        guard let stored = header.backingFileNameBytes else { return nil }
+        let name = cName(stored)
+        guard !name.isEmpty else { return nil }
+        // An empty backing format means none: qemu probes.
+        let format = header.backingFormat.flatMap { $0.isEmpty ? nil : $0 }
+        if let format, !knownDrivers.contains(format) {
+            return "Could not open backing file: Unknown driver '\(format)'"
+        }
+        if let problem = backingRefusal(name: name, format: format, imagePath: path, depth: depth) {
+            return "Could not open backing file: \(problem)"
+        }
+        return nil
+    }
+
+    /// Why qemu could not open the backing file `name`, or `nil`.
+    private static func backingRefusal(name: [UInt8], format: String?, imagePath: String, depth: Int) -> String? {
+        let text = QemuJSON.cString(name)
+        // qemu's path_has_protocol: a ':' before any '/'.
+        if let colon = name.firstIndex(of: UInt8(ascii: ":")), !name[..<colon].contains(UInt8(ascii: "/")) {
+            let prefix = String(decoding: name[..<colon], as: UTF8.self)
+            switch prefix {
+            case "json":
+                return nil  // a JSON description: not interpreted here, assumed to open
+            case "file":
+                return statProblem(Array(name[(colon + 1)...])).map { "Could not open '\(text)': \($0)" }
+            case "null-co", "null-aio":
+                return nil
+            default:
+                return "'\(text)': the '\(prefix)' protocol is not opened by qcowtool"
+            }
+        }
+        let resolved = backingPath(imagePath: imagePath, name: name)
+        let shown = QemuJSON.cString(resolved)
+        if let problem = statProblem(resolved) { return "Could not open '\(shown)': \(problem)" }
+        // Only a plain name beside the image is read; the rest is assumed to open.
+        guard BackingNameProblem.check(name) == nil, depth < maximumDepth,
+              format == nil || format == "qcow2" else { return nil }
+        let backingPath = String(decoding: resolved, as: UTF8.self)
+        guard let fd = try? FileDescriptor.open(FilePath(backingPath), .readOnly, options: [.noFollow, .closeOnExec, .nonBlocking]) else {
+            return nil  // a symlink (refused by O_NOFOLLOW) or unreadable: not examined
+        }
+        defer { try? fd.close() }
+        var st = stat()
+        guard fstat(fd.rawValue, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        if format == nil {
+            // qemu probes the format: only a qcow2 magic makes it more than raw.
+            var magic = [UInt8](repeating: 0, count: 4)
+            let got = (try? magic.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }) ?? 0
+            guard got == 4, magic == [0x51, 0x46, 0x49, 0xFB] else { return nil }
+        }
+        let image: QCOW2Image
+        do {
+            image = try QCOW2Image(descriptor: fd, path: backingPath)
+        } catch {
+            return "Could not open '\(shown)': \(error)"
+        }
+        return refusal(header: image.header, path: backingPath, depth: depth + 1)
+    }
+
+    /// `stat(path)`'s error as qemu prints it (`strerror`), or `nil` when the file exists.
+    private static func statProblem(_ path: [UInt8]) -> String? {
+        guard !path.isEmpty else { return String(cString: strerror(ENOENT)) }
+        var st = stat()
+        let status = (path + [0]).withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { stat($0.baseAddress!, &st) }
+        }
+        return status == 0 ? nil : String(cString: strerror(errno))
+    }
+}
