@@ -20,16 +20,22 @@ final class ClientBytes: Sendable {
     }
 
     private let state = Mutex(State())
+    private let log = LogRecord()
 
     /// The highest count told so far.
     var count: Int { state.withLock { $0.count } }
 
-    /// A monitor whose progress hook tells this count (a download's bytes done).
+    /// A monitor whose progress hook tells this count (a download's bytes done) and whose
+    /// warnings (the reasons for retries) are kept in ``warnings``.
     var monitor: Monitor {
-        Monitor(logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) { [self] report in
+        let log = self.log
+        return Monitor(logger: Logger(label: "test", factory: { _ in RecordingLogHandler(record: log, level: .warning) })) { [self] report in
             raise(to: Int(clamping: report.bytesDone))
         }
     }
+
+    /// The warnings logged through ``monitor`` (why each retry was made), for failure messages.
+    var warnings: [String] { log.messages.withLock { $0 } }
 
     /// Raises the count to `count` (a lower one, as after a restart, changes nothing) and wakes
     /// the waiters it satisfies.
@@ -45,9 +51,10 @@ final class ClientBytes: Sendable {
     }
 
     /// Returns once the count reaches `target` (`true`), or `false` after `limit`: a generous
-    /// upper bound, so that a client that never gets there fails its test instead of hanging it.
+    /// upper bound (a starved client may take minutes; see `fastOptions()`), so that a client
+    /// that never gets there fails its test instead of hanging it.
     @discardableResult
-    func wait(for target: Int, upTo limit: Duration = .seconds(60)) async -> Bool {
+    func wait(for target: Int, upTo limit: Duration = .seconds(900)) async -> Bool {
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 await self.reached(target)

@@ -23,7 +23,8 @@ struct ConsumerRefused: Error {}
 
 /// Streams `server`'s image into a ``Collected``.
 func stream(from server: TestHTTPServer, sha256: String? = nil, into collected: Collected) async throws {
-    let streamer = streamImage(from: try #require(URL(string: server.url())), sha256: sha256, options: fastOptions())
+    let streamer = streamImage(
+        from: try #require(URL(string: server.url())), sha256: sha256, monitor: collected.client.monitor, options: fastOptions())
     try await streamer { chunk in collected.append(chunk) }
 }
 
@@ -51,7 +52,7 @@ struct StreamImageTests {
         try await stream(from: server, sha256: digest, into: collected)
         #expect(sameBytes(collected.bytes, body))
         #expect(server.requests.count == 2 && server.requests.first?.range == nil)
-        #expect(server.requests.last?.range == "bytes=120000-")
+        #expect(server.requests.last?.range == "bytes=120000-", "retries: \(collected.client.warnings)")
         #expect(server.requests.last?.ifRange == etag)
         await server.stop()
     }
@@ -66,8 +67,8 @@ struct StreamImageTests {
         }
         try await stream(from: server, into: collected)
         #expect(sameBytes(collected.bytes, body))
-        #expect(server.requests.count == 2)
-        #expect(server.requests.last?.range == "bytes=75000-")
+        #expect(server.requests.count == 2, "retries: \(collected.client.warnings)")
+        #expect(server.requests.last?.range == "bytes=75000-", "retries: \(collected.client.warnings)")
         await server.stop()
     }
 
@@ -86,7 +87,9 @@ struct StreamImageTests {
             guard case VMImageError.downloadFailed(_, _, let reason) = error else { return false }
             return reason.contains("changed")
         }
-        #expect(sameBytes(collected.bytes, Array(first.prefix(40_000))), "all of the old image up to the drop, nothing of the new")
+        #expect(
+            sameBytes(collected.bytes, Array(first.prefix(40_000))),
+            "all of the old image up to the drop, nothing of the new; retries: \(collected.client.warnings)")
         #expect(server.requests.count == 2)
         await server.stop()
     }
