@@ -64,6 +64,16 @@ let package = Package(
             dependencies: [
                 "VMImage", "QCOW2", "Tar", "Zstd", "ByteStreams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            // Release builds link the Swift runtime and FoundationEssentials statically: start-up
+            // then skips loading and relocating 11 shared libraries (`qcowtool inspect` in 7 ms
+            // instead of 11 ms; qemu-img info takes 8). FoundationEssentials' static archive needs
+            // its two helper archives named. Release only: the test bundle links this target too,
+            // and it must share the dynamic runtime with swift-testing.
+            linkerSettings: [
+                .unsafeFlags(
+                    ["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims"],
+                    .when(platforms: [.linux], configuration: .release))
             ]
         ),
 

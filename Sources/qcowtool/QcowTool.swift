@@ -9,6 +9,15 @@ struct QcowTool: ParsableCommand {
         version: "0.1.0",
         subcommands: [Inspect.self, Check.self, Map.self, Convert.self, Create.self, Package.self, Extract.self, Verify.self, NewDisk.self, MAC.self]
     )
+
+    /// Runs plain `inspect` command lines without ArgumentParser (see ``InspectFastPath``),
+    /// every other command line through it.
+    static func main() {
+        if let job = InspectFastPath.job(for: CommandLine.arguments.dropFirst()) {
+            InspectFastPath.run(job)
+        }
+        main(nil)
+    }
 }
 
 /// `qcowtool mac`: prints a random, locally administered unicast MAC address.

@@ -16,15 +16,36 @@ enum Reply: Sendable {
     /// Answers `status` with a short text body.
     case status(Int)
     /// Serves `body` (honouring `Range: bytes=N-` with 206 when `honorRange`) in chunks of
-    /// `chunkSize` bytes, waiting `chunkDelay` between chunks; with `dropAfter`, declares the
-    /// full length but closes the connection after that many body bytes. With `etag`, sends it
-    /// and answers a range request whose `If-Range` differs with the whole body (200).
+    /// `chunkSize` bytes, waiting `chunkDelay` between chunks (a slow server); with
+    /// `interruption`, declares the full length but stops early. With `etag`, sends it and
+    /// answers a range request whose `If-Range` differs with the whole body (200).
     case serve(
-        [UInt8], honorRange: Bool = true, chunkSize: Int = 64 * 1024, chunkDelay: Duration? = nil, dropAfter: Int? = nil,
-        etag: String? = nil)
+        [UInt8], honorRange: Bool = true, chunkSize: Int = 64 * 1024, chunkDelay: Duration? = nil,
+        interruption: Interruption? = nil, etag: String? = nil)
     /// Serves `size` bytes where byte `i` is `UInt8(truncatingIfNeeded: i)`, generated while
     /// sending (for big downloads without a big buffer), in 256 KiB chunks.
     case pattern(size: Int)
+}
+
+/// How a ``Reply/serve(_:honorRange:chunkSize:chunkDelay:interruption:etag:)`` answer stops early.
+/// Both wait for events, never for a time: a loaded machine only makes them slower.
+enum Interruption: Sendable {
+    /// Sends `after` bytes of this answer's body, then closes the connection once `client` has
+    /// taken in the image up to there (every byte before the cut flushed to the socket and
+    /// received): the client then resumes exactly at the cut. Closing earlier would race the
+    /// client, which may discard body bytes still buffered when it learns the connection is gone.
+    case drop(after: Int, once: ClientBytes)
+    /// Sends `after` bytes of this answer's body, then nothing more until the client closes the
+    /// connection (or the server stops).
+    case stall(after: Int)
+
+    /// Body bytes of the answer sent before it stops.
+    var after: Int {
+        switch self {
+        case .drop(let after, once: _): after
+        case .stall(let after): after
+        }
+    }
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 (a port the kernel picks) built on SwiftNIO, answering
@@ -108,7 +129,7 @@ final class TestHTTPServer: Sendable {
     }
 
     /// Writes the reply straight to the channel, each part awaited until it reached the socket
-    /// (so a deliberate drop cuts the body exactly where the test says); returns whether the
+    /// (so an interruption cuts the body exactly where the test says); returns whether the
     /// connection may stay open.
     private static func respond(_ reply: Reply, to request: RecordedRequest, channel: any Channel) async throws -> Bool {
         let outbound = DirectWriter(channel: channel)
@@ -136,7 +157,7 @@ final class TestHTTPServer: Sendable {
             try await outbound.write(.end(nil))
             return true
 
-        case let .serve(body, honorRange, chunkSize, chunkDelay, dropAfter, etag):
+        case let .serve(body, honorRange, chunkSize, chunkDelay, interruption, etag):
             var start = 0
             var status = HTTPResponseStatus.ok
             var headers = HTTPHeaders()
@@ -151,25 +172,34 @@ final class TestHTTPServer: Sendable {
             }
             headers.add(name: "Content-Length", value: "\(body.count - start)")
             try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
-            let limit = dropAfter.map { min(start + $0, body.count) } ?? body.count
+            let limit = interruption.map { min(start + $0.after, body.count) } ?? body.count
             var offset = start
             while offset < limit {
                 let end = min(offset + chunkSize, limit)
                 try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body[offset..<end]))))
                 offset = end
                 if let chunkDelay, offset < limit { try await Task.sleep(for: chunkDelay) }
-                // Before a drop, give the client time to consume each chunk: a client may discard
-                // body bytes still buffered when it learns the connection is gone.
-                if dropAfter != nil { try await Task.sleep(for: .milliseconds(30)) }
             }
-            if dropAfter != nil {
-                // And before closing, give a client starved of CPU (tests run in parallel) time
-                // to take in the last chunk, so the drop lands where the test says.
-                try await Task.sleep(for: .milliseconds(500))
+            switch interruption {
+            case nil:
+                try await outbound.write(.end(nil))
+                return true
+            case .drop(_, let client):
+                await client.wait(for: limit)
+                return false
+            case .stall:
+                await untilClosed(channel)
                 return false
             }
-            try await outbound.write(.end(nil))
-            return true
+        }
+    }
+
+    /// Returns once `channel` is closed (by the peer, or by the server stopping, which cancels).
+    private static func untilClosed(_ channel: any Channel) async {
+        await withTaskCancellationHandler {
+            try? await channel.closeFuture.get()
+        } onCancel: {
+            channel.close(promise: nil)
         }
     }
 }
