@@ -6,7 +6,7 @@ import SystemPackage
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a qcow2 image's metadata and refcounts (read-only), like qemu-img check.",
-        discussion: "Exit status: 0 clean, 1 check not completed, 2 corruptions, 3 leaks only.")
+        discussion: "Exit status: 0 clean, 1 check not completed, 2 corruptions, 3 leaks only, 63 the format (raw) has no check.")
 
     @Flag(name: .long, help: "Print qemu-img check --output=json's JSON.")
     var json = false
