@@ -6,15 +6,15 @@ case where qcowtool once disagreed with qemu-img 7.2 in the differential campaig
 
 Each line of MUTATIONS: (new name, source fixture, patch function).
 """
-import struct
+import importlib.util
+import os
 
-
-def u32(buf, off, value):
-    struct.pack_into(">I", buf, off, value)
-
-
-def u64(buf, off, value):
-    struct.pack_into(">Q", buf, off, value)
+# The byte helpers and header patches of break-headers.py (same folder), not a second copy.
+_spec = importlib.util.spec_from_file_location(
+    "break_headers", os.path.join(os.path.dirname(os.path.abspath(__file__)), "break-headers.py"))
+_break_headers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_break_headers)
+u32, u64, snapshots = _break_headers.u32, _break_headers.u64, _break_headers.snapshots_at
 
 
 def truncate(length):
@@ -29,13 +29,6 @@ def field32(off, value):
 
 def field64(off, value):
     return lambda b: u64(b, off, value)
-
-
-def snapshots(count, offset):
-    def patch(b):
-        u32(b, 60, count)
-        u64(b, 64, offset)
-    return patch
 
 
 def empty_backing_name(b):
