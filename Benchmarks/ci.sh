@@ -2,8 +2,8 @@
 # Short benchmark run for CI: release build, the package-benchmark suite on small inputs,
 # `zstd -b3` on the suite's data as the ceiling, then qcowtool against qemu-img/tar/zstd
 # (compare.py, CI profile) with the ratio floors of floors.json checked, then StreamBenchmark
-# (extraction while downloading vs download-then-extract, over HTTP on loopback; streaming must
-# not be the slower one).
+# (extraction while downloading vs download-then-extract, over HTTP on loopback; streaming may
+# be at most 10% slower, a margin for noise).
 #
 #   Benchmarks/ci.sh [OUTDIR]      (default OUTDIR: Benchmarks/.build/ci-results)
 #
@@ -42,7 +42,7 @@ nice python3 "$here/compare.py" --profile ci --qcowtool "$qcowtool" --json "$out
 
 step "bytes start arriving -> instance ready: streaming vs download-then-extract over HTTP (loopback, and paced to 100 MB/s)"
 nice swift build -c release --product StreamBenchmark
-nice "$(swift build -c release --show-bin-path)/StreamBenchmark" --runs 5 --rates 0,100 --min-ratio 1.0 --json "$out/stream.json" \
+nice "$(swift build -c release --show-bin-path)/StreamBenchmark" --runs 5 --rates 0,100 --min-ratio 0.9 --json "$out/stream.json" \
     | tee "$out/stream.md"
 
 step "done"
