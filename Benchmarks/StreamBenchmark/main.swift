@@ -1,5 +1,5 @@
 // StreamBenchmark: the time from "the image's bytes start arriving" to "instance ready", for
-// extraction while downloading (`ImageManager.instance(imageID:stream:)` fed by
+// extraction while downloading (`ImageManager.streamingInstance(imageID:stream:)` fed by
 // `streamImage(from:)`) beside download-then-extract (`instance(imageID:download:)` fed by
 // `downloadImage(from:)`). Both fetch the same `image.tar.zst` over real HTTP from a server on
 // 127.0.0.1 (ArchiveServer), unpaced and paced to network rates; runs alternate between the two
@@ -81,7 +81,7 @@ func load(_ path: Path, url: URL, server: ArchiveServer, scratch: Scratch, run: 
     case .downloadThenExtract:
         instance = try await manager.instance(imageID: "bench", download: downloadImage(from: url))
     case .streaming:
-        instance = try await manager.instance(imageID: "bench", stream: streamImage(from: url))
+        instance = try await manager.streamingInstance(imageID: "bench", stream: streamImage(from: url))
     }
     let ready = monotonicSeconds()
     guard let firstByte = server.firstByteSent else { throw FixtureError("the server sent no body") }

@@ -54,6 +54,12 @@ public actor ImageManager {
 
     /// A new instance of the image `imageID`, calling `download` to fetch the archive into a
     /// temporary file when the image is not cached.
+    ///
+    /// ```swift
+    /// let instance = try await manager.instance(imageID: "url:\(url)", download: downloadImage(from: url))
+    /// // or, with your own transport:
+    /// let other = try await manager.instance(imageID: id) { archive in try await fetch(id, to: archive) }
+    /// ```
     public func instance(imageID: String, download: @escaping Downloader) async throws -> Instance {
         try await makeInstance(imageID: imageID) { [imageFolder, limits, monitor] folder in
             let archive = imageFolder.appending(randomName(".download") + ".tar.zst")
@@ -68,8 +74,11 @@ public actor ImageManager {
     /// A new instance of the image `imageID`, extracting the archive from `bytes` while they
     /// arrive when the image is not cached: no temporary archive is written, and download
     /// and extraction overlap. `bytes` is only iterated when the image must be loaded.
-    public func instance<Bytes: AsyncSequence & Sendable>(
-        imageID: String, streaming bytes: Bytes
+    ///
+    /// The streaming forms have their own base name so that a trailing closure
+    /// (`manager.instance(imageID: id) { path in … }`) always means ``instance(imageID:download:)``.
+    public func streamingInstance<Bytes: AsyncSequence & Sendable>(
+        imageID: String, bytes: Bytes
     ) async throws -> Instance where Bytes.Element == [UInt8] {
         try await makeInstance(imageID: imageID) { [limits] folder in
             try await StreamingExtraction.extract(bytes, into: folder, archiveName: imageID, limits: limits)
@@ -80,7 +89,11 @@ public actor ImageManager {
     /// it when the image is not cached (`VMImageDownload.streamImage(from:)` makes such a
     /// streamer for HTTP). If the streamer fails, even after its last byte (a digest
     /// mismatch), nothing it delivered is kept.
-    public func instance(imageID: String, stream: @escaping StreamingDownloader) async throws -> Instance {
+    ///
+    /// ```swift
+    /// let instance = try await manager.streamingInstance(imageID: id, stream: streamImage(from: url))
+    /// ```
+    public func streamingInstance(imageID: String, stream: @escaping StreamingDownloader) async throws -> Instance {
         try await makeInstance(imageID: imageID) { [limits] folder in
             try await StreamingExtraction.extract(into: folder, archiveName: imageID, limits: limits, produce: stream)
         }

@@ -36,6 +36,11 @@ public final class Instance: Sendable {
     /// The image ID this instance was made from.
     public var imageID: String { image.imageID }
 
+    /// The folder of the image this instance uses: it holds the image's `disk.img` (the
+    /// backing file of ``diskFile``), `layer.qcow2`, `machine.json` and the instance disks.
+    /// It belongs to the ``ImageManager``; do not change what is in it.
+    public var imageFolder: FilePath { image.folder }
+
     /// Deletes the private disk and gives the image back to the manager.
     ///
     /// - Throws: ``VMImageError/misuse(message:)`` when called a second time; a

@@ -71,8 +71,18 @@ public final class MutableImage: Sendable {
 
     /// An image made from the archive `imageFile`, extracted (and validated) into the new
     /// folder `imageFolder`.
-    public init(imageFile: FilePath, imageFolder: FilePath) throws(VMImageError) {
-        let contents = try ImageArchive.extract(archive: imageFile, into: imageFolder)
+    ///
+    /// Extraction of up to ``ImageLimits/maxImageSize`` runs on a thread of its own, never on
+    /// the caller's (a cooperative thread in an async context), as ``package(to:options:)`` does.
+    public init(imageFile: FilePath, imageFolder: FilePath, limits: ImageLimits = .init()) async throws(VMImageError) {
+        let contents: ImageContents
+        do {
+            contents = try await runBlocking { try ImageArchive.extract(archive: imageFile, into: imageFolder, limits: limits) }
+        } catch let error as VMImageError {
+            throw error
+        } catch {
+            throw imageError(error, archiveName: imageFile.string)
+        }
         self.folder = imageFolder
         self.machine = contents.machine
     }
@@ -92,9 +102,17 @@ public final class MutableImage: Sendable {
     /// Whether a VM holds the disk (``diskFile`` was read and ``release()`` not yet called).
     public var isInUse: Bool { state.withLock { $0.inUse } }
 
-    /// Marks the image as no longer in use, so it can be packaged or disposed.
-    public func release() {
-        state.withLock { $0.inUse = false }
+    /// Marks the image as no longer in use, so it can be packaged or disposed: the same shape
+    /// as ``Instance/release()``.
+    ///
+    /// - Throws: ``VMImageError/misuse(message:)`` when the disk is not in use (``diskFile``
+    ///   was not read since the last release) or after ``dispose()``.
+    public func release() async throws(VMImageError) {
+        try state.withLock { state throws(VMImageError) in
+            guard !state.disposed else { throw .misuse(message: "MutableImage.release() called after dispose()") }
+            guard state.inUse else { throw .misuse(message: "MutableImage.release() called while the disk is not in use (read diskFile first, release once)") }
+            state.inUse = false
+        }
     }
 
     /// Writes the image as a zstd-compressed sparse tar archive to `target` (see

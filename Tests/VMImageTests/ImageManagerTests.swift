@@ -143,7 +143,7 @@ struct ImageManagerTests {
             for chunk in chunks { continuation.yield(chunk) }
             continuation.finish()
         }
-        let instance = try await manager.instance(imageID: "s", streaming: stream)
+        let instance = try await manager.streamingInstance(imageID: "s", bytes: stream)
         #expect(FileManager.default.fileExists(atPath: try instance.diskFile.string))
         try await instance.release()
         // A broken stream reports the producer's error, and leaves nothing behind.
@@ -152,7 +152,7 @@ struct ImageManagerTests {
             continuation.yield(chunks[0])
             continuation.finish(throwing: Broken())
         }
-        await #expect(throws: Broken.self) { try await manager.instance(imageID: "t", streaming: broken) }
+        await #expect(throws: Broken.self) { try await manager.streamingInstance(imageID: "t", bytes: broken) }
     }
 }
 
@@ -176,9 +176,9 @@ struct ImageManagerStreamingTests {
             try await good(deliver)
             throw DigestMismatch()
         }
-        await #expect(throws: DigestMismatch.self) { try await manager.instance(imageID: "late", stream: bad) }
+        await #expect(throws: DigestMismatch.self) { try await manager.streamingInstance(imageID: "late", stream: bad) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("images")).isEmpty)
-        let instance = try await manager.instance(imageID: "late", stream: good)
+        let instance = try await manager.streamingInstance(imageID: "late", stream: good)
         #expect(FileManager.default.fileExists(atPath: try instance.diskFile.string))
         try await instance.release()
     }

@@ -29,7 +29,8 @@ struct MutableImageTests {
             try handle.write(contentsOf: Data(bytes))
         }
         try handle.close()
-        image.release()
+        try await image.release()
+        await #expect(throws: VMImageError.self) { try await image.release() }
         let result = try await image.package(to: FilePath(scratch.file("image.tar.zst")))
         #expect(result.virtualSize == 8 << 30)
         #expect(result.archiveBytes < 1 << 20)
@@ -56,9 +57,37 @@ struct MutableImageTests {
         #expect(stat(backing.string, &status) == 0)
         #expect(Int(status.st_size) == 8 << 30)
         #expect(Int(status.st_blocks) * 512 < 4 << 20, "disk.img must stay sparse")
+        #expect(instance.imageFolder == backing.removingLastComponent())
         try await instance.release()
         try image.dispose()
         #expect(!FileManager.default.fileExists(atPath: scratch.file("build")))
+    }
+
+    @Test("an image made from an archive extracts off the caller's thread and packages again")
+    func fromArchive() async throws {
+        let scratch = try TemporaryFolder("mutable-archive")
+        defer { scratch.remove() }
+        var machine = Machine()
+        machine.memory = 2048
+        let blank = try MutableImage(folder: FilePath(scratch.file("blank")), size: 1, machine: machine)
+        try await blank.package(to: FilePath(scratch.file("first.tar.zst")))
+        let image = try await MutableImage(imageFile: FilePath(scratch.file("first.tar.zst")), imageFolder: FilePath(scratch.file("again")))
+        #expect(image.machine.memory == 2048)
+        var status = stat()
+        #expect(stat(scratch.file("again/disk.img"), &status) == 0)
+        #expect(Int(status.st_size) == 1 << 30)
+        _ = try image.diskFile
+        try await image.release()
+        let result = try await image.package(to: FilePath(scratch.file("second.tar.zst")))
+        #expect(result.virtualSize == 1 << 30)
+        // A broken archive is refused and leaves no folder behind.
+        try Array("not zstd".utf8).withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: scratch.file("bad.tar.zst"))) }
+        await #expect(throws: VMImageError.self) {
+            _ = try await MutableImage(imageFile: FilePath(scratch.file("bad.tar.zst")), imageFolder: FilePath(scratch.file("bad")))
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("bad")))
+        try image.dispose()
+        try blank.dispose()
     }
 
     @Test("blank disks over 80 GiB are refused")
