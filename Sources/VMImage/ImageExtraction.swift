@@ -17,7 +17,11 @@ extension ImageArchive {
     /// `folder` must not exist: it is created, and on any failure it is removed with
     /// everything written into it. `disk.img` comes out sparse, even when it was stored dense.
     ///
-    /// - Parameter archiveName: names the archive in error messages.
+    /// - Parameters:
+    ///   - source: the archive's bytes, read once from start to end.
+    ///   - folder: the folder to create and fill.
+    ///   - archiveName: names the archive in error messages.
+    ///   - limits: the size limits checked before a byte is written.
     /// - Throws: ``VMImageError``: `malformedPayload`/`invalidMachine` when the archive breaks
     ///   a rule, `fileSystem` when this host fails.
     @discardableResult

@@ -4,7 +4,9 @@ extension Machine {
     /// levels deep) holding an object, migrated from version 0 when it
     /// has no `version`, then checked against the version-1 schema.
     ///
-    /// - Parameter member: the name used in errors (the archive member or file).
+    /// - Parameters:
+    ///   - bytes: the file's contents.
+    ///   - member: the name used in errors (the archive member or file).
     /// - Throws: ``VMImageError/malformedPayload(member:rule:message:)`` for an oversized
     ///   file or bad JSON, ``VMImageError/invalidMachine(member:issues:)`` listing every
     ///   violated field otherwise.
