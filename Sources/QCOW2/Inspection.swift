@@ -20,10 +20,16 @@ public struct ImageInspection: Sendable {
     /// The parsed header, for qcow2.
     public var header: QCOW2Header?
 
-    /// qemu's probe, reduced to the two formats: qcow2 magic and version ≥ 2 means qcow2.
-    public static func probe(_ prefix: [UInt8]) -> Format {
-        let b = BigEndianBytes(prefix)
-        return prefix.count >= 8 && b.u32(0) == QCOW2Header.magic && b.u32(4) >= 2 ? .qcow2 : .raw
+    /// The format qemu-img would probe for a file starting with `prefix` (at least
+    /// ``ForeignFormat/prefixLength`` bytes, or the whole file) and named `fileName`, when
+    /// it is one this tool reads.
+    /// - Throws: ``UnreadFormatError`` when qemu-img would probe another format.
+    public static func probe(_ prefix: [UInt8], fileName: String? = nil) throws -> Format {
+        switch ForeignFormat.detect(prefix, fileName: fileName) {
+        case nil: return .raw
+        case .qcow2?: return .qcow2
+        case let other?: throw UnreadFormatError(format: other)
+        }
     }
 
     /// Inspects the file on `descriptor` (borrowed). `filename` is shown in the info and
@@ -32,15 +38,16 @@ public struct ImageInspection: Sendable {
     /// One `fstat` and one 4 KiB `pread` (the whole first cluster only when the header
     /// needs it), plus the audit's few small reads.
     /// - Throws: ``QCOW2HeaderError`` when the file cannot be opened as qcow2 the way qemu
-    ///   would refuse it; `ByteStreamError` when it cannot be read.
+    ///   would refuse it; ``UnreadFormatError`` when, probed, it is neither qcow2 nor raw;
+    ///   `ByteStreamError` when it cannot be read.
     public init(descriptor: FileDescriptor, filename: String, format forced: Format? = nil) throws {
         let status = try SparseFile.status(of: descriptor, path: filename)
         let prefix = try QCOW2Image.readPrefix(descriptor, path: filename, fileSize: status.size, count: QCOW2Image.firstRead)
-        format = forced ?? Self.probe(prefix)
+        format = try forced ?? Self.probe(prefix, fileName: filename)
         switch format {
         case .raw:
             info = ImageInfo(rawFilename: filename, fileSize: status.size, actualSize: status.allocatedBytes)
-            audit = Audit(rawPrefix: prefix, fileSize: status.size)
+            audit = Audit(rawPrefix: prefix, fileSize: status.size, fileName: filename)
             header = nil
         case .qcow2:
             let image = try QCOW2Image(descriptor: descriptor, path: filename, fileSize: status.size, prefix: prefix)
@@ -64,8 +71,8 @@ public struct ImageInspection: Sendable {
     }
 
     /// The audit of `path`, also when qemu would refuse to open it: the refusal then is
-    /// the one error finding (e.g. `unknown-incompatible-features`). Rethrows only errors
-    /// reading the file.
+    /// the one error finding (e.g. `unknown-incompatible-features`). Rethrows errors
+    /// reading the file, and ``UnreadFormatError`` when probing finds neither qcow2 nor raw.
     public static func audit(path: String, format: Format? = nil) throws -> Audit {
         do {
             return try ImageInspection(path: path, format: format).audit

@@ -6,7 +6,7 @@ import SystemPackage
 enum ImageValidation {
     /// `disk.img` must be raw: no header of a known image format at its start.
     static func checkDisk(prefix: [UInt8], size: UInt64) throws {
-        let audit = Audit(rawPrefix: prefix, fileSize: size)
+        let audit = Audit(rawPrefix: prefix, fileSize: size, fileName: ImageArchive.diskName)
         guard audit.isSafe else {
             let reasons = audit.errors.map(\.message).joined(separator: "; ")
             throw malformed(ImageArchive.diskName, .formatConfusion, "must be a raw disk, but \(reasons)")

@@ -29,9 +29,11 @@ struct Check: ParsableCommand {
             let fd = try FileDescriptor.open(FilePath(file), .readOnly)
             defer { try? fd.close() }
             let imageFile = try ImageFile(descriptor: fd, path: file)
-            if format == .raw || (format == nil && FormatProbe.isRaw(imageFile)) {
-                // qemu-img probes a file without the qcow2 magic (and no other format's
-                // header) as raw, and raw has no check.
+            let probed: FormatProbe.Outcome = format.map { $0 == .raw ? .raw : .qcow2 } ?? FormatProbe.probe(imageFile, path: file)
+            if case .unread(let other) = probed { throw FormatProbe.refuse("check", path: file, format: other) }
+            if probed == .raw {
+                // qemu-img probes a file no other format driver claims as raw, and raw
+                // has no check.
                 printError("check: '\(file)': This image format does not support checks")
                 throw ExitCode(Self.unsupportedFormatStatus)
             }

@@ -71,7 +71,7 @@ enum ChainGate {
         }
         var prefix = [UInt8](repeating: 0, count: ForeignFormat.prefixLength)
         let got = (try? prefix.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }) ?? 0
-        let audit = Audit(rawPrefix: Array(prefix[..<got]), fileSize: UInt64(clamping: st.st_size))
+        let audit = Audit(rawPrefix: Array(prefix[..<got]), fileSize: UInt64(clamping: st.st_size), fileName: path)
         if let first = audit.errors.first { return "'\(path)': \(first.message)" }
         return nil
     }

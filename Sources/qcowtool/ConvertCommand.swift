@@ -33,7 +33,9 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
-        let raw = FormatProbe.isRaw(path: source, forced: format)
+        let probed = FormatProbe.probe(path: source, forced: format)
+        if case .unread(let other) = probed { throw FormatProbe.refuse("convert", path: source, format: other) }
+        let raw = probed == .raw
         if !raw {
             try checkQCOW2Source()
         }

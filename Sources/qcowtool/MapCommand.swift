@@ -23,7 +23,9 @@ struct Map: ParsableCommand {
     var file: String
 
     func run() throws {
-        let raw = FormatProbe.isRaw(path: file, forced: format)
+        let probed = FormatProbe.probe(path: file, forced: format)
+        if case .unread(let other) = probed { throw FormatProbe.refuse("map", path: file, format: other) }
+        let raw = probed == .raw
         if !raw, let refusal = ChainGate.qemuOpenRefusal(forImageAt: file) {
             printError("map: could not open '\(file)': \(refusal)")
             throw ExitCode(1)

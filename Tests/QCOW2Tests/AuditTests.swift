@@ -81,9 +81,10 @@ struct AuditTests {
     }
 
     @Test func probingSeesThroughRawQcow2() throws {
-        // Probed, a raw file holding a qcow2 header is qcow2; forced raw, it is flagged.
+        // Probed, a raw file holding a qcow2 header is qcow2, one holding a VMDK header is
+        // VMDK (which is not read); forced raw, it is flagged.
         #expect(try ImageInspection(path: HeaderFixtures.path("raw-qcow2.img")).format == .qcow2)
-        #expect(try ImageInspection(path: HeaderFixtures.path("raw-vmdk.img")).format == .raw)
+        #expect(throws: UnreadFormatError(format: .vmdk)) { try ImageInspection(path: HeaderFixtures.path("raw-vmdk.img")) }
         let layer = try HeaderFixtures.bytes("layer.qcow2")
         let audit = Audit(rawPrefix: Array(layer.prefix(65536)), fileSize: UInt64(layer.count))
         #expect(audit.contains("format-confusion") && audit.contains("raw-backing-file") && !audit.isSafe)
@@ -96,12 +97,16 @@ struct AuditTests {
         #expect(try ImageInspection.audit(path: HeaderFixtures.path("layer.qcow2")).isSafe)
     }
 
-    @Test func anyQcowMagicInARawFileIsConfusion() {
-        #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFB]) == .qcow2)
+    @Test func qcowMagicIsConfusionOnlyWhereQemuProbesIt() {
+        #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 2]) == .qcow2)
         #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 1]) == .qcow)
+        #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFB]) == nil)  // version 0: raw, as qemu says
         #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFA, 0, 0, 0, 3]) == nil)
         #expect(ForeignFormat.detect([UInt8](repeating: 0, count: 512)) == nil)
-        #expect(Audit(rawPrefix: [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 0], fileSize: 8).contains("format-confusion"))
+        #expect(!Audit(rawPrefix: [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 0], fileSize: 8).contains("format-confusion"))
+        #expect(Audit(rawPrefix: [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 3], fileSize: 8).contains("format-confusion"))
+        #expect(Audit(rawPrefix: [0x78], fileSize: 1, fileName: "disk.dmg").contains("format-confusion"))
+        #expect(Audit(rawPrefix: [], fileSize: 0, fileName: "disk.dmg").findings.isEmpty)
     }
 
     @Test func refusalsGetStableCodes() {
