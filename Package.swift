@@ -67,14 +67,17 @@ let package = Package(
                 "VMImage", "QCOW2", "Tar", "Zstd", "ByteStreams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            // Release builds link the Swift runtime and FoundationEssentials statically: start-up
-            // then skips loading and relocating 11 shared libraries (`qcowtool inspect` in 7 ms
-            // instead of 11 ms; qemu-img info takes 8). FoundationEssentials' static archive needs
-            // its two helper archives named. Release only: the test bundle links this target too,
-            // and it must share the dynamic runtime with swift-testing.
+            // Release builds are one self-contained file: a fully static executable (glibc,
+            // libzstd.a, the Swift runtime and FoundationEssentials all linked in), so `qcowtool`
+            // can be copied into a container or sandbox that has no libzstd, no Swift and another
+            // libc, and start-up skips the dynamic loader entirely. FoundationEssentials' static
+            // archive needs its two helper archives named. Release only: the test bundle links
+            // this target too, and it must share the dynamic runtime with swift-testing.
+            // `./dev dist` builds it into dist/ (README "Install"); the libraries stay ordinary
+            // dynamic-friendly SwiftPM products for Swift users.
             linkerSettings: [
                 .unsafeFlags(
-                    ["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims"],
+                    ["-static-executable", "-l_FoundationCollections", "-l_FoundationCShims"],
                     .when(platforms: [.linux], configuration: .release))
             ]
         ),
