@@ -1,4 +1,5 @@
 import ArgumentParser
+import ByteStreams
 import QCOW2
 
 #if canImport(Glibc)
@@ -29,7 +30,7 @@ struct Convert: ParsableCommand {
     var destination: String
 
     func validate() throws {
-        guard outputFormat == "raw" else { throw ValidationError("only -O raw is supported, not '\(outputFormat)'") }
+        guard outputFormat == "raw" else { throw ValidationError("only -O raw is supported, not '\(TerminalText.escaping(outputFormat))'") }
     }
 
     func run() throws {
@@ -66,15 +67,15 @@ struct Convert: ParsableCommand {
         do {
             header = try QCOW2Image.header(atPath: source)
         } catch {
-            printError("convert: could not open '\(source)': \(error)")
+            printError("convert: could not open '\(TerminalText.escaping(source))': \(error)")
             throw ExitCode(1)
         }
         if let refusal = ChainGate.qemuOpenRefusal(forImageAt: source) {
-            printError("convert: could not open '\(source)': \(refusal)")
+            printError("convert: could not open '\(TerminalText.escaping(source))': \(refusal)")
             throw ExitCode(1)
         }
         if let name = header.backingFileNameBytes, name.first.map({ $0 != 0 }) ?? false, let refusal = ChainGate.refusal(forImageAt: source) {
-            printError("convert: refusing to follow the backing chain of '\(source)': \(refusal)")
+            printError("convert: refusing to follow the backing chain of '\(TerminalText.escaping(source))': \(refusal)")
             throw ExitCode(1)
         }
     }
