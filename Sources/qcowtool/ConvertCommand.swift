@@ -30,7 +30,7 @@ struct Convert: ParsableCommand {
     var destination: String
 
     func validate() throws {
-        guard outputFormat == "raw" else { throw ValidationError("only -O raw is supported, not '\(TerminalText.escaping(outputFormat))'") }
+        guard outputFormat == "raw" else { throw ValidationError("only -O raw is supported, not '\(outputFormat)'") }
     }
 
     func run() throws {

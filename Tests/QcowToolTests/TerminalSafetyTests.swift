@@ -109,6 +109,12 @@ import TestSupport
         for arguments in commands {
             Self.expectOneLineError(try Self.run(arguments, in: folder), arguments.joined(separator: " "))
         }
+        // ArgumentParser echoes a bad option value (its message has usage lines after it): escaped too.
+        for arguments in [["map", "-f", missing, "x"], ["convert", "-O", missing, "x", "y"], ["package", "--level", missing, "a", "b"]] {
+            let run = try Self.run(arguments, in: folder)
+            #expect(run.status != 0)
+            Self.expectClean(run, shownOn: \.stderr, arguments.joined(separator: " "))
+        }
     }
 
     @Test("tar member names in extract and verify errors: a fourth member, and one with a bad checksum",
