@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "VMImageDownload",
             dependencies: [
-                "VMImage",
+                "VMImage", "ByteStreams",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -9,11 +9,11 @@ public enum ByteStreamError: Error, Sendable, Equatable, CustomStringConvertible
     /// A source ended before the expected number of bytes.
     case unexpectedEnd(expected: UInt64, got: UInt64)
 
-    /// A sentence a person can act on.
+    /// A sentence a person can act on, on one line (the path is shown through ``TerminalText``).
     public var description: String {
         switch self {
         case let .system(operation, path, errno):
-            if let path { return "\(operation) '\(path)': \(errno.description)" }
+            if let path { return "\(operation) \(TerminalText.quoted(path, limit: 4096)): \(errno.description)" }
             return "\(operation): \(errno.description)"
         case let .limitExceeded(limit):
             return "more than \(limit) bytes where at most \(limit) are allowed"

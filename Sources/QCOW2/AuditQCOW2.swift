@@ -1,3 +1,5 @@
+import ByteStreams
+
 extension Audit {
     /// What the audit knows about a qcow2 image beyond its header; each part is optional
     /// (an absent part skips the checks that need it).
@@ -53,7 +55,7 @@ extension Audit {
             }
             if let format = header.backingFormat, !format.isEmpty {
                 if !Self.safeBackingFormats.contains(format) {
-                    error("backing-format-unsafe", "backing format '\(format)' is not an image format this tool allows (\(Self.safeBackingFormats.sorted().joined(separator: ", ")))")
+                    error("backing-format-unsafe", "backing format \(TerminalText.quoted(format)) is not an image format this tool allows (\(Self.safeBackingFormats.sorted().joined(separator: ", ")))")
                 }
             } else {
                 error("backing-without-format", "backing file \(Self.show(name)) has no backing format, so qemu would probe it (a raw backing file could then pose as qcow2)")
@@ -81,11 +83,11 @@ extension Audit {
         }
         let names = header.featureNames
         if !header.compatibleFeatures.unknown.isEmpty {
-            let list = names.names(of: .compatible, mask: header.compatibleFeatures.unknown.rawValue).joined(separator: ", ")
+            let list = names.names(of: .compatible, mask: header.compatibleFeatures.unknown.rawValue).map(TerminalText.escaping).joined(separator: ", ")
             warning("unknown-compatible-features", "compatible_features has bits unknown to qemu 7.2: \(list)")
         }
         if !header.autoclearFeatures.unknown.isEmpty {
-            let list = names.names(of: .autoclear, mask: header.autoclearFeatures.unknown.rawValue).joined(separator: ", ")
+            let list = names.names(of: .autoclear, mask: header.autoclearFeatures.unknown.rawValue).map(TerminalText.escaping).joined(separator: ", ")
             warning("unknown-autoclear-features", "autoclear_features has bits unknown to qemu 7.2: \(list)")
         }
     }
@@ -138,11 +140,11 @@ extension Audit {
             for (i, snapshot) in table.snapshots.enumerated() {
                 let bytes = UInt64(snapshot.l1Size) * 8
                 if bytes > QCOW2Header.maximumL1Bytes {
-                    error("snapshot-l1-table-too-large", "snapshot \(i) ('\(snapshot.name)') has an L1 table of \(snapshot.l1Size) entries, above qemu's 32 MiB cap")
+                    error("snapshot-l1-table-too-large", "snapshot \(i) (\(TerminalText.quoted(snapshot.name))) has an L1 table of \(snapshot.l1Size) entries, above qemu's 32 MiB cap")
                     continue
                 }
                 if snapshot.l1TableOffset % cluster != 0 {
-                    error("snapshot-l1-table-unaligned", "snapshot \(i) ('\(snapshot.name)') L1 table offset \(snapshot.l1TableOffset) is not cluster aligned")
+                    error("snapshot-l1-table-unaligned", "snapshot \(i) (\(TerminalText.quoted(snapshot.name))) L1 table offset \(snapshot.l1TableOffset) is not cluster aligned")
                 }
                 regions.append(Region(name: "L1 table of snapshot \(i)", code: "snapshot-l1-table", offset: snapshot.l1TableOffset, length: bytes))
             }
@@ -152,7 +154,7 @@ extension Audit {
         if header.hasBitmaps, let ext = header.bitmapsExtension {
             regions.append(Region(name: "bitmap directory", code: "bitmap-directory", offset: ext.directoryOffset, length: ext.directorySize))
             for bitmap in facts.bitmaps?.bitmaps ?? [] {
-                regions.append(Region(name: "table of bitmap '\(bitmap.name)'", code: "bitmap-table", offset: bitmap.tableOffset, length: UInt64(bitmap.tableSize) * 8))
+                regions.append(Region(name: "table of bitmap \(TerminalText.quoted(bitmap.name))", code: "bitmap-table", offset: bitmap.tableOffset, length: UInt64(bitmap.tableSize) * 8))
             }
         }
         if let pointer = header.encryptionHeaderPointer {
@@ -204,16 +206,9 @@ extension Audit {
         }
     }
 
-    /// A stored name quoted for a message, with NUL and control bytes escaped.
+    /// A stored name quoted for a message through ``TerminalText`` (control characters, C1
+    /// and invalid UTF-8 escaped; at most 256 bytes shown).
     static func show(_ bytes: [UInt8]) -> String {
-        var out = "'"
-        for byte in bytes.prefix(256) {
-            if byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "'") {
-                out += "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
-            } else {
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            }
-        }
-        return out + (bytes.count > 256 ? "…'" : "'")
+        TerminalText.quoted(bytes)
     }
 }

@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// Why a backing-file (or external data-file) name stored in an image is unsafe to follow.
 ///
 /// An image may only name a file that sits beside it in the same folder: a plain file
@@ -27,7 +29,7 @@ public enum BackingNameProblem: Sendable, Equatable, CustomStringConvertible {
         case .absolutePath: return "the name is an absolute path"
         case .containsSlash: return "the name contains '/', so it points outside the image's folder"
         case .parentReference: return "the name refers to a parent folder ('..')"
-        case let .protocolName(prefix): return "the name is a '\(prefix)' protocol name, not a file beside the image"
+        case let .protocolName(prefix): return "the name is a \(TerminalText.quoted(prefix)) protocol name, not a file beside the image"
         case .invalidCharacters: return "the name contains NUL, control characters or invalid UTF-8"
         }
     }

@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// One entry of the bitmap directory (persistent dirty bitmaps).
 public struct QCOW2Bitmap: Sendable, Hashable {
     /// File offset of the bitmap table.
@@ -69,7 +71,7 @@ public struct QCOW2BitmapDirectory: Sendable, Hashable {
                 || UInt64(bitmap.tableSize) * cluster > Self.maximumBitmapBytes
                 || (!bitmap.isInUse && virtualSize > (UInt64(bitmap.tableSize) * cluster * 8) << UInt64(bitmap.granularityBits))
             guard !bad else {
-                throw QCOW2HeaderError.bitmapDirectoryEntryInvalid(index: index, reason: "Bitmap '\(bitmap.name)' doesn't satisfy the constraints")
+                throw QCOW2HeaderError.bitmapDirectoryEntryInvalid(index: index, reason: "Bitmap \(TerminalText.quoted(bitmap.name)) doesn't satisfy the constraints")
             }
             bitmaps.append(bitmap)
             at = next

@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// Why a qcow2 header (or the metadata it points to) cannot be opened.
 ///
 /// Each case is a check qemu 7.2's `qcow2_do_open` (or `qcow2_read_extensions`,
@@ -103,7 +105,7 @@ public enum QCOW2HeaderError: Error, Sendable, Equatable, CustomStringConvertibl
         case let .compressionTypeWithoutBit(type):
             return "compression_type is \(type) but incompatible bit 3 is clear: qcow2: Compression type incompatible feature bit must be set"
         case let .unsupportedFeatures(mask, names):
-            return "incompatible_features has unknown bits 0x\(String(mask, radix: 16)): Unsupported qcow2 feature(s): \(names.joined(separator: ", "))"
+            return "incompatible_features has unknown bits 0x\(String(mask, radix: 16)): Unsupported qcow2 feature(s): \(names.map(TerminalText.escaping).joined(separator: ", "))"
         case let .unsupportedSubclusterSize(size):
             return "extended L2 with cluster_bits below 14: Unsupported subcluster size: \(size)"
         case let .refcountOrderTooLarge(order):

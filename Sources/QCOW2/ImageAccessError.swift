@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// Why an image could not be checked, mapped, read or converted.
 ///
 /// Offsets are byte offsets in the image file (`hostOffset`) or in the guest disk
@@ -24,7 +26,8 @@ public enum ImageAccessError: Error, Sendable, Equatable, CustomStringConvertibl
     /// A read or write of the underlying files failed.
     case io(path: String, reason: String)
 
-    /// A sentence a person can act on.
+    /// A sentence a person can act on, on one line: names and paths are shown through
+    /// ``TerminalText``; reasons are made with any input-derived text already escaped.
     public var description: String {
         switch self {
         case let .invalidField(field, value, reason):
@@ -38,15 +41,15 @@ public enum ImageAccessError: Error, Sendable, Equatable, CustomStringConvertibl
         case let .corruptCompressedCluster(guestOffset, hostOffset, reason):
             return "qcow2: the compressed cluster for guest offset \(guestOffset) (host offset \(hostOffset)) is corrupt: \(reason)"
         case let .unsafeBackingName(name, problem):
-            return "qcow2: refusing backing file '\(name)': \(problem)"
+            return "qcow2: refusing backing file \(TerminalText.quoted(name)): \(problem)"
         case let .backingChainTooDeep(limit):
             return "qcow2: the backing chain is more than \(limit) files deep"
         case let .unsupportedBackingFormat(name, format):
-            return "qcow2: backing file '\(name)' has format '\(format)'; only raw and qcow2 are followed"
+            return "qcow2: backing file \(TerminalText.quoted(name)) has format \(TerminalText.quoted(format)); only raw and qcow2 are followed"
         case let .backingNotOpened(name):
-            return "qcow2: the image has backing file '\(name)', which was not opened"
+            return "qcow2: the image has backing file \(TerminalText.quoted(name)), which was not opened"
         case let .io(path, reason):
-            return "\(path): \(reason)"
+            return "\(TerminalText.escaping(path)): \(reason)"
         }
     }
 }

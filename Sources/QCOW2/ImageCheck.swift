@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// A read-only consistency check of a qcow2 image, counting what `qemu-img check` counts.
 ///
 /// It walks every piece of metadata (header cluster, the active L1/L2 tables and those
@@ -104,12 +106,12 @@ struct CheckWalker {
             // Like qemu: a snapshot whose L1 table is unaligned or too large is reported, not walked.
             if snapshot.l1Offset & UInt64(clusterSize - 1) != 0 {
                 result.corruptions += 1
-                result.messages.append("ERROR snapshot \(snapshot.id) (\(snapshot.name)) l1_offset=0x\(hex(snapshot.l1Offset)): L1 table is not cluster aligned; snapshot table entry corrupted")
+                result.messages.append("ERROR snapshot \(TerminalText.escaping(snapshot.id)) (\(TerminalText.escaping(snapshot.name))) l1_offset=0x\(hex(snapshot.l1Offset)): L1 table is not cluster aligned; snapshot table entry corrupted")
                 continue
             }
             if UInt64(snapshot.l1Size) * 8 > ImageLayout.maxL1Bytes {
                 result.corruptions += 1
-                result.messages.append("ERROR snapshot \(snapshot.id) (\(snapshot.name)) l1_size=0x\(hex(UInt64(snapshot.l1Size))): L1 table is too large; snapshot table entry corrupted")
+                result.messages.append("ERROR snapshot \(TerminalText.escaping(snapshot.id)) (\(TerminalText.escaping(snapshot.name))) l1_size=0x\(hex(UInt64(snapshot.l1Size))): L1 table is too large; snapshot table entry corrupted")
                 continue
             }
             try walkL1(offset: snapshot.l1Offset, entries: Int(snapshot.l1Size), active: false)

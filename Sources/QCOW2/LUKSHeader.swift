@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// The LUKS1 header a qcow2 image's full-disk-encryption extension points at: what
 /// `qemu-img info` shows under `format-specific.data.encrypt`. No key material is used.
 public struct LUKSHeader: Sendable, Hashable {
@@ -55,24 +57,24 @@ public struct LUKSHeader: Sendable, Hashable {
 
         let modeParts = modeSpec.split(separator: "-", maxSplits: 1).map(String.init)
         guard modeParts.count == 2, ["ecb", "cbc", "xts", "ctr"].contains(modeParts[0]) else {
-            throw QCOW2HeaderError.luksHeaderInvalid(reason: "Unexpected cipher mode '\(modeSpec)'")
+            throw QCOW2HeaderError.luksHeaderInvalid(reason: "Unexpected cipher mode \(TerminalText.quoted(modeSpec))")
         }
         cipherMode = modeParts[0]
         let ivParts = modeParts[1].split(separator: ":", maxSplits: 1).map(String.init)
         guard let generator = ivParts.first, ["plain", "plain64", "essiv"].contains(generator) else {
-            throw QCOW2HeaderError.luksHeaderInvalid(reason: "Unexpected IV generator '\(modeParts[1])'")
+            throw QCOW2HeaderError.luksHeaderInvalid(reason: "Unexpected IV generator \(TerminalText.quoted(modeParts[1]))")
         }
         ivGenerator = generator
         ivGeneratorHash = generator == "essiv" && ivParts.count == 2 ? ivParts[1] : nil
         let hashes = ["md5", "sha1", "sha224", "sha256", "sha384", "sha512", "ripemd160"]
-        guard hashes.contains(hashAlgorithm) else { throw QCOW2HeaderError.luksHeaderInvalid(reason: "Unexpected hash algorithm '\(hashAlgorithm)'") }
+        guard hashes.contains(hashAlgorithm) else { throw QCOW2HeaderError.luksHeaderInvalid(reason: "Unexpected hash algorithm \(TerminalText.quoted(hashAlgorithm))") }
         if let ivHash = ivGeneratorHash, !hashes.contains(ivHash) {
-            throw QCOW2HeaderError.luksHeaderInvalid(reason: "Unexpected IV generator hash '\(ivHash)'")
+            throw QCOW2HeaderError.luksHeaderInvalid(reason: "Unexpected IV generator hash \(TerminalText.quoted(ivHash))")
         }
         let bits = UInt64(cipherMode == "xts" ? keyBytes / 2 : keyBytes) * 8
         let known: [String: [UInt64]] = ["aes": [128, 192, 256], "cast5": [128], "serpent": [128, 192, 256], "twofish": [128, 192, 256], "sm4": [128]]
         guard let sizes = known[cipherName], sizes.contains(bits) else {
-            throw QCOW2HeaderError.luksHeaderInvalid(reason: "Unsupported cipher '\(cipherName)' with key size \(bits) bits")
+            throw QCOW2HeaderError.luksHeaderInvalid(reason: "Unsupported cipher \(TerminalText.quoted(cipherName)) with key size \(bits) bits")
         }
         cipherAlgorithm = "\(cipherName)-\(bits)"
 

@@ -1,3 +1,4 @@
+import ByteStreams
 import SystemPackage
 
 #if canImport(Glibc)
@@ -62,7 +63,7 @@ public enum QemuOpenGate {
             guard let stored = header.dataFileNameBytes else { return "'data-file' is required for this image" }
             let name = cName(stored)
             guard !name.isEmpty else { return "'data-file' is required for this image" }
-            if let problem = statProblem(name) { return "Could not open '\(QemuJSON.cString(name))': \(problem)" }
+            if let problem = statProblem(name) { return "Could not open '\(TerminalText.escaping(name))': \(problem)" }
         } else if header.autoclearFeatures.contains(.rawExternalData) {
             return "data-file-raw requires a data file"
         }
@@ -74,7 +75,7 @@ public enum QemuOpenGate {
         // An empty backing format means none: qemu probes.
         let format = header.backingFormat.flatMap { $0.isEmpty ? nil : $0 }
         if let format, !knownDrivers.contains(format) {
-            return "Could not open backing file: Unknown driver '\(format)'"
+            return "Could not open backing file: Unknown driver '\(TerminalText.escaping(format))'"
         }
         if let problem = backingRefusal(name: name, format: format, imagePath: path, depth: depth) {
             return "Could not open backing file: \(problem)"
@@ -84,7 +85,7 @@ public enum QemuOpenGate {
 
     /// Why qemu could not open the backing file `name`, or `nil`.
     private static func backingRefusal(name: [UInt8], format: String?, imagePath: String, depth: Int) -> String? {
-        let text = QemuJSON.cString(name)
+        let text = TerminalText.escaping(name)
         // qemu's path_has_protocol: a ':' before any '/'.
         if let colon = name.firstIndex(of: UInt8(ascii: ":")), !name[..<colon].contains(UInt8(ascii: "/")) {
             let prefix = String(decoding: name[..<colon], as: UTF8.self)
@@ -96,11 +97,11 @@ public enum QemuOpenGate {
             case "null-co", "null-aio":
                 return nil
             default:
-                return "'\(text)': the '\(prefix)' protocol is not opened by qcowtool"
+                return "'\(text)': the '\(TerminalText.escaping(prefix))' protocol is not opened by qcowtool"
             }
         }
         let resolved = backingPath(imagePath: imagePath, name: name)
-        let shown = QemuJSON.cString(resolved)
+        let shown = TerminalText.escaping(resolved)
         if let problem = statProblem(resolved) { return "Could not open '\(shown)': \(problem)" }
         // Only a plain name beside the image is read; the rest is assumed to open.
         guard BackingNameProblem.check(name) == nil, depth < maximumDepth,

@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// A tar format or policy failure: what went wrong, in which member, at which archive offset.
 ///
 /// I/O failures of the underlying files and streams are not wrapped: they arrive as
@@ -54,10 +56,12 @@ public struct TarError: Error, Sendable, Equatable, CustomStringConvertible {
         self.offset = offset
     }
 
-    /// A sentence a person can act on, naming the member and offset.
+    /// A sentence a person can act on, naming the member and offset, on one line: the
+    /// member name is shown through ``TerminalText`` (input-derived text in `detail` is
+    /// escaped where the error is made).
     public var description: String {
         var text = "tar: \(detail)"
-        if let member { text += " (member '\(member)'" } else if offset != nil { text += " (" }
+        if let member { text += " (member \(TerminalText.quoted(member))" } else if offset != nil { text += " (" }
         if let offset { text += (member == nil ? "" : ", ") + "at archive offset \(offset)" }
         if member != nil || offset != nil { text += ")" }
         return text

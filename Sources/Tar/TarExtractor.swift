@@ -152,7 +152,7 @@ private struct ExtractionJob {
         case .hardLink:
             let target = try TarMemberName.normalized(entry.linkName).get()
             guard regularFiles.contains(target) else {
-                throw fail(.unsafeName, "hard link to '\(entry.linkName)', which is not a regular file extracted earlier")
+                throw fail(.unsafeName, "hard link to \(TerminalText.quoted(entry.linkName)), which is not a regular file extracted earlier")
             }
             guard linkat(root.rawValue, target, parent.rawValue, last, 0) == 0 else {
                 throw errno == EEXIST ? fail(.alreadyExists, "already exists in the target folder") : system("linkat", name)
@@ -173,7 +173,7 @@ private struct ExtractionJob {
         case .blockDevice: "block device"
         case .directory: "directory"
         case .fifo: "FIFO"
-        case .other(let flag): "member of type '\(Character(Unicode.Scalar(flag)))'"
+        case .other(let flag): "member of type \(TerminalText.quoted([flag]))"
         }
     }
 
@@ -203,7 +203,7 @@ private struct ExtractionJob {
                 guard next >= 0 else {
                     if errno == ELOOP || errno == ENOTDIR {
                         throw TarError(
-                            .unsafeName, "'\(path)' is a symbolic link or not a directory", member: entry.name, offset: entry.headerOffset)
+                            .unsafeName, "\(TerminalText.quoted(path)) is a symbolic link or not a directory", member: entry.name, offset: entry.headerOffset)
                     }
                     throw system("openat", path)
                 }

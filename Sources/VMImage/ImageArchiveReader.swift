@@ -110,7 +110,7 @@ struct ImageArchiveReader {
         case .blockDevice: "a block device"
         case .directory: "a directory"
         case .fifo: "a FIFO"
-        case .other(let flag): "a member of type '\(Character(Unicode.Scalar(flag)))'"
+        case .other(let flag): "a member of type \(TerminalText.quoted([flag]))"
         }
     }
 }

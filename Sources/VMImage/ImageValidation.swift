@@ -30,13 +30,13 @@ enum ImageValidation {
             throw malformed(name, .layerBacking, "has no backing file; it must be backed by disk.img")
         }
         guard backing == ImageArchive.diskName else {
-            throw malformed(name, .layerBacking, "names the backing file '\(backing)'; it must be exactly 'disk.img'")
+            throw malformed(name, .layerBacking, "names the backing file \(TerminalText.quoted(backing)); it must be exactly 'disk.img'")
         }
         guard let format = header.backingFormat else {
             throw malformed(name, .layerBacking, "names no backing format; it must be 'raw'")
         }
         guard format == "raw" else {
-            throw malformed(name, .layerBacking, "names the backing format '\(format)'; it must be 'raw'")
+            throw malformed(name, .layerBacking, "names the backing format \(TerminalText.quoted(format)); it must be 'raw'")
         }
         let audit = Audit(image: image)
         guard audit.isSafe else {

@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// A strict RFC 8259 JSON reader for untrusted definitions such as `machine.json`.
 ///
 /// Stricter than `JSONDecoder` on purpose: no trailing commas, no comments, no leading zeros,
@@ -179,7 +181,7 @@ struct JSONReader {
             guard let scalar = Unicode.Scalar(unit) else { throw error("unpaired low surrogate") }
             return scalar
         default:
-            throw error("invalid escape '\\\(Character(Unicode.Scalar(byte)))'")
+            throw error("invalid escape '\\\(TerminalText.escaping([byte]))'")
         }
     }
 

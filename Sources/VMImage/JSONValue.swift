@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// A parsed JSON document kept as it was written, so that a machine definition can be migrated
 /// and checked field by field (every violation reported) before it becomes a ``Machine``.
 enum JSONValue: Sendable, Hashable {
@@ -23,7 +25,8 @@ enum JSONValue: Sendable, Hashable {
         }
     }
 
-    /// A short rendering of the value for error messages (strings quoted and cut at 64 characters).
+    /// A short rendering of the value for error messages (strings quoted, cut at 64
+    /// characters and shown through `TerminalText`, so a value cannot break the message's line).
     var excerpt: String {
         switch self {
         case .null: return "null"
@@ -32,7 +35,7 @@ enum JSONValue: Sendable, Hashable {
         case .number(let value): return String(value)
         case .string(let value):
             let cut = value.count > 64 ? String(value.prefix(64)) + "…" : value
-            return "\"" + cut + "\""
+            return "\"" + TerminalText.escaping(cut) + "\""
         case .array: return "an array"
         case .object: return "an object"
         }

@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// Checks a version-1 machine definition against the schema and builds the ``Machine``,
 /// collecting every issue rather than stopping at the first.
 ///
@@ -139,7 +141,9 @@ struct MachineParser {
     }
 }
 
-/// `key` as a path component: plain when it is an identifier, JSON-quoted in brackets otherwise.
+/// `key` as a path component: plain when it is an identifier, JSON-quoted in brackets otherwise,
+/// with every character `TerminalText` would escape (C0, DEL, C1) written as `\uNNNN`, so a
+/// key cannot put a control character into an error message.
 func jsonPath(_ key: String) -> String {
     let isIdentifier = !key.isEmpty && key.utf8.enumerated().allSatisfy { index, byte in
         byte == UInt8(ascii: "_") || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "z"))
@@ -151,7 +155,7 @@ func jsonPath(_ key: String) -> String {
         switch scalar {
         case "\"": quoted += "\\\""
         case "\\": quoted += "\\\\"
-        case _ where scalar.value < 0x20: quoted += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
+        case _ where TerminalText.mustEscape(scalar): quoted += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
         default: quoted.unicodeScalars.append(scalar)
         }
     }

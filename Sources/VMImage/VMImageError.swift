@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// An error from the VMImage modules: what failed, where, and whether the input is to blame.
 ///
 /// ``malformedPayload(member:rule:message:)`` and ``invalidMachine(member:issues:)`` mean the
@@ -27,21 +29,25 @@ public enum VMImageError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// A one-paragraph explanation naming the member, rule or path involved.
+    /// A one-line explanation naming the member, rule or path involved.
+    ///
+    /// `member`, `url` and `path` are shown through `TerminalText` here; `message` and
+    /// `reason` are made with any input-derived text in them already escaped, so the whole
+    /// description holds no terminal control character.
     public var description: String {
         switch self {
         case let .malformedPayload(member, rule, message):
-            return "malformed payload: \(member): \(rule): \(message)"
+            return "malformed payload: \(TerminalText.escaping(member)): \(rule): \(message)"
         case let .invalidMachine(member, issues):
             let list = issues.map(\.description).joined(separator: "; ")
-            return "malformed payload: \(member): \(PayloadRule.machineSchema): "
+            return "malformed payload: \(TerminalText.escaping(member)): \(PayloadRule.machineSchema): "
                 + "\(issues.count) field(s) invalid: \(list)"
         case let .downloadFailed(url, attempts, reason):
-            return "download of \(url) failed after \(attempts) attempt(s): \(reason)"
+            return "download of \(TerminalText.escaping(url)) failed after \(attempts) attempt(s): \(reason)"
         case let .misuse(message):
             return "misuse: \(message)"
         case let .fileSystem(operation, path, errno):
-            return "\(operation) \(path) failed: errno \(errno) (\(describeErrno(errno)))"
+            return "\(operation) \(TerminalText.escaping(path)) failed: errno \(errno) (\(describeErrno(errno)))"
         }
     }
 }

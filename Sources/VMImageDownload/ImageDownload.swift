@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ByteStreams
 import NIOCore
 import NIOHTTP1
 import VMImage
@@ -136,10 +137,10 @@ struct ImageDownload {
             try restart(&sink)
             throw RetryableFailure(reason: "416 for bytes \(resumeFrom)-")
         case 500...599:
-            throw RetryableFailure(reason: "server answered \(status) \(response.status.reasonPhrase)")
+            throw RetryableFailure(reason: "server answered \(status) \(TerminalText.escaping(response.status.reasonPhrase))")
         default:
             throw VMImageError.malformedPayload(
-                member: url, rule: .httpStatus, message: "server answered \(status) \(response.status.reasonPhrase)")
+                member: url, rule: .httpStatus, message: "server answered \(status) \(TerminalText.escaping(response.status.reasonPhrase))")
         }
         if let expectedTotal, expectedTotal > options.maxBytes {
             throw VMImageError.malformedPayload(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ByteStreams
 import QCOW2
 import SystemPackage
 
@@ -34,21 +35,21 @@ struct Check: ParsableCommand {
             if probed == .raw {
                 // qemu-img probes a file no other format driver claims as raw, and raw
                 // has no check.
-                printError("check: '\(file)': This image format does not support checks")
+                printError("check: '\(TerminalText.escaping(file))': This image format does not support checks")
                 throw ExitCode(Self.unsupportedFormatStatus)
             }
             // What qemu-img check's open refuses (a data file or backing file it cannot
             // open, encryption without a key) stops the check, as in qemu-img: exit 1.
             let image = try QCOW2Image(descriptor: fd, path: file, fileSize: imageFile.size, forCheck: true)
             if let refusal = QemuOpenGate.refusal(image: image, path: file) {
-                printError("check: could not open '\(file)': \(refusal)")
+                printError("check: could not open '\(TerminalText.escaping(file))': \(refusal)")
                 throw ExitCode(1)
             }
             result = try ImageCheck.run(imageFile)
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            printError("check: could not check '\(file)': \(error)")
+            printError("check: could not check '\(TerminalText.escaping(file))': \(error)")
             throw ExitCode(1)
         }
         for message in result.messages { printError(message) }

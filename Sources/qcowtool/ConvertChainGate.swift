@@ -1,3 +1,4 @@
+import ByteStreams
 import QCOW2
 import SystemPackage
 
@@ -21,7 +22,7 @@ enum ChainGate {
             do {
                 fd = try FileDescriptor.open(FilePath(current), .readOnly, options: depth == 0 ? [] : [.noFollow])
             } catch {
-                return "cannot open '\(current)': \(error)"
+                return "cannot open '\(TerminalText.escaping(current))': \(error)"
             }
             defer { try? fd.close() }
             let header: QCOW2Header
@@ -29,11 +30,11 @@ enum ChainGate {
                 let image = try QCOW2Image(descriptor: fd, path: current)
                 let audit = Audit(image: image)
                 if let first = audit.errors.first(where: { !Self.ownTableFindings.contains($0.code) }) {
-                    return "'\(current)': \(first.message)"
+                    return "'\(TerminalText.escaping(current))': \(first.message)"
                 }
                 header = image.header
             } catch {
-                return "'\(current)': \(error)"
+                return "'\(TerminalText.escaping(current))': \(error)"
             }
             guard let stored = header.backingFileNameBytes, stored.first.map({ $0 != 0 }) ?? false else { return nil }
             let name = stored
@@ -45,7 +46,7 @@ enum ChainGate {
             case "qcow2":
                 current = next
             default:
-                return "backing file '\(text)' has format '\(header.backingFormat ?? "")', which is not followed"
+                return "backing file '\(TerminalText.escaping(name))' has format '\(TerminalText.escaping(header.backingFormat ?? ""))', which is not followed"
             }
         }
         return "the backing chain is more than \(maximumDepth) files deep"
@@ -62,17 +63,17 @@ enum ChainGate {
     /// A raw backing file must be a regular file (not a symlink) that passes the raw audit.
     private static func rawRefusal(_ path: String) -> String? {
         guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.noFollow]) else {
-            return "cannot open the raw backing file '\(path)' (missing, or a symlink)"
+            return "cannot open the raw backing file '\(TerminalText.escaping(path))' (missing, or a symlink)"
         }
         defer { try? fd.close() }
         var st = stat()
         guard fstat(fd.rawValue, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            return "the raw backing file '\(path)' is not a regular file"
+            return "the raw backing file '\(TerminalText.escaping(path))' is not a regular file"
         }
         var prefix = [UInt8](repeating: 0, count: ForeignFormat.prefixLength)
         let got = (try? prefix.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }) ?? 0
         let audit = Audit(rawPrefix: Array(prefix[..<got]), fileSize: UInt64(clamping: st.st_size), fileName: path)
-        if let first = audit.errors.first { return "'\(path)': \(first.message)" }
+        if let first = audit.errors.first { return "'\(TerminalText.escaping(path))': \(first.message)" }
         return nil
     }
 }

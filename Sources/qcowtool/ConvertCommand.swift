@@ -1,4 +1,5 @@
 import ArgumentParser
+import ByteStreams
 import QCOW2
 
 #if canImport(Glibc)
@@ -68,15 +69,15 @@ struct Convert: ParsableCommand {
         do {
             header = try QCOW2Image.header(atPath: source)
         } catch {
-            printError("convert: could not open '\(source)': \(error)")
+            printError("convert: could not open '\(TerminalText.escaping(source))': \(error)")
             throw ExitCode(1)
         }
         if let refusal = ChainGate.qemuOpenRefusal(forImageAt: source) {
-            printError("convert: could not open '\(source)': \(refusal)")
+            printError("convert: could not open '\(TerminalText.escaping(source))': \(refusal)")
             throw ExitCode(1)
         }
         if let name = header.backingFileNameBytes, name.first.map({ $0 != 0 }) ?? false, let refusal = ChainGate.refusal(forImageAt: source) {
-            printError("convert: refusing to follow the backing chain of '\(source)': \(refusal)")
+            printError("convert: refusing to follow the backing chain of '\(TerminalText.escaping(source))': \(refusal)")
             throw ExitCode(1)
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ByteStreams
 import QCOW2
 import SystemPackage
 
@@ -53,7 +54,7 @@ struct Create: ParsableCommand {
         guard format == "qcow2" else {
             // One line and exit 1, as qemu-img does for a format it does not know.
             _ = try? FileDescriptor.standardError.writeAll(
-                Array("qcowtool: \(file): Unknown file format '\(format)' (qcowtool creates qcow2 images only)\n".utf8))
+                Array("qcowtool: \(TerminalText.escaping(file)): Unknown file format '\(TerminalText.escaping(format))' (qcowtool creates qcow2 images only)\n".utf8))
             throw ExitCode(1)
         }
         var line = QCOW2CreateCommandLine()
@@ -67,7 +68,7 @@ struct Create: ParsableCommand {
             line.noteResolvedSize(summary.virtualSize)
             if !quiet { print(line.formattingLine(file: file)) }
         } catch {
-            _ = try? FileDescriptor.standardError.writeAll(Array("qcowtool: \(file): \(error)\n".utf8))
+            _ = try? FileDescriptor.standardError.writeAll(Array("qcowtool: \(TerminalText.escaping(file)): \(error)\n".utf8))
             throw ExitCode(1)
         }
     }

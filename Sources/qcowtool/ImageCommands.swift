@@ -21,13 +21,14 @@ enum ImageExit {
         (the message names the member and the rule); 1 for any other failure.
         """
 
-    /// Prints `error` as one line naming `subject` and turns it into the exit code.
+    /// Prints `error` as one line naming `subject` (escaped: a path can hold any byte) and
+    /// turns it into the exit code.
     static func fail(_ command: String, _ subject: String, _ error: any Error) -> ExitCode {
         if let error = error as? VMImageError {
-            printError("\(command): \(subject): \(error)")
+            printError("\(command): \(TerminalText.escaping(subject)): \(error)")
             return ExitCode(error.isMalformedPayload ? refused : failed)
         }
-        printError("\(command): \(subject): \(error)")
+        printError("\(command): \(TerminalText.escaping(subject)): \(error)")
         return ExitCode(failed)
     }
 }
@@ -74,7 +75,7 @@ struct Package: ParsableCommand {
             let result = try ImageArchive.package(folder: FilePath(folder), to: FilePath(output), options: options)
             line.finish()
             if !quiet {
-                print("\(output): \(result.archiveBytes) bytes, disk \(result.virtualSize) bytes virtual, \(result.diskDataBytes) bytes of data")
+                print("\(TerminalText.escaping(output)): \(result.archiveBytes) bytes, disk \(result.virtualSize) bytes virtual, \(result.diskDataBytes) bytes of data")
             }
         } catch {
             line.finish()
@@ -108,7 +109,7 @@ func openArchive(_ path: String, command: String) throws -> (FileDescriptor, UIn
             throw error
         }
     } catch {
-        printError("\(command): cannot open '\(path)': \(error)")
+        printError("\(command): cannot open '\(TerminalText.escaping(path))': \(error)")
         throw ExitCode(ImageExit.failed)
     }
 }
@@ -150,7 +151,7 @@ struct Extract: ParsableCommand {
                 limits: ImageLimits(maxImageSize: maxSizeGiB << 30))
             line.finish()
             if !quiet {
-                print("\(folder): disk.img \(contents.virtualSize) bytes virtual (\(contents.diskDataBytes) bytes of data), layer.qcow2, machine.json")
+                print("\(TerminalText.escaping(folder)): disk.img \(contents.virtualSize) bytes virtual (\(contents.diskDataBytes) bytes of data), layer.qcow2, machine.json")
             }
         } catch {
             line.finish()
@@ -190,7 +191,7 @@ struct Verify: ParsableCommand {
                                                    limits: ImageLimits(maxImageSize: maxSizeGiB << 30))
             line.finish()
             if !quiet {
-                print("\(archive): valid image; disk \(contents.virtualSize) bytes virtual, \(contents.diskDataBytes) bytes of data")
+                print("\(TerminalText.escaping(archive)): valid image; disk \(contents.virtualSize) bytes virtual, \(contents.diskDataBytes) bytes of data")
             }
         } catch {
             line.finish()
@@ -239,7 +240,7 @@ struct NewDisk: ParsableCommand {
         }
         do {
             let image = try MutableImage(folder: FilePath(folder), size: size, machine: definition)
-            print(image.folder.appending(ImageArchive.diskName).string)
+            print(TerminalText.escaping(image.folder.appending(ImageArchive.diskName).string))
         } catch {
             throw ImageExit.fail("new-disk", folder, error)
         }

@@ -1,3 +1,4 @@
+import ByteStreams
 import QCOW2
 
 /// What one `qcowtool inspect` command line asks for, once parsed (by ArgumentParser in
@@ -30,7 +31,7 @@ struct InspectJob {
                     inspection = try ImageInspection(path: path, format: forced)
                 } catch {
                     failed = true
-                    InspectReport.complain("\(path): \(error)")
+                    InspectReport.complain("\(TerminalText.escaping(path)): \(error)")
                     break
                 }
                 unsafe = unsafe || !inspection.audit.isSafe
@@ -38,12 +39,12 @@ struct InspectJob {
                 guard backingChain, let next = Self.backing(of: inspection, at: path) else { break }
                 if let refusal = next.refusal {
                     unsafe = true
-                    InspectReport.complain("\(path): backing file not inspected: \(refusal)")
+                    InspectReport.complain("\(TerminalText.escaping(path)): backing file not inspected: \(refusal)")
                     break
                 }
                 if depth == Self.maximumChainDepth {
                     unsafe = true
-                    InspectReport.complain("\(path): backing chain longer than \(Self.maximumChainDepth) images; stopped")
+                    InspectReport.complain("\(TerminalText.escaping(path)): backing chain longer than \(Self.maximumChainDepth) images; stopped")
                     break
                 }
                 path = next.path
@@ -73,17 +74,17 @@ struct InspectJob {
         guard let header = inspection.header, let name = header.backingFileNameBytes else { return nil }
         let text = String(decoding: name, as: UTF8.self)
         guard inspection.audit.isSafe else {
-            return ("", nil, "the audit of this image found errors, so '\(text)' is not opened")
+            return ("", nil, "the audit of this image found errors, so '\(TerminalText.escaping(name))' is not opened")
         }
         if let problem = BackingNameProblem.check(name) {
-            return ("", nil, "'\(text)': \(problem)")
+            return ("", nil, "'\(TerminalText.escaping(name))': \(problem)")
         }
         let format: ImageInspection.Format?
         switch header.backingFormat {
         case "raw": format = .raw
         case "qcow2": format = .qcow2
-        case let other?: return ("", nil, "'\(text)' has the backing format '\(other)', which is neither raw nor qcow2")
-        case nil: return ("", nil, "'\(text)' has no backing format")
+        case let other?: return ("", nil, "'\(TerminalText.escaping(name))' has the backing format '\(TerminalText.escaping(other))', which is neither raw nor qcow2")
+        case nil: return ("", nil, "'\(TerminalText.escaping(name))' has no backing format")
         }
         return (ImageReaderPaths.sibling(of: path, named: text), format, nil)
     }

@@ -1,3 +1,4 @@
+import ByteStreams
 import QCOW2
 
 #if canImport(Glibc)
@@ -20,23 +21,25 @@ enum InspectReport {
         }
     }
 
-    /// The report for one file.
+    /// The report for one file. Every name taken from the image or the command line (file,
+    /// backing and data-file names, formats, snapshot IDs and names, bitmap names) is shown
+    /// through ``TerminalText``; audit messages are made with such names already escaped.
     static func human(_ inspection: ImageInspection) -> String {
         let info = inspection.info
         var lines = [
-            "image: \(info.filename)",
-            "file format: \(info.format)",
+            "image: \(shown(info.filename))",
+            "file format: \(shown(info.format))",
             "virtual size: \(size(info.virtualSize)) (\(info.virtualSize) bytes)",
         ]
         if let actual = info.actualSize { lines.append("disk size: \(size(actual))") }
         if let cluster = info.clusterSize { lines.append("cluster_size: \(cluster)") }
         if info.encrypted == true { lines.append("encrypted: yes") }
         if let backing = info.backingFilename {
-            var line = "backing file: \(backing)"
-            if let full = info.fullBackingFilename, full != backing { line += " (actual path: \(full))" }
+            var line = "backing file: \(shown(backing))"
+            if let full = info.fullBackingFilename, full != backing { line += " (actual path: \(shown(full)))" }
             lines.append(line)
         }
-        if let format = info.backingFilenameFormat { lines.append("backing file format: \(format)") }
+        if let format = info.backingFilenameFormat { lines.append("backing file format: \(shown(format))") }
         if !info.snapshots.isEmpty {
             lines.append("Snapshot list:")
             lines.append("ID        TAG               VM SIZE                DATE     VM CLOCK     ICOUNT")
@@ -45,19 +48,19 @@ enum InspectReport {
                 let ms = s.vmClockNanoseconds / 1_000_000
                 let clock = two(ms / 3_600_000) + ":" + two(ms / 60_000 % 60) + ":" + two(ms / 1000 % 60) + "." + three(ms % 1000)
                 let icount = s.icount.map(String.init) ?? ""
-                lines.append(pad(s.id, 9) + " " + pad(s.name, 17) + " " + right(size(s.vmStateSize), 7)
+                lines.append(pad(shown(s.id), 9) + " " + pad(shown(s.name), 17) + " " + right(size(s.vmStateSize), 7)
                              + right(date(s.dateSeconds), 20) + right(clock, 13) + right(icount, 11))
             }
         }
         if let data = info.formatSpecific {
             lines.append("Format specific information:")
-            lines.append("    compat: \(data.compat)")
-            lines.append("    compression type: \(data.compressionType)")
+            lines.append("    compat: \(shown(data.compat))")
+            lines.append("    compression type: \(shown(data.compressionType))")
             if let lazy = data.lazyRefcounts { lines.append("    lazy refcounts: \(lazy)") }
             if let bitmaps = data.bitmaps {
                 lines.append("    bitmaps:")
                 for b in bitmaps {
-                    lines.append("        [\(b.name)] granularity: \(b.granularity), flags: [\(b.flags.joined(separator: ", "))]")
+                    lines.append("        [\(shown(b.name))] granularity: \(b.granularity), flags: [\(b.flags.map(shown).joined(separator: ", "))]")
                 }
             }
             lines.append("    refcount bits: \(data.refcountBits)")
@@ -65,11 +68,11 @@ enum InspectReport {
                 switch encrypt {
                 case .aes: lines.append("    encrypt: format: aes")
                 case let .luks(h):
-                    lines.append("    encrypt: format: luks, cipher: \(h.cipherAlgorithm)-\(h.cipherMode)-\(h.ivGenerator), hash: \(h.hashAlgorithm), active key slots: \(h.keySlots.filter(\.isActive).count)")
+                    lines.append("    encrypt: format: luks, cipher: \(shown(h.cipherAlgorithm))-\(shown(h.cipherMode))-\(shown(h.ivGenerator)), hash: \(shown(h.hashAlgorithm)), active key slots: \(h.keySlots.filter(\.isActive).count)")
                 }
             }
             if let corrupt = data.corrupt { lines.append("    corrupt: \(corrupt)") }
-            if let dataFile = data.dataFile { lines.append("    data file: \(dataFile)") }
+            if let dataFile = data.dataFile { lines.append("    data file: \(shown(dataFile))") }
             if let raw = data.dataFileRaw { lines.append("    data file raw: \(raw)") }
             if let extended = data.extendedL2 { lines.append("    extended l2: \(extended)") }
         }
@@ -81,6 +84,9 @@ enum InspectReport {
         }
         return lines.joined(separator: "\n")
     }
+
+    /// `text` with terminal control characters and invalid UTF-8 escaped.
+    private static func shown(_ text: String) -> String { TerminalText.escaping(text) }
 
     /// `1 MiB`, `196 KiB`, `1.5 GiB`: three significant digits, binary units.
     static func size(_ bytes: UInt64) -> String {

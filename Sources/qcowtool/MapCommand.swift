@@ -1,4 +1,5 @@
 import ArgumentParser
+import ByteStreams
 import QCOW2
 
 /// `qcowtool map`: where each range of the guest disk comes from, like qemu-img map.
@@ -27,7 +28,7 @@ struct Map: ParsableCommand {
         if case .unread(let other) = probed { throw FormatProbe.refuse("map", path: file, format: other) }
         let raw = probed == .raw
         if !raw, let refusal = ChainGate.qemuOpenRefusal(forImageAt: file) {
-            printError("map: could not open '\(file)': \(refusal)")
+            printError("map: could not open '\(TerminalText.escaping(file))': \(refusal)")
             throw ExitCode(1)
         }
         let refusal = raw ? nil : ChainGate.refusal(forImageAt: file)
@@ -40,7 +41,7 @@ struct Map: ParsableCommand {
             entries = try reader.map()
             virtualSize = reader.virtualSize
         } catch {
-            printError("map: could not map '\(file)': \(error)")
+            printError("map: could not map '\(TerminalText.escaping(file))': \(error)")
             throw ExitCode(1)
         }
         let json = self.json || output == .json
@@ -49,7 +50,7 @@ struct Map: ParsableCommand {
             do {
                 try writeTextFile(svg, MapSVG.render(entries, virtualSize: virtualSize, title: file))
             } catch {
-                printError("map: could not write '\(svg)': \(error)")
+                printError("map: could not write '\(TerminalText.escaping(svg))': \(error)")
                 throw ExitCode(1)
             }
         }

@@ -1,5 +1,12 @@
 import ArgumentParser
+import ByteStreams
 import VMImage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 @main
 struct QcowTool: ParsableCommand {
@@ -16,7 +23,30 @@ struct QcowTool: ParsableCommand {
         if let job = InspectFastPath.job(for: CommandLine.arguments.dropFirst()) {
             InspectFastPath.run(job)
         }
-        main(nil)
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+        } catch {
+            exitEscaping(error)
+        }
+    }
+
+    /// ArgumentParser's `exit(withError:)`, except that a failure's message is printed with
+    /// each line escaped (``TerminalText``): it echoes a bad option value, which can hold any
+    /// byte. Help and version text (exit 0) are printed as ArgumentParser prints them.
+    static func exitEscaping(_ error: any Error) -> Never {
+        let code = exitCode(for: error)
+        guard code != .success else { exit(withError: error) }
+        let message = fullMessage(for: error)
+        if !message.isEmpty {
+            let lines = message.split(separator: "\n", omittingEmptySubsequences: false).map { TerminalText.escaping(String($0)) }
+            writeStandardError(lines.joined(separator: "\n") + "\n")
+        }
+        #if canImport(Glibc)
+        Glibc.exit(code.rawValue)
+        #else
+        Darwin.exit(code.rawValue)
+        #endif
     }
 }
 

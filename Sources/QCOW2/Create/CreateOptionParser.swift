@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// qemu-img's spelling of create options: `-o name=value,…` lists, size suffixes and the
 /// `Formatting '…', fmt=qcow2 …` line, so `qcowtool create` reads and prints what
 /// `qemu-img create -f qcow2` does.
@@ -120,7 +122,7 @@ public struct QCOW2CreateCommandLine: Sendable, Equatable {
         if let value = options.backingFormat { parts.append("backing_fmt=\(value.rawValue)") }
         parts.append("lazy_refcounts=\(given["lazy_refcounts"] ?? "off")")
         parts.append("refcount_bits=\(options.refcountBits)")
-        return "Formatting '\(file)', " + parts.joined(separator: " ")
+        return "Formatting '\(TerminalText.escaping(file))', " + TerminalText.escaping(parts.joined(separator: " "))
     }
 
     /// qemu's boolean spellings.
@@ -146,7 +148,7 @@ public struct QCOW2CreateCommandLine: Sendable, Equatable {
             case "T", "t": multiplier = 1 << 40
             case "P", "p": multiplier = 1 << 50
             case "E", "e": multiplier = 1 << 60
-            default: throw .invalidOption(name: name, value: text, reason: "unknown unit '\(last)'; use K, M, G, T, P or E")
+            default: throw .invalidOption(name: name, value: text, reason: "unknown unit '\(TerminalText.escaping(String(last)))'; use K, M, G, T, P or E")
             }
             digits = digits.dropLast()
         }

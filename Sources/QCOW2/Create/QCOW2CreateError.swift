@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// Why ``QCOW2Creator`` refused to create an image, or failed while writing it.
 ///
 /// Each case names the option or file at fault; ``description`` is a sentence a person can
@@ -43,7 +45,8 @@ public enum QCOW2CreateError: Error, Sendable, Equatable, CustomStringConvertibl
     /// A system call failed.
     case system(operation: String, path: String, errno: Int32)
 
-    /// A sentence a person can act on.
+    /// A sentence a person can act on, on one line: names, paths and option values are shown
+    /// through ``TerminalText``.
     public var description: String {
         switch self {
         case let .invalidClusterSize(size):
@@ -63,27 +66,27 @@ public enum QCOW2CreateError: Error, Sendable, Equatable, CustomStringConvertibl
         case .backingFormatWithoutBackingFile:
             return "a backing format was given without a backing file; add -b NAME or drop -F"
         case let .unsafeBackingName(name, problem):
-            return "refusing backing file name '\(name)': \(problem); name a file beside the image instead"
+            return "refusing backing file name '\(TerminalText.escaping(name))': \(problem); name a file beside the image instead"
         case let .backingNameTooLong(length, room):
             return "the backing file name is \(length) bytes but only \(room) fit in the first cluster; use a shorter name or a larger cluster_size"
         case .preallocationWithBackingNeedsExtendedL2:
             return "a backing file and preallocation=metadata can only be combined with extended_l2=on"
         case let .invalidBackingFile(path, reason):
-            return "cannot take the size from backing file '\(path)': \(reason)"
+            return "cannot take the size from backing file '\(TerminalText.escaping(path))': \(reason)"
         case let .targetExists(path):
-            return "'\(path)' already exists; remove it first or ask to overwrite it (qcowtool create --overwrite)"
+            return "'\(TerminalText.escaping(path))' already exists; remove it first or ask to overwrite it (qcowtool create --overwrite)"
         case let .targetIsSymbolicLink(path):
-            return "'\(path)' is a symbolic link; refusing to follow or replace it"
+            return "'\(TerminalText.escaping(path))' is a symbolic link; refusing to follow or replace it"
         case let .targetNotRegularFile(path):
-            return "'\(path)' exists and is not a regular file; refusing to replace it"
+            return "'\(TerminalText.escaping(path))' exists and is not a regular file; refusing to replace it"
         case let .invalidTargetPath(path):
-            return "'\(path)' does not name a file"
+            return "'\(TerminalText.escaping(path))' does not name a file"
         case let .preallocationTooLarge(size, limit):
             return "preallocation=metadata for \(size) bytes needs more than \(limit >> 20) MiB of tables in memory; use a larger cluster_size or preallocation=off"
         case let .invalidOption(name, value, reason):
-            return "invalid \(name) '\(value)': \(reason)"
+            return "invalid \(TerminalText.escaping(name)) '\(TerminalText.escaping(value))': \(reason)"
         case let .system(operation, path, errno):
-            return "\(operation) '\(path)' failed: \(CreateSystemError.message(errno)) (errno \(errno))"
+            return "\(operation) '\(TerminalText.escaping(path))' failed: \(CreateSystemError.message(errno)) (errno \(errno))"
         }
     }
 }
