@@ -33,6 +33,7 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
+        InterruptHandler.install(command: "convert")
         let raw = FormatProbe.isRaw(path: source, forced: format)
         if !raw {
             try checkQCOW2Source()
