@@ -67,11 +67,12 @@ final class ImageFolder {
 
     /// Creates the new file `name` for writing (never following a link, never replacing).
     func create(_ name: String, mode: mode_t = 0o644) throws -> FileDescriptor {
-        let raw = InterruptCleanup.transaction { _ in
-            openat(descriptor.rawValue, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        let (raw, code) = InterruptCleanup.transaction { _ in
+            let raw = openat(descriptor.rawValue, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+            return (raw, errno)
         }
         guard raw >= 0 else {
-            throw VMImageError.fileSystem(operation: "create", path: file(name).string, errno: errno)
+            throw VMImageError.fileSystem(operation: "create", path: file(name).string, errno: code)
         }
         created.append(name)
         return FileDescriptor(rawValue: raw)

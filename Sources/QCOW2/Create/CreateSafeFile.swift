@@ -47,9 +47,10 @@ final class CreateSafeFile {
             let name = ".\(fileName.prefix(200)).create-\(suffix).tmp"
             let displayPath = folderPath == "/" ? "/" + name : folderPath + "/" + name
             let directory = folder
-            let (fd, ticket) = InterruptCleanup.transaction { registry in
+            let (fd, code, ticket) = InterruptCleanup.transaction { registry in
                 let fd = openat(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-                return (fd, fd >= 0 ? registry.add(displayPath, kind: .file) : nil)
+                let code = errno
+                return (fd, code, fd >= 0 ? registry.add(displayPath, kind: .file) : nil)
             }
             if fd >= 0 {
                 descriptor = fd
@@ -57,8 +58,7 @@ final class CreateSafeFile {
                 cleanupTicket = ticket
                 return
             }
-            if errno != EEXIST {
-                let code = errno
+            if code != EEXIST {
                 close(folder)
                 folder = -1
                 throw .system(operation: "create temporary file in", path: folderPath, errno: code)
