@@ -12,7 +12,8 @@ import Darwin
 /// The output is created as a temporary file in the destination's folder
 /// (`O_CREAT | O_EXCL`, mode 0644), sized with `ftruncate`, filled with `pwrite` of the
 /// non-zero 4 KiB blocks only (so zeros stay holes), then renamed over the
-/// destination. On failure the temporary file is removed. Memory: one 1 MiB buffer.
+/// destination. On failure the temporary file is removed; until the rename it is registered
+/// with ``InterruptCleanup``, so an interrupted process removes it too. Memory: one 1 MiB buffer.
 public enum RawConversion {
     /// What a conversion wrote.
     public struct Summary: Sendable, Equatable {
@@ -34,25 +35,33 @@ public enum RawConversion {
         var folder = target
         folder.removeLastComponent()
         let temporary = folder.appending(".\(name).\(UInt64.random(in: 0...UInt64.max) & 0xFFFF_FFFF).partial")
-        let fd: FileDescriptor
-        do {
-            fd = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .exclusiveCreate, .noFollow],
-                                         permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        } catch {
-            throw ImageAccessError.io(path: temporary.string, reason: "cannot create: \(error)")
+        let (fd, ticket) = try InterruptCleanup.transaction { (registry) throws(ImageAccessError) in
+            do {
+                let fd = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .exclusiveCreate, .noFollow],
+                                                 permissions: [.ownerReadWrite, .groupRead, .otherRead])
+                return (fd, registry.add(temporary.string, kind: .file))
+            } catch {
+                throw ImageAccessError.io(path: temporary.string, reason: "cannot create: \(error)")
+            }
         }
         var closed = false
         do {
             let summary = try write(reader, to: fd, path: temporary.string, progress: progress)
             try fd.close()
             closed = true
-            guard rename(temporary.string, destination) == 0 else {
-                throw ImageAccessError.io(path: destination, reason: "cannot rename the finished file into place: \(Errno(rawValue: errno))")
+            try InterruptCleanup.transaction { (registry) throws(ImageAccessError) in
+                guard rename(temporary.string, destination) == 0 else {
+                    throw ImageAccessError.io(path: destination, reason: "cannot rename the finished file into place: \(Errno(rawValue: errno))")
+                }
+                registry.remove(ticket)
             }
             return summary
         } catch {
             if !closed { try? fd.close() }
-            _ = unlink(temporary.string)
+            InterruptCleanup.transaction { registry in
+                _ = unlink(temporary.string)
+                registry.remove(ticket)
+            }
             throw error
         }
     }

@@ -10,6 +10,10 @@ import Darwin
 /// A folder this library created and fills, held open so that every file in it is made
 /// relative to the open handle (`openat` with `O_EXCL|O_NOFOLLOW`): nothing lands outside
 /// it, nothing existing is overwritten, and ``remove()`` undoes everything.
+///
+/// A folder this object creates is registered with ``InterruptCleanup`` from its `mkdir` until
+/// ``close()`` or ``remove()``, so an interrupted command removes it; its files are created in
+/// cleanup transactions, so none appears once that removal has begun.
 final class ImageFolder {
     /// The folder's path.
     let path: FilePath
@@ -17,24 +21,30 @@ final class ImageFolder {
     let descriptor: FileDescriptor
     private var created: [String] = []
     private var closed = false
+    /// The folder's registration for removal on interruption, while it is incomplete.
+    private var cleanupTicket: InterruptCleanup.Ticket?
 
     /// Creates the folder `path` (which must not exist) and opens it.
     init(creating path: FilePath, mode: mode_t = 0o755) throws {
-        guard mkdir(path.string, mode) == 0 else {
-            let code = errno
-            if code == EEXIST {
-                throw VMImageError.fileSystem(operation: "create folder (it already exists)", path: path.string, errno: code)
+        let (raw, ticket) = try InterruptCleanup.transaction { (registry) throws(VMImageError) in
+            guard mkdir(path.string, mode) == 0 else {
+                let code = errno
+                if code == EEXIST {
+                    throw VMImageError.fileSystem(operation: "create folder (it already exists)", path: path.string, errno: code)
+                }
+                throw VMImageError.fileSystem(operation: "create folder", path: path.string, errno: code)
             }
-            throw VMImageError.fileSystem(operation: "create folder", path: path.string, errno: code)
-        }
-        let raw = open(path.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard raw >= 0 else {
-            let code = errno
-            rmdir(path.string)
-            throw VMImageError.fileSystem(operation: "open folder", path: path.string, errno: code)
+            let raw = open(path.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard raw >= 0 else {
+                let code = errno
+                rmdir(path.string)
+                throw VMImageError.fileSystem(operation: "open folder", path: path.string, errno: code)
+            }
+            return (raw, registry.add(path.string, kind: .folder))
         }
         self.path = path
         self.descriptor = FileDescriptor(rawValue: raw)
+        self.cleanupTicket = ticket
     }
 
     /// Opens an existing folder (for adding files to it).
@@ -49,6 +59,7 @@ final class ImageFolder {
 
     deinit {
         if !closed { try? descriptor.close() }
+        if let cleanupTicket { InterruptCleanup.remove(cleanupTicket) }
     }
 
     /// The path of `name` inside the folder.
@@ -56,9 +67,12 @@ final class ImageFolder {
 
     /// Creates the new file `name` for writing (never following a link, never replacing).
     func create(_ name: String, mode: mode_t = 0o644) throws -> FileDescriptor {
-        let raw = openat(descriptor.rawValue, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        let (raw, code) = InterruptCleanup.transaction { _ in
+            let raw = openat(descriptor.rawValue, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+            return (raw, errno)
+        }
         guard raw >= 0 else {
-            throw VMImageError.fileSystem(operation: "create", path: file(name).string, errno: errno)
+            throw VMImageError.fileSystem(operation: "create", path: file(name).string, errno: code)
         }
         created.append(name)
         return FileDescriptor(rawValue: raw)
@@ -91,8 +105,13 @@ final class ImageFolder {
         _ = fsync(descriptor.rawValue)
     }
 
-    /// Closes the handle; the folder and its files stay.
+    /// Closes the handle; the folder and its files stay (and are no longer removed on
+    /// interruption: the folder is complete).
     func close() {
+        if let cleanupTicket {
+            InterruptCleanup.remove(cleanupTicket)
+            self.cleanupTicket = nil
+        }
         guard !closed else { return }
         closed = true
         try? descriptor.close()
@@ -101,11 +120,15 @@ final class ImageFolder {
     /// Deletes every file this object created and then the folder itself (when this
     /// object created it, or it is left empty).
     func remove() {
-        for name in created.reversed() {
-            _ = unlinkat(descriptor.rawValue, name, 0)
+        InterruptCleanup.transaction { registry in
+            for name in created.reversed() {
+                _ = unlinkat(descriptor.rawValue, name, 0)
+            }
+            created.removeAll()
+            _ = rmdir(path.string)
+            if let cleanupTicket { registry.remove(cleanupTicket) }
         }
-        created.removeAll()
+        cleanupTicket = nil
         close()
-        _ = rmdir(path.string)
     }
 }

@@ -167,12 +167,13 @@ struct ProgressSink<Downstream: ByteSink>: ByteSink {
 }
 
 /// A temporary file next to a target path, renamed onto it by ``commit()`` or removed by
-/// ``discard()``.
+/// ``discard()``; registered with ``InterruptCleanup`` until then.
 final class TemporaryOutput {
     let target: FilePath
     let path: FilePath
     let descriptor: FileDescriptor
     private var done = false
+    private let cleanupTicket: InterruptCleanup.Ticket
 
     init(for target: FilePath) throws {
         guard let name = target.lastComponent?.string, !name.isEmpty else {
@@ -182,13 +183,17 @@ final class TemporaryOutput {
         var generator = SystemRandomNumberGenerator()
         let suffix = String(generator.next() & 0xFFFF_FFFF, radix: 36)
         let path = (folder.isEmpty ? FilePath(".") : folder).appending(".\(name).partial-\(suffix)")
-        let raw = open(path.string, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard raw >= 0 else {
-            throw VMImageError.fileSystem(operation: "create", path: path.string, errno: errno)
+        let (raw, ticket) = try InterruptCleanup.transaction { (registry) throws(VMImageError) in
+            let raw = open(path.string, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            guard raw >= 0 else {
+                throw VMImageError.fileSystem(operation: "create", path: path.string, errno: errno)
+            }
+            return (raw, registry.add(path.string, kind: .file))
         }
         self.target = target
         self.path = path
         self.descriptor = FileDescriptor(rawValue: raw)
+        self.cleanupTicket = ticket
     }
 
     deinit {
@@ -201,13 +206,15 @@ final class TemporaryOutput {
             throw VMImageError.fileSystem(operation: "fsync", path: path.string, errno: errno)
         }
         try? descriptor.close()
-        guard rename(path.string, target.string) == 0 else {
-            let code = errno
-            done = true
-            unlink(path.string)
-            throw VMImageError.fileSystem(operation: "rename onto \(target.string)", path: path.string, errno: code)
-        }
         done = true
+        try InterruptCleanup.transaction { (registry) throws(VMImageError) in
+            defer { registry.remove(cleanupTicket) }
+            guard rename(path.string, target.string) == 0 else {
+                let code = errno
+                unlink(path.string)
+                throw VMImageError.fileSystem(operation: "rename onto \(target.string)", path: path.string, errno: code)
+            }
+        }
         let folder = target.removingLastComponent()
         let raw = open(folder.isEmpty ? "." : folder.string, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if raw >= 0 {
@@ -221,6 +228,9 @@ final class TemporaryOutput {
         guard !done else { return }
         done = true
         try? descriptor.close()
-        unlink(path.string)
+        InterruptCleanup.transaction { registry in
+            unlink(path.string)
+            registry.remove(cleanupTicket)
+        }
     }
 }

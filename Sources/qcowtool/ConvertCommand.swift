@@ -34,6 +34,7 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
+        InterruptHandler.install(command: "convert")
         let probed = FormatProbe.probe(path: source, forced: format)
         if case .unread(let other) = probed { throw FormatProbe.refuse("convert", path: source, format: other) }
         let raw = probed == .raw

@@ -51,6 +51,7 @@ struct Create: ParsableCommand {
     var size: String?
 
     func run() throws {
+        InterruptHandler.install(command: "create")
         guard format == "qcow2" else {
             // One line and exit 1, as qemu-img does for a format it does not know.
             _ = try? FileDescriptor.standardError.writeAll(

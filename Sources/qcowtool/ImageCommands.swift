@@ -67,6 +67,7 @@ struct Package: ParsableCommand {
     }
 
     func run() throws {
+        InterruptHandler.install(command: "package")
         let line = ProgressLine(label: "package", quiet: quiet)
         var options = PackageOptions(level: level)
         if let threads { options.workers = threads }
@@ -141,6 +142,7 @@ struct Extract: ParsableCommand {
     var quiet = false
 
     func run() throws {
+        InterruptHandler.install(command: "extract")
         let (descriptor, size) = try openArchive(archive, command: "extract")
         defer { try? descriptor.close() }
         let line = ProgressLine(label: "extract", quiet: quiet)
@@ -182,6 +184,7 @@ struct Verify: ParsableCommand {
     var quiet = false
 
     func run() throws {
+        InterruptHandler.install(command: "verify")
         let (descriptor, size) = try openArchive(archive, command: "verify")
         defer { try? descriptor.close() }
         let line = ProgressLine(label: "verify", quiet: quiet)

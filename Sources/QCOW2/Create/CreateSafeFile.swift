@@ -1,3 +1,5 @@
+import ByteStreams
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -19,7 +21,9 @@ enum CreateSystemError {
 /// `linkat` + `unlinkat` where that is unsupported) so an existing name, symbolic links
 /// included, is never replaced unless overwriting was asked for, and then only a regular file
 /// is replaced (by `renameat`, which replaces the name and never follows a link). Until
-/// ``publish(sync:)`` succeeds, ``discard()`` (or `deinit`) removes the temporary file.
+/// ``publish(sync:)`` succeeds, ``discard()`` (or `deinit`) removes the temporary file, and
+/// ``InterruptCleanup`` has it registered (created, renamed and removed in its transactions),
+/// so an interrupted process removes it too.
 final class CreateSafeFile {
     let targetPath: String
     let folderPath: String
@@ -27,6 +31,7 @@ final class CreateSafeFile {
     private(set) var folder: Int32 = -1
     private(set) var descriptor: Int32 = -1
     private var temporaryName: String?
+    private var cleanupTicket: InterruptCleanup.Ticket?
 
     /// Opens the folder of `path` and creates a fresh temporary file in it.
     init(targetPath path: String) throws(QCOW2CreateError) {
@@ -40,14 +45,20 @@ final class CreateSafeFile {
         for _ in 0..<16 {
             let suffix = String(generator.next() as UInt64, radix: 36)
             let name = ".\(fileName.prefix(200)).create-\(suffix).tmp"
-            let fd = openat(folder, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            let displayPath = folderPath == "/" ? "/" + name : folderPath + "/" + name
+            let directory = folder
+            let (fd, code, ticket) = InterruptCleanup.transaction { registry in
+                let fd = openat(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+                let code = errno
+                return (fd, code, fd >= 0 ? registry.add(displayPath, kind: .file) : nil)
+            }
             if fd >= 0 {
                 descriptor = fd
                 temporaryName = name
+                cleanupTicket = ticket
                 return
             }
-            if errno != EEXIST {
-                let code = errno
+            if code != EEXIST {
                 close(folder)
                 folder = -1
                 throw .system(operation: "create temporary file in", path: folderPath, errno: code)
@@ -104,18 +115,22 @@ final class CreateSafeFile {
     func publish(overwrite: Bool, sync: Bool) throws(QCOW2CreateError) {
         guard let temporaryName else { return }
         if sync && fsync(descriptor) != 0 { throw .system(operation: "fsync", path: targetPath, errno: errno) }
-        if overwrite {
-            var st = stat()
-            if fstatat(folder, fileName, &st, AT_SYMLINK_NOFOLLOW) == 0 {
-                if (st.st_mode & S_IFMT) == S_IFLNK { throw .targetIsSymbolicLink(path: targetPath) }
-                if (st.st_mode & S_IFMT) != S_IFREG { throw .targetNotRegularFile(path: targetPath) }
+        try InterruptCleanup.transaction { (registry) throws(QCOW2CreateError) in
+            if overwrite {
+                var st = stat()
+                if fstatat(folder, fileName, &st, AT_SYMLINK_NOFOLLOW) == 0 {
+                    if (st.st_mode & S_IFMT) == S_IFLNK { throw .targetIsSymbolicLink(path: targetPath) }
+                    if (st.st_mode & S_IFMT) != S_IFREG { throw .targetNotRegularFile(path: targetPath) }
+                }
+                guard renameat(folder, temporaryName, folder, fileName) == 0 else {
+                    throw .system(operation: "rename to", path: targetPath, errno: errno)
+                }
+            } else {
+                try publishWithoutReplacing(temporaryName)
             }
-            guard renameat(folder, temporaryName, folder, fileName) == 0 else {
-                throw .system(operation: "rename to", path: targetPath, errno: errno)
-            }
-        } else {
-            try publishWithoutReplacing(temporaryName)
+            if let cleanupTicket { registry.remove(cleanupTicket) }
         }
+        cleanupTicket = nil
         self.temporaryName = nil
         if sync && fsync(folder) != 0 { throw .system(operation: "fsync folder", path: folderPath, errno: errno) }
         close(descriptor)
@@ -152,7 +167,11 @@ final class CreateSafeFile {
 
     /// Removes the temporary file (if still there) and closes everything.
     func discard() {
-        if let temporaryName, folder >= 0 { _ = unlinkat(folder, temporaryName, 0) }
+        InterruptCleanup.transaction { registry in
+            if let temporaryName, folder >= 0 { _ = unlinkat(folder, temporaryName, 0) }
+            if let cleanupTicket { registry.remove(cleanupTicket) }
+        }
+        cleanupTicket = nil
         temporaryName = nil
         if descriptor >= 0 { close(descriptor); descriptor = -1 }
         if folder >= 0 { close(folder); folder = -1 }
