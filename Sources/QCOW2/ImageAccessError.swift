@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// Why an image could not be checked, mapped, read or converted.
 ///
 /// Offsets are byte offsets in the image file (`hostOffset`) or in the guest disk
@@ -19,6 +21,8 @@ public enum ImageAccessError: Error, Sendable, Equatable, CustomStringConvertibl
     case backingChainTooDeep(limit: Int)
     /// The backing format is neither `raw` nor `qcow2`.
     case unsupportedBackingFormat(name: String, format: String)
+    /// A backing file the chain policy does not follow (see ``ChainPolicy``).
+    case chainRefused(ChainRefusal)
     /// The image has a backing file but the caller did not ask to open it.
     case backingNotOpened(name: String)
     /// A read or write of the underlying files failed.
@@ -38,11 +42,13 @@ public enum ImageAccessError: Error, Sendable, Equatable, CustomStringConvertibl
         case let .corruptCompressedCluster(guestOffset, hostOffset, reason):
             return "qcow2: the compressed cluster for guest offset \(guestOffset) (host offset \(hostOffset)) is corrupt: \(reason)"
         case let .unsafeBackingName(name, problem):
-            return "qcow2: refusing backing file '\(name)': \(problem)"
+            return "qcow2: refusing backing file \(TerminalText.quoted(name)): \(problem)"
         case let .backingChainTooDeep(limit):
             return "qcow2: the backing chain is more than \(limit) files deep"
         case let .unsupportedBackingFormat(name, format):
             return "qcow2: backing file '\(name)' has format '\(format)'; only raw and qcow2 are followed"
+        case let .chainRefused(refusal):
+            return "qcow2: \(refusal)"
         case let .backingNotOpened(name):
             return "qcow2: the image has backing file '\(name)', which was not opened"
         case let .io(path, reason):

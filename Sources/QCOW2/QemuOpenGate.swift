@@ -18,8 +18,8 @@ import Darwin
 /// Network protocol names are refused without any network access (qemu-img fails on them
 /// too unless the server answers).
 public enum QemuOpenGate {
-    /// How deep a backing chain is examined (qemu's own limit is about the same).
-    public static let maximumDepth = 16
+    /// How deep a backing chain is examined by default (``ChainPolicy/maximumDepth``).
+    public static let maximumDepth = ChainPolicy.untrusted.maximumDepth
 
     /// The block drivers qemu-img 7.2 knows (`qemu-img --help`, "Supported formats"): a
     /// backing format outside this list fails with "Unknown driver".
@@ -33,8 +33,10 @@ public enum QemuOpenGate {
 
     /// `nil` when qemu-img would open `image` (at `path`, as given on the command line),
     /// else qemu's reason, worded like qemu-img's message.
-    public static func refusal(image: QCOW2Image, path: String) -> String? {
-        refusal(header: image.header, path: path, depth: 0)
+    /// Under `policy` (``ChainPolicy/trustsChain``) any backing name qemu would open is read,
+    /// not only a plain name beside the image.
+    public static func refusal(image: QCOW2Image, path: String, policy: ChainPolicy = .untrusted) -> String? {
+        refusal(image: image, path: path, depth: 0, policy: policy)
     }
 
     /// The bytes of a stored name before its first NUL, as qemu uses it (a C string).
@@ -51,7 +53,8 @@ public enum QemuOpenGate {
         return Array(base[...slash]) + name
     }
 
-    private static func refusal(header: QCOW2Header, path: String, depth: Int) -> String? {
+    private static func refusal(image: QCOW2Image, path: String, depth: Int, policy: ChainPolicy) -> String? {
+        let header = image.header
         // LUKS: qemu opens the crypto header while reading the extensions, and needs a key.
         if header.cryptMethod == 2, header.encryptionHeaderPointer != nil {
             return "Parameter 'encrypt.key-secret' is required for cipher"
@@ -76,14 +79,14 @@ public enum QemuOpenGate {
         if let format, !knownDrivers.contains(format) {
             return "Could not open backing file: Unknown driver '\(format)'"
         }
-        if let problem = backingRefusal(name: name, format: format, imagePath: path, depth: depth) {
+        if let problem = backingRefusal(name: name, format: format, imagePath: path, depth: depth, policy: policy) {
             return "Could not open backing file: \(problem)"
         }
         return nil
     }
 
     /// Why qemu could not open the backing file `name`, or `nil`.
-    private static func backingRefusal(name: [UInt8], format: String?, imagePath: String, depth: Int) -> String? {
+    private static func backingRefusal(name: [UInt8], format: String?, imagePath: String, depth: Int, policy: ChainPolicy) -> String? {
         let text = QemuJSON.cString(name)
         // qemu's path_has_protocol: a ':' before any '/'.
         if let colon = name.firstIndex(of: UInt8(ascii: ":")), !name[..<colon].contains(UInt8(ascii: "/")) {
@@ -102,16 +105,15 @@ public enum QemuOpenGate {
         let resolved = backingPath(imagePath: imagePath, name: name)
         let shown = QemuJSON.cString(resolved)
         if let problem = statProblem(resolved) { return "Could not open '\(shown)': \(problem)" }
-        // Only a plain name beside the image is read; the rest is assumed to open.
-        guard BackingNameProblem.check(name) == nil, depth < maximumDepth,
+        // Only a plain name beside the image is read (any name when the chain is trusted);
+        // the rest is assumed to open.
+        guard policy.trustsChain || BackingNameProblem.check(name) == nil, depth < policy.maximumDepth,
               format == nil || format == "qcow2" else { return nil }
         let backingPath = String(decoding: resolved, as: UTF8.self)
-        guard let fd = try? FileDescriptor.open(FilePath(backingPath), .readOnly, options: [.noFollow, .closeOnExec, .nonBlocking]) else {
-            return nil  // a symlink (refused by O_NOFOLLOW) or unreadable: not examined
+        guard let fd = try? NamedFile.open(backingPath) else {
+            return nil  // a symlink, not a regular file, or unreadable: not examined
         }
         defer { try? fd.close() }
-        var st = stat()
-        guard fstat(fd.rawValue, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
         if format == nil {
             // qemu probes the format: only a qcow2 magic makes it more than raw.
             var magic = [UInt8](repeating: 0, count: 4)
@@ -124,7 +126,7 @@ public enum QemuOpenGate {
         } catch {
             return "Could not open '\(shown)': \(error)"
         }
-        return refusal(header: image.header, path: backingPath, depth: depth + 1)
+        return refusal(image: image, path: backingPath, depth: depth + 1, policy: policy)
     }
 
     /// `stat(path)`'s error as qemu prints it (`strerror`), or `nil` when the file exists.
