@@ -71,6 +71,14 @@ public enum QemuOpenGate {
         }
         if header.cryptMethod == 1 { return "Parameter 'encrypt.key-secret' is required for cipher" }
         if header.cryptMethod == 2 { return "Missing CRYPTO header for crypt method 2" }
+        // qcow2_do_open loads the persistent bitmaps (qcow2_load_dirty_bitmaps, bitmap_list_load
+        // in block/qcow2-bitmap.c) before the backing file is opened: a directory past the end
+        // of the file reads as zeros there and fails check_dir_entry.
+        do {
+            _ = try QCOW2BitmapDirectory.read(from: image)
+        } catch {
+            return "\(error)"
+        }
         guard let stored = header.backingFileNameBytes else { return nil }
         let name = cName(stored)
         guard !name.isEmpty else { return nil }

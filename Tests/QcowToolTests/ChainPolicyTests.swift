@@ -221,4 +221,22 @@ import TestSupport
         let help = try Tool.run(["create", "--help"])
         #expect(help.text.contains("--trust-chain") && !help.text.contains("--allow-unsafe-backing-name"))
     }
+
+    @Test("an image whose bitmap directory lies past the end of the file is refused by check, map and convert, as by qemu-img",
+          .enabled(if: Tool.hasQemu))
+    func bitmapDirectoryPastEnd() throws {
+        let folder = Tool.fixtures("qcow2")
+        let name = "parity-bitmap-directory-past-eof.qcow2"
+        let out = try TemporaryFolder("bitmap-eof")
+        defer { out.remove() }
+        for command in [["check"], ["map", "--json"], ["convert", "-O", "raw"]] {
+            let target = command[0] == "convert" ? [out.file("\(command[0]).raw")] : []
+            let qemu = try Self.qemu(command.map { $0 == "--json" ? "--output=json" : $0 } + [name] + target.map { $0 + ".qemu" }, in: folder)
+            let ours = try Self.timed(command + [name] + target, in: folder)
+            #expect(qemu.status == 1 && qemu.stderr.contains("doesn't satisfy the constraints"), "qemu-img \(command): \(qemu.stderr)")
+            #expect(ours.status == 1 && ours.stderr.contains("doesn't satisfy the constraints"), "\(command): \(ours.status) \(ours.stderr)")
+            #expect(Tool.errorLines(ours).count == 1)
+        }
+        #expect(!FileManager.default.fileExists(atPath: out.file("convert.raw")))
+    }
 }
