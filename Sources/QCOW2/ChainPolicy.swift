@@ -57,15 +57,11 @@ public struct ChainPolicy: Sendable, Equatable {
         if let colon = name.firstIndex(of: UInt8(ascii: ":")), !name[..<colon].contains(UInt8(ascii: "/")) {
             throw .protocolName(name: name)
         }
-        guard !name.isEmpty, let text = String(validating: name, as: UTF8.self) else {
+        guard !name.isEmpty, String(validating: name, as: UTF8.self) != nil else {
             throw .unsafeName(name: name, problem: name.isEmpty ? .empty : .invalidCharacters)
         }
-        guard trustsChain else {
-            var folder = FilePath(imagePath)
-            folder.removeLastComponent()
-            return folder.appending(text).string
-        }
-        return String(decoding: QemuOpenGate.backingPath(imagePath: imagePath, name: name), as: UTF8.self)
+        // Beside the image (a plain name), or as qemu's path_combine puts it (trusted), byte for byte.
+        return PathText.text(QemuOpenGate.backingPath(imagePath: imagePath, name: name))
     }
 
     /// The backing format to open `name` as: `raw` or `qcow2` as stored, or `nil` when this

@@ -190,7 +190,7 @@ public final class ImageReader {
     /// Opens the image the caller named (which may be a symlink the user made), without blocking.
     private static func openFile(_ path: String) throws -> FileDescriptor {
         do {
-            return try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
+            return try FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
         } catch {
             throw ImageAccessError.io(path: path, reason: "cannot open: \(error)")
         }

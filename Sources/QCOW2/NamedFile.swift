@@ -30,11 +30,11 @@ public enum NamedFile {
     /// - Throws: ``NamedFileError`` when `path` is a symlink, not a regular file, or cannot be opened.
     public static func open(_ path: String, relativeTo folder: Int32 = AT_FDCWD) throws(NamedFileError) -> FileDescriptor {
         var before = stat()
-        guard fstatat(folder, path, &before, AT_SYMLINK_NOFOLLOW) == 0 else {
+        guard PathText.withCString(path, { fstatat(folder, $0, &before, AT_SYMLINK_NOFOLLOW) }) == 0 else {
             throw NamedFileError(path: path, reason: .system(errno: errno))
         }
         try requireRegular(before, path: path)
-        let fd = openat(folder, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)
+        let fd = PathText.withCString(path) { openat(folder, $0, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC) }
         guard fd >= 0 else {
             let code = errno
             throw NamedFileError(path: path, reason: code == ELOOP ? .symbolicLink : .system(errno: code))

@@ -1,3 +1,4 @@
+import ByteStreams
 import SystemPackage
 
 #if canImport(Glibc)
@@ -48,7 +49,7 @@ public enum QemuOpenGate {
     /// an absolute name as is, a relative one in the image's folder (qemu's `path_combine`).
     public static func backingPath(imagePath: String, name: [UInt8]) -> [UInt8] {
         if name.first == UInt8(ascii: "/") { return name }
-        let base = Array(imagePath.utf8)
+        let base = PathText.bytes(imagePath)
         guard let slash = base.lastIndex(of: UInt8(ascii: "/")) else { return name }
         return Array(base[...slash]) + name
     }
@@ -117,7 +118,7 @@ public enum QemuOpenGate {
         // the rest is assumed to open.
         guard policy.trustsChain || BackingNameProblem.check(name) == nil, depth < policy.maximumDepth,
               format == nil || format == "qcow2" else { return nil }
-        let backingPath = String(decoding: resolved, as: UTF8.self)
+        let backingPath = PathText.text(resolved)
         guard let fd = try? NamedFile.open(backingPath) else {
             return nil  // a symlink, not a regular file, or unreadable: not examined
         }

@@ -27,7 +27,7 @@ public enum RawConversion {
     /// - Parameter progress: called after each chunk with (bytes done, total).
     public static func convert(_ reader: ImageReader, to destination: String,
                                progress: ((UInt64, UInt64) -> Void)? = nil) throws -> Summary {
-        let target = FilePath(destination)
+        let target = PathText.filePath(destination)
         guard let name = target.lastComponent?.string, !name.isEmpty, name != ".", name != ".." else {
             throw ImageAccessError.io(path: destination, reason: "not a file name")
         }
@@ -46,13 +46,13 @@ public enum RawConversion {
             let summary = try write(reader, to: fd, path: temporary.string, progress: progress)
             try fd.close()
             closed = true
-            guard rename(temporary.string, destination) == 0 else {
+            guard temporary.withPlatformString({ from in target.withPlatformString { rename(from, $0) } }) == 0 else {
                 throw ImageAccessError.io(path: destination, reason: "cannot rename the finished file into place: \(Errno(rawValue: errno))")
             }
             return summary
         } catch {
             if !closed { try? fd.close() }
-            _ = unlink(temporary.string)
+            _ = temporary.withPlatformString { unlink($0) }
             throw error
         }
     }

@@ -1,3 +1,4 @@
+import ByteStreams
 import ArgumentParser
 import QCOW2
 import SystemPackage
@@ -28,7 +29,7 @@ struct Check: ParsableCommand {
     func run() throws {
         let result: CheckResult
         do {
-            let fd = try FileDescriptor.open(FilePath(file), .readOnly, options: [.closeOnExec, .nonBlocking])
+            let fd = try FileDescriptor.open(PathText.filePath(file), .readOnly, options: [.closeOnExec, .nonBlocking])
             defer { try? fd.close() }
             let imageFile = try ImageFile(descriptor: fd, path: file)
             if format == .raw || (format == nil && FormatProbe.isRaw(imageFile)) {

@@ -26,7 +26,7 @@ enum ChainGate {
         var format = ImageInspection.Format.qcow2
         var fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
+            fd = try FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
         } catch {
             return "cannot open \(TerminalText.quoted(path)): \(error)"
         }
@@ -93,7 +93,7 @@ extension ChainGate {
     /// (see ``QemuOpenGate``), or `nil`; also `nil` when the header itself cannot be parsed,
     /// which the open that follows reports.
     static func qemuOpenRefusal(forImageAt path: String, policy: ChainPolicy) -> String? {
-        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]) else { return nil }
+        guard let fd = try? FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]) else { return nil }
         defer { try? fd.close() }
         guard let image = try? QCOW2Image(descriptor: fd, path: path) else { return nil }
         return QemuOpenGate.refusal(image: image, path: path, policy: policy)
@@ -103,7 +103,7 @@ extension ChainGate {
     /// qemu opens its name relative to the working directory, qcowtool reads only a plain
     /// name beside the image, so both must be the same file (a regular file, not a symlink).
     static func mayReadDataFile(ofImageAt path: String) -> Bool {
-        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]),
+        guard let fd = try? FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]),
               let header = try? { defer { try? fd.close() }; return try QCOW2Image(descriptor: fd, path: path).header }(),
               header.hasExternalDataFile, let stored = header.dataFileNameBytes,
               BackingNameProblem.check(stored) == nil else { return false }

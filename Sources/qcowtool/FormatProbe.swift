@@ -1,3 +1,4 @@
+import ByteStreams
 import QCOW2
 import SystemPackage
 
@@ -7,7 +8,7 @@ enum FormatProbe {
     /// Whether the file at `path` is read as raw.
     static func isRaw(path: String, forced: ImageInspection.Format?) -> Bool {
         if let forced { return forced == .raw }
-        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]) else { return false }
+        guard let fd = try? FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]) else { return false }
         defer { try? fd.close() }
         guard let file = try? ImageFile(descriptor: fd, path: path) else { return false }
         return isRaw(file)
