@@ -54,7 +54,7 @@ public struct QCOW2Image: Sendable {
     public static func header(atPath path: String) throws -> QCOW2Header {
         let fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
+            fd = try FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
         } catch let errno as Errno {
             throw ByteStreamError.system(operation: "open", path: path, errno: errno)
         }

@@ -21,6 +21,8 @@ public enum ImageAccessError: Error, Sendable, Equatable, CustomStringConvertibl
     case backingChainTooDeep(limit: Int)
     /// The backing format is neither `raw` nor `qcow2`.
     case unsupportedBackingFormat(name: String, format: String)
+    /// A backing file the chain policy does not follow (see ``ChainPolicy``).
+    case chainRefused(ChainRefusal)
     /// The image has a backing file but the caller did not ask to open it.
     case backingNotOpened(name: String)
     /// A read or write of the underlying files failed.
@@ -46,6 +48,8 @@ public enum ImageAccessError: Error, Sendable, Equatable, CustomStringConvertibl
             return "qcow2: the backing chain is more than \(limit) files deep"
         case let .unsupportedBackingFormat(name, format):
             return "qcow2: backing file \(TerminalText.quoted(name)) has format \(TerminalText.quoted(format)); only raw and qcow2 are followed"
+        case let .chainRefused(refusal):
+            return "qcow2: \(refusal)"
         case let .backingNotOpened(name):
             return "qcow2: the image has backing file \(TerminalText.quoted(name)), which was not opened"
         case let .io(path, reason):

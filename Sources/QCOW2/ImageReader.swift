@@ -8,16 +8,28 @@ public struct ChainOptions: Sendable, Equatable {
     /// nothing the image names is opened, and reading a range the image does not
     /// hold throws ``ImageAccessError/backingNotOpened(name:)``.
     public var followBacking: Bool
-    /// The most files below the image (qemu's own limit is 16).
-    public var maximumDepth: Int
+    /// Which backing names and formats are followed, and how deep (see ``ChainPolicy``).
+    public var policy: ChainPolicy
+    /// The most files below the image (``ChainPolicy/maximumDepth``).
+    public var maximumDepth: Int {
+        get { policy.maximumDepth }
+        set { policy.maximumDepth = newValue }
+    }
     /// Open an external data file named by the image (beside it, and only a name
     /// ``BackingNameProblem`` accepts). Off by default.
     public var allowExternalDataFile: Bool
 
-    /// Options; by default nothing but the image itself is opened.
+    /// Options for a stranger's image; by default nothing but the image itself is opened.
     public init(followBacking: Bool = false, maximumDepth: Int = 16, allowExternalDataFile: Bool = false) {
         self.followBacking = followBacking
-        self.maximumDepth = maximumDepth
+        self.policy = ChainPolicy(maximumDepth: maximumDepth)
+        self.allowExternalDataFile = allowExternalDataFile
+    }
+
+    /// Options that follow the backing chain under `policy`.
+    public init(policy: ChainPolicy, allowExternalDataFile: Bool = false) {
+        self.followBacking = true
+        self.policy = policy
         self.allowExternalDataFile = allowExternalDataFile
     }
 }
@@ -76,12 +88,14 @@ public final class ImageReader {
             var layers: [Layer] = []
             var currentPath = path
             var unopened: String?
-            var openedBacking = false
+            var fd = try openFile(path)
+            var format = ImageInspection.Format.qcow2
+            var visited: [NamedFile.Identity] = []
             while true {
-                let fd = try openFile(currentPath, noFollow: openedBacking)
                 descriptors.append(fd)
+                if let identity = NamedFile.identity(of: fd), visited.isEmpty { visited.append(identity) }
                 let file = try ImageFile(descriptor: fd, path: currentPath)
-                if openedBacking, let format = pendingFormat(layers) , format == "raw" {
+                if format == .raw {
                     layers.append(.raw(file))
                     break
                 }
@@ -102,30 +116,35 @@ public final class ImageReader {
                         throw ImageAccessError.unsafeBackingName(name: name, problem: problem)
                     }
                     let dataPath = sibling(of: currentPath, named: name)
-                    let dataFD = try openFile(dataPath, noFollow: true)
+                    let dataFD: FileDescriptor
+                    do {
+                        dataFD = try NamedFile.open(dataPath)
+                    } catch {
+                        throw ImageAccessError.io(path: dataPath, reason: "\(error)")
+                    }
                     descriptors.append(dataFD)
                     dataFile = try ImageFile(descriptor: dataFD, path: dataPath)
                 }
                 layers.append(.qcow2(QCOW2Layer(file: file, layout: layout, dataFile: dataFile)))
                 // qemu uses the name as a C string: an empty one (or one starting with NUL) means none.
                 guard let nameBytes = layout.backingName, nameBytes.first.map({ $0 != 0 }) ?? false else { break }
-                let name = String(decoding: nameBytes, as: UTF8.self)
                 guard options.followBacking else {
-                    unopened = name
+                    unopened = String(decoding: QemuOpenGate.cName(nameBytes), as: UTF8.self)
                     break
                 }
-                if let problem = BackingNameProblem.check(nameBytes) {
-                    throw ImageAccessError.unsafeBackingName(name: name, problem: problem)
+                let link: ChainPolicy.Link
+                do {
+                    link = try options.policy.openBacking(name: nameBytes, format: layout.backingFormat, imagePath: currentPath, visited: &visited)
+                } catch let ChainRefusal.unsafeName(name, problem) {
+                    throw ImageAccessError.unsafeBackingName(name: String(decoding: name, as: UTF8.self), problem: problem)
+                } catch let ChainRefusal.tooDeep(limit) {
+                    throw ImageAccessError.backingChainTooDeep(limit: limit)
+                } catch {
+                    throw ImageAccessError.chainRefused(error)
                 }
-                let format = layout.backingFormat ?? ""
-                guard format == "raw" || format == "qcow2" else {
-                    throw ImageAccessError.unsupportedBackingFormat(name: name, format: format.isEmpty ? "(not given)" : format)
-                }
-                guard layers.count <= options.maximumDepth else {
-                    throw ImageAccessError.backingChainTooDeep(limit: options.maximumDepth)
-                }
-                currentPath = sibling(of: currentPath, named: name)
-                openedBacking = true
+                fd = link.descriptor
+                format = link.format
+                currentPath = link.path
             }
             return ImageReader(layers: layers, unopenedBacking: unopened, descriptors: descriptors)
         } catch {
@@ -138,7 +157,7 @@ public final class ImageReader {
     ///
     /// - Throws: ``ImageAccessError/io(path:reason:)`` when it cannot be opened.
     public static func openRaw(path: String) throws -> ImageReader {
-        let fd = try openFile(path, noFollow: false)
+        let fd = try openFile(path)
         do {
             let file = try ImageFile(descriptor: fd, path: path)
             return ImageReader(layers: [.raw(file)], unopenedBacking: nil, descriptors: [fd])
@@ -162,20 +181,16 @@ public final class ImageReader {
         descriptors = []
     }
 
-    private static func pendingFormat(_ layers: [Layer]) -> String? {
-        guard case let .qcow2(last)? = layers.last else { return nil }
-        return last.layout.backingFormat
-    }
-
     static func sibling(of path: String, named name: String) -> String {
         var folder = FilePath(path)
         folder.removeLastComponent()
         return folder.appending(name).string
     }
 
-    private static func openFile(_ path: String, noFollow: Bool) throws -> FileDescriptor {
+    /// Opens the image the caller named (which may be a symlink the user made), without blocking.
+    private static func openFile(_ path: String) throws -> FileDescriptor {
         do {
-            return try FileDescriptor.open(FilePath(path), .readOnly, options: noFollow ? [.noFollow] : [])
+            return try FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
         } catch {
             throw ImageAccessError.io(path: path, reason: "cannot open: \(error)")
         }

@@ -62,7 +62,7 @@ public struct ImageInspection: Sendable {
     public init(path: String, format: Format? = nil) throws {
         let fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
+            fd = try FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
         } catch let errno as Errno {
             throw ByteStreamError.system(operation: "open", path: path, errno: errno)
         }

@@ -19,8 +19,8 @@ import Darwin
 /// Network protocol names are refused without any network access (qemu-img fails on them
 /// too unless the server answers).
 public enum QemuOpenGate {
-    /// How deep a backing chain is examined (qemu's own limit is about the same).
-    public static let maximumDepth = 16
+    /// How deep a backing chain is examined by default (``ChainPolicy/maximumDepth``).
+    public static let maximumDepth = ChainPolicy.untrusted.maximumDepth
 
     /// The block drivers qemu-img 7.2 knows (`qemu-img --help`, "Supported formats"): a
     /// backing format outside this list fails with "Unknown driver".
@@ -34,8 +34,10 @@ public enum QemuOpenGate {
 
     /// `nil` when qemu-img would open `image` (at `path`, as given on the command line),
     /// else qemu's reason, worded like qemu-img's message.
-    public static func refusal(image: QCOW2Image, path: String) -> String? {
-        refusal(header: image.header, path: path, depth: 0)
+    /// Under `policy` (``ChainPolicy/trustsChain``) any backing name qemu would open is read,
+    /// not only a plain name beside the image.
+    public static func refusal(image: QCOW2Image, path: String, policy: ChainPolicy = .untrusted) -> String? {
+        refusal(image: image, path: path, depth: 0, policy: policy)
     }
 
     /// The bytes of a stored name before its first NUL, as qemu uses it (a C string).
@@ -47,12 +49,13 @@ public enum QemuOpenGate {
     /// an absolute name as is, a relative one in the image's folder (qemu's `path_combine`).
     public static func backingPath(imagePath: String, name: [UInt8]) -> [UInt8] {
         if name.first == UInt8(ascii: "/") { return name }
-        let base = Array(imagePath.utf8)
+        let base = PathText.bytes(imagePath)
         guard let slash = base.lastIndex(of: UInt8(ascii: "/")) else { return name }
         return Array(base[...slash]) + name
     }
 
-    private static func refusal(header: QCOW2Header, path: String, depth: Int) -> String? {
+    private static func refusal(image: QCOW2Image, path: String, depth: Int, policy: ChainPolicy) -> String? {
+        let header = image.header
         // LUKS: qemu opens the crypto header while reading the extensions, and needs a key.
         if header.cryptMethod == 2, header.encryptionHeaderPointer != nil {
             return "Parameter 'encrypt.key-secret' is required for cipher"
@@ -69,6 +72,14 @@ public enum QemuOpenGate {
         }
         if header.cryptMethod == 1 { return "Parameter 'encrypt.key-secret' is required for cipher" }
         if header.cryptMethod == 2 { return "Missing CRYPTO header for crypt method 2" }
+        // qcow2_do_open loads the persistent bitmaps (qcow2_load_dirty_bitmaps, bitmap_list_load
+        // in block/qcow2-bitmap.c) before the backing file is opened: a directory past the end
+        // of the file reads as zeros there and fails check_dir_entry.
+        do {
+            _ = try QCOW2BitmapDirectory.read(from: image)
+        } catch {
+            return "\(error)"
+        }
         guard let stored = header.backingFileNameBytes else { return nil }
         let name = cName(stored)
         guard !name.isEmpty else { return nil }
@@ -77,15 +88,15 @@ public enum QemuOpenGate {
         if let format, !knownDrivers.contains(format) {
             return "Could not open backing file: Unknown driver '\(TerminalText.escaping(format))'"
         }
-        if let problem = backingRefusal(name: name, format: format, imagePath: path, depth: depth) {
+        if let problem = backingRefusal(name: name, format: format, imagePath: path, depth: depth, policy: policy) {
             return "Could not open backing file: \(problem)"
         }
         return nil
     }
 
     /// Why qemu could not open the backing file `name`, or `nil`.
-    private static func backingRefusal(name: [UInt8], format: String?, imagePath: String, depth: Int) -> String? {
-        let text = TerminalText.escaping(name)
+    private static func backingRefusal(name: [UInt8], format: String?, imagePath: String, depth: Int, policy: ChainPolicy) -> String? {
+        let text = TerminalText.escaping(QemuJSON.cString(name))
         // qemu's path_has_protocol: a ':' before any '/'.
         if let colon = name.firstIndex(of: UInt8(ascii: ":")), !name[..<colon].contains(UInt8(ascii: "/")) {
             let prefix = String(decoding: name[..<colon], as: UTF8.self)
@@ -103,16 +114,15 @@ public enum QemuOpenGate {
         let resolved = backingPath(imagePath: imagePath, name: name)
         let shown = TerminalText.escaping(resolved)
         if let problem = statProblem(resolved) { return "Could not open '\(shown)': \(problem)" }
-        // Only a plain name beside the image is read; the rest is assumed to open.
-        guard BackingNameProblem.check(name) == nil, depth < maximumDepth,
+        // Only a plain name beside the image is read (any name when the chain is trusted);
+        // the rest is assumed to open.
+        guard policy.trustsChain || BackingNameProblem.check(name) == nil, depth < policy.maximumDepth,
               format == nil || format == "qcow2" else { return nil }
-        let backingPath = String(decoding: resolved, as: UTF8.self)
-        guard let fd = try? FileDescriptor.open(FilePath(backingPath), .readOnly, options: [.noFollow, .closeOnExec, .nonBlocking]) else {
-            return nil  // a symlink (refused by O_NOFOLLOW) or unreadable: not examined
+        let backingPath = PathText.text(resolved)
+        guard let fd = try? NamedFile.open(backingPath) else {
+            return nil  // a symlink, not a regular file, or unreadable: not examined
         }
         defer { try? fd.close() }
-        var st = stat()
-        guard fstat(fd.rawValue, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
         if format == nil {
             // qemu probes the format: only a qcow2 magic makes it more than raw.
             var magic = [UInt8](repeating: 0, count: 4)
@@ -125,7 +135,7 @@ public enum QemuOpenGate {
         } catch {
             return "Could not open '\(shown)': \(error)"
         }
-        return refusal(header: image.header, path: backingPath, depth: depth + 1)
+        return refusal(image: image, path: backingPath, depth: depth + 1, policy: policy)
     }
 
     /// `stat(path)`'s error as qemu prints it (`strerror`), or `nil` when the file exists.

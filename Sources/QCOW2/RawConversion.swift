@@ -28,7 +28,7 @@ public enum RawConversion {
     /// - Parameter progress: called after each chunk with (bytes done, total).
     public static func convert(_ reader: ImageReader, to destination: String,
                                progress: ((UInt64, UInt64) -> Void)? = nil) throws -> Summary {
-        let target = FilePath(destination)
+        let target = PathText.filePath(destination)
         guard let name = target.lastComponent?.string, !name.isEmpty, name != ".", name != ".." else {
             throw ImageAccessError.io(path: destination, reason: "not a file name")
         }
@@ -50,7 +50,7 @@ public enum RawConversion {
             try fd.close()
             closed = true
             try InterruptCleanup.transaction { (registry) throws(ImageAccessError) in
-                guard rename(temporary.string, destination) == 0 else {
+                guard temporary.withPlatformString({ from in target.withPlatformString { rename(from, $0) } }) == 0 else {
                     throw ImageAccessError.io(path: destination, reason: "cannot rename the finished file into place: \(Errno(rawValue: errno))")
                 }
                 registry.remove(ticket)
@@ -59,7 +59,7 @@ public enum RawConversion {
         } catch {
             if !closed { try? fd.close() }
             InterruptCleanup.transaction { registry in
-                _ = unlink(temporary.string)
+                _ = temporary.withPlatformString { unlink($0) }
                 registry.remove(ticket)
             }
             throw error

@@ -1,3 +1,4 @@
+import ByteStreams
 import ArgumentParser
 import ByteStreams
 import QCOW2
@@ -18,6 +19,8 @@ struct Check: ParsableCommand {
     @Option(name: [.customShort("f"), .customLong("format")], help: "The image format (qcow2 or raw); probed when not given.")
     var format: ImageInspection.Format?
 
+    @OptionGroup var chain: ChainFlags
+
     @Argument(help: "The qcow2 image.")
     var file: String
 
@@ -27,7 +30,7 @@ struct Check: ParsableCommand {
     func run() throws {
         let result: CheckResult
         do {
-            let fd = try FileDescriptor.open(FilePath(file), .readOnly)
+            let fd = try FileDescriptor.open(PathText.filePath(file), .readOnly, options: [.closeOnExec, .nonBlocking])
             defer { try? fd.close() }
             let imageFile = try ImageFile(descriptor: fd, path: file)
             let probed: FormatProbe.Outcome = format.map { $0 == .raw ? .raw : .qcow2 } ?? FormatProbe.probe(imageFile, path: file)
@@ -41,7 +44,7 @@ struct Check: ParsableCommand {
             // What qemu-img check's open refuses (a data file or backing file it cannot
             // open, encryption without a key) stops the check, as in qemu-img: exit 1.
             let image = try QCOW2Image(descriptor: fd, path: file, fileSize: imageFile.size, forCheck: true)
-            if let refusal = QemuOpenGate.refusal(image: image, path: file) {
+            if let refusal = QemuOpenGate.refusal(image: image, path: file, policy: chain.policy) {
                 printError("check: could not open '\(TerminalText.escaping(file))': \(refusal)")
                 throw ExitCode(1)
             }

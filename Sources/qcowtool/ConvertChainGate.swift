@@ -8,48 +8,64 @@ import Glibc
 import Darwin
 #endif
 
-/// Decides whether `map` and `convert` may open an image's backing chain: only when
-/// every image in it passes the ``Audit`` (no error finding: safe backing names with an
-/// explicit format, not dirty or corrupt, no encryption or external data file…; only
-/// ``ownTableFindings`` are let through) and a raw backing file does not pose as another format. Each file
-/// is audited before the next name is opened, and opened without following symlinks.
+/// Decides whether `inspect --backing-chain`, `map` and `convert` may open an image's
+/// backing chain, under a ``ChainPolicy``.
+///
+/// For a stranger's image (``ChainPolicy/untrusted``) every image in the chain must pass the
+/// ``Audit`` (no error finding: safe backing names with an explicit format, not dirty or
+/// corrupt, no encryption or external data file…; only ``ownTableFindings`` are let through)
+/// and a raw backing file must not pose as another format. With `--trust-chain`
+/// (``ChainPolicy/trusted``) the chain is followed as qemu-img follows it, without the audit.
+/// Either way each file is examined before the next name is opened, and every backing file
+/// is opened through ``NamedFile`` (no symlink, FIFO, device or folder; no loop; bounded depth).
 enum ChainGate {
     /// `nil` when the chain may be followed (or there is none), else why not.
-    static func refusal(forImageAt path: String, maximumDepth: Int = 16) -> String? {
+    static func refusal(forImageAt path: String, policy: ChainPolicy) -> String? {
+        let hint = policy.trustsChain ? "" : "; pass \(ChainPolicy.optInFlag) to follow a chain you trust as qemu-img does"
         var current = path
-        for depth in 0...maximumDepth {
-            let fd: FileDescriptor
-            do {
-                fd = try FileDescriptor.open(FilePath(current), .readOnly, options: depth == 0 ? [] : [.noFollow])
-            } catch {
-                return "cannot open '\(TerminalText.escaping(current))': \(error)"
+        var format = ImageInspection.Format.qcow2
+        var fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
+        } catch {
+            return "cannot open \(TerminalText.quoted(path)): \(error)"
+        }
+        var visited: [NamedFile.Identity] = NamedFile.identity(of: fd).map { [$0] } ?? []
+        while true {
+            let here = fd
+            defer { try? here.close() }
+            if format == .raw {
+                return policy.trustsChain ? nil : rawRefusal(here, path: current).map { $0 + hint }
             }
-            defer { try? fd.close() }
             let header: QCOW2Header
             do {
-                let image = try QCOW2Image(descriptor: fd, path: current)
-                let audit = Audit(image: image)
-                if let first = audit.errors.first(where: { !Self.ownTableFindings.contains($0.code) }) {
-                    return "'\(TerminalText.escaping(current))': \(first.message)"
-                }
+                let image = try QCOW2Image(descriptor: here, path: current)
                 header = image.header
+                if !policy.trustsChain, let name = header.backingFileNameBytes, name.first.map({ $0 != 0 }) ?? false {
+                    // The name and format rules first: their refusal names the flag that lifts them.
+                    do {
+                        _ = try policy.backingPath(name: name, imagePath: current)
+                        _ = try policy.backingFormat(header.backingFormat, name: name)
+                    } catch {
+                        return "\(TerminalText.quoted(current)): \(error)"
+                    }
+                }
+                if !policy.trustsChain, let first = Audit(image: image).errors.first(where: { !Self.ownTableFindings.contains($0.code) }) {
+                    return "\(TerminalText.quoted(current)): \(first.message)\(hint)"
+                }
             } catch {
-                return "'\(TerminalText.escaping(current))': \(error)"
+                return "\(TerminalText.quoted(current)): \(error)"
             }
-            guard let stored = header.backingFileNameBytes, stored.first.map({ $0 != 0 }) ?? false else { return nil }
-            let name = stored
-            let text = String(decoding: name, as: UTF8.self)
-            let next = ImageReaderPaths.sibling(of: current, named: text)
-            switch header.backingFormat {
-            case "raw":
-                return rawRefusal(next)
-            case "qcow2":
-                current = next
-            default:
-                return "backing file '\(TerminalText.escaping(name))' has format '\(TerminalText.escaping(header.backingFormat ?? ""))', which is not followed"
+            guard let name = header.backingFileNameBytes, name.first.map({ $0 != 0 }) ?? false else { return nil }
+            do {
+                let link = try policy.openBacking(name: name, format: header.backingFormat, imagePath: current, visited: &visited)
+                fd = link.descriptor
+                current = link.path
+                format = link.format
+            } catch {
+                return "\(TerminalText.quoted(current)): \(error)"
             }
         }
-        return "the backing chain is more than \(maximumDepth) files deep"
     }
 
     /// Audit errors about an image's own tables lying outside the file, past 2^56 or over
@@ -60,20 +76,15 @@ enum ChainGate {
         "metadata-overlap",
     ]
 
-    /// A raw backing file must be a regular file (not a symlink) that passes the raw audit.
-    private static func rawRefusal(_ path: String) -> String? {
-        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.noFollow]) else {
-            return "cannot open the raw backing file '\(TerminalText.escaping(path))' (missing, or a symlink)"
-        }
-        defer { try? fd.close() }
+    /// A raw backing file (already opened through ``NamedFile``) must pass the raw audit.
+    private static func rawRefusal(_ fd: FileDescriptor, path: String) -> String? {
         var st = stat()
-        guard fstat(fd.rawValue, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            return "the raw backing file '\(TerminalText.escaping(path))' is not a regular file"
-        }
+        guard fstat(fd.rawValue, &st) == 0 else { return "cannot stat the raw backing file \(TerminalText.quoted(path))" }
         var prefix = [UInt8](repeating: 0, count: ForeignFormat.prefixLength)
         let got = (try? prefix.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }) ?? 0
         let audit = Audit(rawPrefix: Array(prefix[..<got]), fileSize: UInt64(clamping: st.st_size), fileName: path)
-        if let first = audit.errors.first { return "'\(TerminalText.escaping(path))': \(first.message)" }
+        // Audit messages show the names they quote escaped already.
+        if let first = audit.errors.first { return "\(TerminalText.quoted(path)): \(first.message)" }
         return nil
     }
 }
@@ -82,18 +93,18 @@ extension ChainGate {
     /// What qemu-img's open of the image at `path` for map or convert would refuse
     /// (see ``QemuOpenGate``), or `nil`; also `nil` when the header itself cannot be parsed,
     /// which the open that follows reports.
-    static func qemuOpenRefusal(forImageAt path: String) -> String? {
-        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]) else { return nil }
+    static func qemuOpenRefusal(forImageAt path: String, policy: ChainPolicy) -> String? {
+        guard let fd = try? FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]) else { return nil }
         defer { try? fd.close() }
         guard let image = try? QCOW2Image(descriptor: fd, path: path) else { return nil }
-        return QemuOpenGate.refusal(image: image, path: path)
+        return QemuOpenGate.refusal(image: image, path: path, policy: policy)
     }
 
     /// Whether map and convert may read the external data file of the image at `path`:
     /// qemu opens its name relative to the working directory, qcowtool reads only a plain
     /// name beside the image, so both must be the same file (a regular file, not a symlink).
     static func mayReadDataFile(ofImageAt path: String) -> Bool {
-        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]),
+        guard let fd = try? FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]),
               let header = try? { defer { try? fd.close() }; return try QCOW2Image(descriptor: fd, path: path).header }(),
               header.hasExternalDataFile, let stored = header.dataFileNameBytes,
               BackingNameProblem.check(stored) == nil else { return false }

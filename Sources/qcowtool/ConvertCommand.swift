@@ -12,7 +12,7 @@ import Darwin
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a qcow2 image's guest disk to a sparse raw file, like qemu-img convert -O raw.",
-        discussion: "Follows the backing chain only when it passes the safety rules; refuses otherwise. The output is written to a temporary file beside DST and renamed into place.")
+        discussion: "Follows the backing chain only when it passes the safety rules (or, with --trust-chain, as qemu-img follows it); refuses otherwise. The output is written to a temporary file beside DST and renamed into place.")
 
     @Option(name: .customShort("O"), help: "Output format (only raw).")
     var outputFormat: String
@@ -22,6 +22,8 @@ struct Convert: ParsableCommand {
 
     @Flag(name: .customShort("p"), help: "Show progress on a terminal.")
     var progress = false
+
+    @OptionGroup var chain: ChainFlags
 
     @Argument(help: "The qcow2 image.")
     var source: String
@@ -44,7 +46,7 @@ struct Convert: ParsableCommand {
         let showProgress = progress && isatty(STDERR_FILENO) == 1
         do {
             let reader = raw ? try ImageReader.openRaw(path: source) : try ImageReader.open(path: source, options: ChainOptions(
-                followBacking: true, allowExternalDataFile: ChainGate.mayReadDataFile(ofImageAt: source)))
+                policy: chain.policy, allowExternalDataFile: ChainGate.mayReadDataFile(ofImageAt: source)))
             defer { reader.close() }
             var lastShown = -1
             _ = try RawConversion.convert(reader, to: destination) { done, total in
@@ -73,11 +75,11 @@ struct Convert: ParsableCommand {
             printError("convert: could not open '\(TerminalText.escaping(source))': \(error)")
             throw ExitCode(1)
         }
-        if let refusal = ChainGate.qemuOpenRefusal(forImageAt: source) {
+        if let refusal = ChainGate.qemuOpenRefusal(forImageAt: source, policy: chain.policy) {
             printError("convert: could not open '\(TerminalText.escaping(source))': \(refusal)")
             throw ExitCode(1)
         }
-        if let name = header.backingFileNameBytes, name.first.map({ $0 != 0 }) ?? false, let refusal = ChainGate.refusal(forImageAt: source) {
+        if let name = header.backingFileNameBytes, name.first.map({ $0 != 0 }) ?? false, let refusal = ChainGate.refusal(forImageAt: source, policy: chain.policy) {
             printError("convert: refusing to follow the backing chain of '\(TerminalText.escaping(source))': \(refusal)")
             throw ExitCode(1)
         }

@@ -14,7 +14,7 @@ struct Create: ParsableCommand {
             SIZE takes K, M, G, T, P, E suffixes (powers of 1024). Without SIZE the size \
             is taken from the backing file. Unlike qemu-img, an existing FILE is not \
             replaced unless --overwrite is given, and the backing name must be a plain file \
-            name beside FILE unless --allow-unsafe-backing-name is given.
+            name beside FILE unless --trust-chain is given.
             """)
 
     @Option(name: .customShort("f"), help: "Image format (only qcow2).")
@@ -41,7 +41,11 @@ struct Create: ParsableCommand {
     @Flag(name: .customLong("no-sync"), help: "Skip fsync of the new file and its folder (scratch images).")
     var noSync = false
 
-    @Flag(name: .customLong("allow-unsafe-backing-name"), help: "Store a backing name with '/', '..', an absolute path or a protocol prefix.")
+    @Flag(name: .customLong("trust-chain"), help: "The backing chain is yours: store a backing name with '/', '..', an absolute path or a protocol prefix, as qemu-img does.")
+    var trustChain = false
+
+    /// The old spelling of `--trust-chain`, kept so existing scripts still work.
+    @Flag(name: .customLong("allow-unsafe-backing-name"), help: .hidden)
     var allowUnsafeBackingName = false
 
     @Argument(help: "The image to create.")
@@ -64,7 +68,7 @@ struct Create: ParsableCommand {
             if let backingFile { try line.set("backing_file", backingFile) }
             if let backingFormat { try line.set("backing_fmt", backingFormat) }
             if let size { try line.setSize(size) }
-            line.setWriteOptions(allowUnsafeBackingName: allowUnsafeBackingName, overwrite: overwrite, sync: !noSync)
+            line.setWriteOptions(allowUnsafeBackingName: trustChain || allowUnsafeBackingName, overwrite: overwrite, sync: !noSync)
             let summary = try QCOW2Creator.create(at: FilePath(file), options: line.options)
             line.noteResolvedSize(summary.virtualSize)
             if !quiet { print(line.formattingLine(file: file)) }

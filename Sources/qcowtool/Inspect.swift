@@ -41,6 +41,8 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Also inspect each image's backing file, and its backing file in turn, but only after the audit of the image that names it passed.")
     var backingChain = false
 
+    @OptionGroup var chain: ChainFlags
+
     @Argument(help: "Image files to inspect.")
     var files: [String]
 
@@ -50,7 +52,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let status = InspectJob(
-            json: json || output == .json, format: format, strict: strict, backingChain: backingChain, files: files
+            json: json || output == .json, format: format, strict: strict, backingChain: backingChain, policy: chain.policy, files: files
         ).run()
         if status != 0 { throw ExitCode(status) }
     }

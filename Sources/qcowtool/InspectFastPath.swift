@@ -12,7 +12,7 @@ import Darwin
 /// spends is start-up, and building ArgumentParser's command tree is the largest part of it
 /// (naming each command type makes the runtime scan every protocol conformance in the binary).
 /// So a command line made only of what README documents (`--json`, `--output json|human`,
-/// `-f`/`--format qcow2|raw`, `--strict`, `--backing-chain`, each at most once, in either
+/// `-f`/`--format qcow2|raw`, `--strict`, `--backing-chain`, `--trust-chain`, each at most once, in either
 /// spelling `--opt value` or `--opt=value` where ArgumentParser takes it, and at least one file
 /// not starting with `-`) is parsed here. Anything else (help, an unknown or repeated option,
 /// a bad value, no file, `--`, an empty argument) returns `nil` and goes to ArgumentParser,
@@ -23,7 +23,7 @@ enum InspectFastPath {
     static func job(for arguments: ArraySlice<String>) -> InspectJob? {
         var rest = arguments
         guard let command = rest.popFirst(), command == "inspect" || command == "info" else { return nil }
-        var job = InspectJob(json: false, format: nil, strict: false, backingChain: false, files: [])
+        var job = InspectJob(json: false, format: nil, strict: false, backingChain: false, policy: .untrusted, files: [])
         var seen: Set<String> = []
         while let argument = rest.popFirst() {
             guard !argument.isEmpty else { return nil }
@@ -41,11 +41,12 @@ enum InspectFastPath {
             let option = name == "-f" ? "--format" : name
             guard seen.insert(option).inserted else { return nil }
             switch option {
-            case "--json", "--strict", "--backing-chain":
+            case "--json", "--strict", "--backing-chain", "--trust-chain":
                 guard attached == nil else { return nil }
                 switch option {
                 case "--json": job.json = true
                 case "--strict": job.strict = true
+                case "--trust-chain": job.policy = .trusted
                 default: job.backingChain = true
                 }
             case "--output", "--format":

@@ -1,5 +1,6 @@
 import ByteStreams
 import QCOW2
+import SystemPackage
 
 /// What one `qcowtool inspect` command line asks for, once parsed (by ArgumentParser in
 /// ``Inspect``, or by ``InspectFastPath``), and doing it.
@@ -12,6 +13,8 @@ struct InspectJob {
     var strict: Bool
     /// Also inspect backing files.
     var backingChain: Bool
+    /// Which backing files `backingChain` opens (`--trust-chain`).
+    var policy: ChainPolicy
     /// The image files, at least one.
     var files: [String]
 
@@ -25,10 +28,22 @@ struct InspectJob {
         for file in files {
             var path = file
             var forced = format
-            for depth in 0...(backingChain ? Self.maximumChainDepth : 0) {
+            // A backing file, opened by the chain policy (through NamedFile) before it is inspected.
+            var opened: FileDescriptor?
+            var visited: [NamedFile.Identity] = []
+            if backingChain, let top = try? FileDescriptor.open(PathText.filePath(file), .readOnly, options: [.closeOnExec, .nonBlocking]) {
+                if let identity = NamedFile.identity(of: top) { visited.append(identity) }
+                try? top.close()
+            }
+            while true {
                 let inspection: ImageInspection
                 do {
-                    inspection = try ImageInspection(path: path, format: forced)
+                    if let descriptor = opened {
+                        defer { try? descriptor.close() }
+                        inspection = try ImageInspection(descriptor: descriptor, filename: path, format: forced)
+                    } else {
+                        inspection = try ImageInspection(path: path, format: forced)
+                    }
                 } catch {
                     failed = true
                     InspectReport.complain("\(TerminalText.escaping(path)): \(error)")
@@ -36,19 +51,24 @@ struct InspectJob {
                 }
                 unsafe = unsafe || !inspection.audit.isSafe
                 outputs.append(json ? inspection.json : InspectReport.human(inspection))
-                guard backingChain, let next = Self.backing(of: inspection, at: path) else { break }
-                if let refusal = next.refusal {
+                guard backingChain, let header = inspection.header, let name = header.backingFileNameBytes,
+                      name.first.map({ $0 != 0 }) ?? false else { break }
+                guard policy.trustsChain || inspection.audit.isSafe else {
                     unsafe = true
-                    InspectReport.complain("\(TerminalText.escaping(path)): backing file not inspected: \(refusal)")
+                    InspectReport.complain("\(TerminalText.escaping(path)): backing file not inspected: the audit of this image found errors, "
+                        + "so \(TerminalText.quoted(QemuOpenGate.cName(name))) is not opened; pass \(ChainPolicy.optInFlag) to follow a chain you trust as qemu-img does")
                     break
                 }
-                if depth == Self.maximumChainDepth {
+                do {
+                    let link = try policy.openBacking(name: name, format: header.backingFormat, imagePath: path, visited: &visited)
+                    opened = link.descriptor
+                    path = link.path
+                    forced = link.format
+                } catch {
                     unsafe = true
-                    InspectReport.complain("\(TerminalText.escaping(path)): backing chain longer than \(Self.maximumChainDepth) images; stopped")
+                    InspectReport.complain("\(TerminalText.escaping(path)): backing file not inspected: \(error)")
                     break
                 }
-                path = next.path
-                forced = next.format
             }
         }
         if json {
@@ -63,29 +83,5 @@ struct InspectJob {
             print(outputs.joined(separator: "\n\n"), terminator: outputs.isEmpty ? "" : "\n")
         }
         return failed || (strict && unsafe) ? 1 : 0
-    }
-
-    /// How deep `--backing-chain` goes.
-    static let maximumChainDepth = 16
-
-    /// The backing file `inspection` names (resolved beside `path`) and its format, or why it
-    /// must not be opened; `nil` when there is none.
-    static func backing(of inspection: ImageInspection, at path: String) -> (path: String, format: ImageInspection.Format?, refusal: String?)? {
-        guard let header = inspection.header, let name = header.backingFileNameBytes else { return nil }
-        let text = String(decoding: name, as: UTF8.self)
-        guard inspection.audit.isSafe else {
-            return ("", nil, "the audit of this image found errors, so '\(TerminalText.escaping(name))' is not opened")
-        }
-        if let problem = BackingNameProblem.check(name) {
-            return ("", nil, "'\(TerminalText.escaping(name))': \(problem)")
-        }
-        let format: ImageInspection.Format?
-        switch header.backingFormat {
-        case "raw": format = .raw
-        case "qcow2": format = .qcow2
-        case let other?: return ("", nil, "'\(TerminalText.escaping(name))' has the backing format '\(TerminalText.escaping(other))', which is neither raw nor qcow2")
-        case nil: return ("", nil, "'\(TerminalText.escaping(name))' has no backing format")
-        }
-        return (ImageReaderPaths.sibling(of: path, named: text), format, nil)
     }
 }

@@ -6,7 +6,7 @@ import QCOW2
 struct Map: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show where each range of a qcow2 image's guest disk is stored, like qemu-img map.",
-        discussion: "The backing chain is followed only when it passes the safety rules; otherwise ranges the image does not hold show as unallocated.")
+        discussion: "The backing chain is followed only when it passes the safety rules (or, with --trust-chain, as qemu-img follows it); otherwise ranges the image does not hold show as unallocated.")
 
     @Flag(name: .long, help: "Print qemu-img map --output=json's JSON.")
     var json = false
@@ -20,6 +20,8 @@ struct Map: ParsableCommand {
     @Option(name: [.customShort("f"), .customLong("format")], help: "The image format (qcow2 or raw); probed when not given.")
     var format: ImageInspection.Format?
 
+    @OptionGroup var chain: ChainFlags
+
     @Argument(help: "The qcow2 image.")
     var file: String
 
@@ -27,15 +29,17 @@ struct Map: ParsableCommand {
         let probed = FormatProbe.probe(path: file, forced: format)
         if case .unread(let other) = probed { throw FormatProbe.refuse("map", path: file, format: other) }
         let raw = probed == .raw
-        if !raw, let refusal = ChainGate.qemuOpenRefusal(forImageAt: file) {
+        if !raw, let refusal = ChainGate.qemuOpenRefusal(forImageAt: file, policy: chain.policy) {
             printError("map: could not open '\(TerminalText.escaping(file))': \(refusal)")
             throw ExitCode(1)
         }
-        let refusal = raw ? nil : ChainGate.refusal(forImageAt: file)
+        let refusal = raw ? nil : ChainGate.refusal(forImageAt: file, policy: chain.policy)
         let entries: [MapEntry]
         let virtualSize: UInt64
         do {
-            let options = ChainOptions(followBacking: refusal == nil, allowExternalDataFile: ChainGate.mayReadDataFile(ofImageAt: file))
+            let dataFile = ChainGate.mayReadDataFile(ofImageAt: file)
+            let options = refusal == nil ? ChainOptions(policy: chain.policy, allowExternalDataFile: dataFile)
+                : ChainOptions(followBacking: false, allowExternalDataFile: dataFile)
             let reader = raw ? try ImageReader.openRaw(path: file) : try ImageReader.open(path: file, options: options)
             defer { reader.close() }
             entries = try reader.map()

@@ -1,3 +1,4 @@
+import ByteStreams
 import QCOW2
 
 /// Draws a map as an SVG picture for a person: one horizontal strip per unit of the guest
@@ -94,7 +95,7 @@ import SystemPackage
 /// Writes `text` to `path` (created or truncated), as a user-requested output file.
 func writeTextFile(_ path: String, _ text: String) throws {
     let descriptor = try FileDescriptor.open(
-        FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        PathText.filePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
     defer { try? descriptor.close() }
     _ = try descriptor.writeAll(Array(text.utf8))
 }

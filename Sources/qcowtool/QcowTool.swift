@@ -20,11 +20,13 @@ struct QcowTool: ParsableCommand {
     /// Runs plain `inspect` command lines without ArgumentParser (see ``InspectFastPath``),
     /// every other command line through it.
     static func main() {
-        if let job = InspectFastPath.job(for: CommandLine.arguments.dropFirst()) {
+        // The raw argv bytes: a file name that is not valid UTF-8 still names its file.
+        let arguments = PathText.arguments
+        if let job = InspectFastPath.job(for: arguments.dropFirst()) {
             InspectFastPath.run(job)
         }
         do {
-            var command = try parseAsRoot(nil)
+            var command = try parseAsRoot(Array(arguments.dropFirst()))
             try command.run()
         } catch {
             exitEscaping(error)

@@ -36,6 +36,12 @@ def empty_backing_name(b):
     u32(b, 16, 0)
 
 
+def bitmap_directory_past_eof(b):
+    # The bitmaps header extension (type 0x23852875): directory offset at data + 16.
+    at = b.find(bytes.fromhex("23852875"), 72)
+    u64(b, at + 8 + 16, (len(b) + (1 << 20) + 0xFFFF) & ~0xFFFF)
+
+
 MUTATIONS = [
     # The file ends 8 bytes into the L1 table's cluster: qemu counts the file in whole sectors.
     ("parity-truncated-in-l1.qcow2", "v3-4k.qcow2", truncate(8200)),
@@ -54,6 +60,9 @@ MUTATIONS = [
     # The refcount table moved onto the L2 table of a data-file-raw image: its entries point
     # past qemu's largest readable offset, so check cannot read refcounts (check-errors).
     ("parity-refcount-table-on-l2.qcow2", "datafile-raw.qcow2", lambda b: (u64(b, 24, 512), u64(b, 48, 0x40000))),
+    # The bitmap directory moved 1 MiB past the end of the file: qemu's open reads zeros there
+    # and refuses ("Bitmap '' doesn't satisfy the constraints"); convert once read the image.
+    ("parity-bitmap-directory-past-eof.qcow2", "bitmap.qcow2", bitmap_directory_past_eof),
 ]
 
 

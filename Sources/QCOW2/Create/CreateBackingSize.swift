@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -10,14 +12,20 @@ import Darwin
 enum CreateBackingSize {
     /// Reads the size of `name` (resolved against the folder descriptor `folder`).
     static func read(name: String, folder: Int32, format: QCOW2CreateOptions.BackingFormat, displayPath: String) throws(QCOW2CreateError) -> UInt64 {
-        let fd = openat(folder, name, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .invalidBackingFile(path: displayPath, reason: CreateSystemError.message(errno)) }
-        defer { close(fd) }
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try NamedFile.open(name, relativeTo: folder)
+        } catch {
+            switch error.reason {
+            case let .system(code): throw .invalidBackingFile(path: displayPath, reason: CreateSystemError.message(code))
+            case .symbolicLink: throw .invalidBackingFile(path: displayPath, reason: "it is a symbolic link, which is never followed")
+            case let .notRegular(kind): throw .invalidBackingFile(path: displayPath, reason: "it is \(kind), not a regular file")
+            }
+        }
+        let fd = descriptor.rawValue
+        defer { try? descriptor.close() }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .invalidBackingFile(path: displayPath, reason: CreateSystemError.message(errno)) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw .invalidBackingFile(path: displayPath, reason: "it is not a regular file")
-        }
         let length = UInt64(clamping: st.st_size)
         switch format {
         case .raw:

@@ -66,7 +66,7 @@ public enum QCOW2CreateError: Error, Sendable, Equatable, CustomStringConvertibl
         case .backingFormatWithoutBackingFile:
             return "a backing format was given without a backing file; add -b NAME or drop -F"
         case let .unsafeBackingName(name, problem):
-            return "refusing backing file name '\(TerminalText.escaping(name))': \(problem); name a file beside the image instead"
+            return "refusing backing file name \(TerminalText.quoted(name)): \(problem); name a file beside the image instead, or pass \(ChainPolicy.optInFlag) if the chain is yours"
         case let .backingNameTooLong(length, room):
             return "the backing file name is \(length) bytes but only \(room) fit in the first cluster; use a shorter name or a larger cluster_size"
         case .preallocationWithBackingNeedsExtendedL2:
