@@ -4,6 +4,9 @@
 struct PaxMetadata {
     /// Keys that change a member's fields.
     static let entryKeys: Set<String> = ["path", "linkpath", "size", "mtime", "uid", "gid", "uname", "gname"]
+    /// Entry keys that change where a member lands or where the next header starts: GNU tar
+    /// and bsdtar disagree on them in global headers and when their value is empty.
+    static let layoutKeys: [String] = ["path", "linkpath", "size"]
     /// Keys of the GNU sparse formats (other than the PAX 0.0 offset/numbytes pairs).
     static let sparseKeys: Set<String> = [
         "GNU.sparse.major", "GNU.sparse.minor", "GNU.sparse.name", "GNU.sparse.realsize", "GNU.sparse.size",

@@ -47,6 +47,19 @@ struct TarHeader {
             format = .ustar
         } else {
             format = .v7
+            // GNU tar takes a header as ustar only when its magic is "ustar" and a NUL, bsdtar
+            // whenever it starts with "ustar": they then disagree on whether the prefix field
+            // is part of the name. Refuse the header rather than pick one reading.
+            let start = HeaderLayout.magic.lowerBound
+            if block.field(start..<(start + 5)).elementsEqual(HeaderLayout.ustarMagic.dropLast()),
+                block[HeaderLayout.prefix.lowerBound] != 0
+            {
+                throw TarError(
+                    .badHeaderField,
+                    "the magic starts with 'ustar' but is neither ustar's nor GNU's, and the prefix field is set: "
+                        + "GNU tar ignores the prefix, bsdtar puts it before the name",
+                    member: label, offset: offset)
+            }
         }
         typeFlag = block[HeaderLayout.typeFlag]
         mode = try number(HeaderLayout.mode, "mode")
@@ -94,7 +107,17 @@ struct TarHeader {
 
     /// One old-GNU sparse entry (12-byte offset, 12-byte length) at `at`, or `nil` when the
     /// entry is empty (its length field starts with NUL), which ends the list.
+    ///
+    /// An entry with only one of its two fields empty is refused: GNU tar ends the list at an
+    /// empty length, bsdtar at an empty offset, so the two would read different maps.
     static func sparseEntry(_ block: UnsafeRawBufferPointer, at: Int, member: String, offset: UInt64) throws -> SparseExtent? {
+        guard (block[at] == 0) == (block[at + 12] == 0) else {
+            throw TarError(
+                .badSparseMap,
+                "GNU sparse entry at header byte \(at) has an empty \(block[at] == 0 ? "offset" : "length") but not an empty "
+                    + "\(block[at] == 0 ? "length" : "offset") (GNU tar and bsdtar end the map at different entries)",
+                member: member, offset: offset)
+        }
         guard block[at + 12] != 0 else { return nil }
         guard let start = TarNumber.unsigned(block.field(at..<(at + 12))),
             let length = TarNumber.unsigned(block.field((at + 12)..<(at + 24)))

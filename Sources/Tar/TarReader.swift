@@ -199,6 +199,14 @@ public final class TarReader<Source: ByteSource> {
 
             switch header.typeFlag {
             case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"), UInt8(ascii: "X"):
+                pending.headers += 1
+                guard pending.headers <= options.maximumMetadataHeaders else {
+                    throw TarError(
+                        .limitExceeded,
+                        "more than \(options.maximumMetadataHeaders) extended headers (pax x/g, GNU L/K) in a row, "
+                            + "the limit before one member",
+                        member: label, offset: headerOffset)
+                }
                 guard header.size <= UInt64(options.maximumMetadataSize) else {
                     throw TarError(
                         .limitExceeded, "extended header of \(header.size) bytes exceeds the \(options.maximumMetadataSize)-byte limit",
@@ -232,6 +240,36 @@ public final class TarReader<Source: ByteSource> {
         }
     }
 
+    /// Refuses a member whose name, link or size GNU tar and bsdtar would read differently.
+    ///
+    /// - A GNU long name (`L`) before a pax `x` header: GNU tar takes the pax `path`,
+    ///   bsdtar the long name (the reverse order both read as the pax `path`). Same for `K`
+    ///   and `linkpath`. So both present is refused unless they agree.
+    /// - An empty pax `path`, `linkpath` or `size`: GNU tar takes the empty value, bsdtar
+    ///   falls back to the header's field.
+    private static func checkAgreement(_ pending: PendingMetadata, header: TarHeader, offset: UInt64) throws {
+        let values = pending.pax.values
+        let label = decodeName(values["path"] ?? pending.longName ?? header.name)
+        for key in PaxMetadata.layoutKeys {
+            if let value = values[key], value.isEmpty {
+                throw TarError(
+                    .badExtendedHeader, "pax '\(key)' record is empty: GNU tar takes it as empty, bsdtar uses the header's field",
+                    member: label, offset: offset)
+            }
+        }
+        if let path = values["path"], let long = pending.longName, path != long {
+            throw TarError(
+                .badExtendedHeader, "a GNU long name and a pax 'path' name the member differently (GNU tar and bsdtar pick different ones)",
+                member: label, offset: offset)
+        }
+        if let link = values["linkpath"], let long = pending.longLink, link != long {
+            throw TarError(
+                .badExtendedHeader,
+                "a GNU long link name and a pax 'linkpath' name the target differently (GNU tar and bsdtar pick different ones)",
+                member: label, offset: offset)
+        }
+    }
+
     private static func trimNUL(_ bytes: [UInt8]) -> [UInt8] {
         var end = bytes.count
         while end > 0, bytes[end - 1] == 0 { end -= 1 }
@@ -241,6 +279,14 @@ public final class TarReader<Source: ByteSource> {
     /// Applies one global record (only the keys that change member fields are kept).
     private func applyGlobal(_ key: String, _ value: ArraySlice<UInt8>) throws {
         sawGlobalRecords = true
+        // GNU tar applies these to every later member; bsdtar ignores global headers. The two
+        // would read different names or data, so neither reading is taken.
+        if PaxMetadata.layoutKeys.contains(key) {
+            throw TarError(
+                .badExtendedHeader,
+                "global pax record '\(key)': GNU tar applies it to every later member, bsdtar ignores it",
+                offset: archiveOffset)
+        }
         guard PaxMetadata.entryKeys.contains(key) else { return }
         if let old = globalRecords[key] { globalRecordBytes -= key.utf8.count + old.count }
         if value.isEmpty {
@@ -376,6 +422,8 @@ public final class TarReader<Source: ByteSource> {
         var longLink: [UInt8]?
         /// Bytes of extended-header data read for this member so far.
         var bytes = 0
+        /// Extended headers read for this member so far (empty ones included).
+        var headers = 0
     }
 
     private func makeEntry(_ header: TarHeader, pending: PendingMetadata, headerOffset: UInt64) throws -> TarEntry {
@@ -385,6 +433,7 @@ public final class TarReader<Source: ByteSource> {
         }
         let sparseRecords = pending.pax.sparse
 
+        try Self.checkAgreement(pending, header: header, offset: headerOffset)
         var nameBytes = records["path"] ?? pending.longName ?? header.name
         if let sparseName = sparseRecords["GNU.sparse.name"] { nameBytes = sparseName }
         let name = decodeName(nameBytes)
@@ -411,10 +460,11 @@ public final class TarReader<Source: ByteSource> {
         let kind: TarEntryKind
         var hasData = true
         switch header.typeFlag {
-        case 0:
-            // Old archives mark directories by a trailing slash on a regular-file header.
+        case 0, UInt8(ascii: "0"), UInt8(ascii: "7"):
+            // A regular-file header whose name ends in a slash is a directory to GNU tar and
+            // bsdtar alike (old archives marked directories so). Its data is skipped.
             kind = nameBytes.last == UInt8(ascii: "/") ? .directory : .regular
-        case UInt8(ascii: "0"), UInt8(ascii: "7"), UInt8(ascii: "S"): kind = .regular
+        case UInt8(ascii: "S"): kind = .regular
         case UInt8(ascii: "1"): kind = .hardLink; hasData = false
         case UInt8(ascii: "2"): kind = .symbolicLink; hasData = false
         case UInt8(ascii: "3"): kind = .characterDevice; hasData = false
@@ -423,6 +473,14 @@ public final class TarReader<Source: ByteSource> {
         case UInt8(ascii: "6"): kind = .fifo; hasData = false
         case UInt8(ascii: "D"): kind = .directory
         default: kind = .other(header.typeFlag)
+        }
+        if kind == .directory, hasData, header.typeFlag != UInt8(ascii: "D"), size > 0 {
+            // GNU tar skips the data of such a "directory", bsdtar reads it as the next header.
+            throw TarError(
+                .badHeaderField,
+                "a regular-file header whose name ends in '/' (a directory to GNU tar and bsdtar) declares \(size) bytes of data: "
+                    + "GNU tar skips them, bsdtar reads them as the next header",
+                member: name, offset: headerOffset)
         }
         let isPax = pending.pax.hasRecords || sawGlobalRecords
 
@@ -444,7 +502,8 @@ public final class TarReader<Source: ByteSource> {
         var mapBytes: UInt64 = 0
         if kind == .regular {
             if let gnu = header.gnuSparse {
-                let extents = try readOldGNUExtensions(first: gnu.extents, isExtended: gnu.isExtended, member: name)
+                let extents = try readOldGNUExtensions(
+                    first: gnu.extents, isExtended: gnu.isExtended, member: name, headerOffset: headerOffset)
                 entry.sparseMap = try validatedMap(realSize: gnu.realSize, extents: extents, member: name, offset: headerOffset)
                 entry.sparseFormat = .oldGNU
                 entry.dataOffset = archiveOffset
@@ -483,21 +542,40 @@ public final class TarReader<Source: ByteSource> {
     }
 
     /// Reads the extension blocks that follow an old GNU sparse header.
-    private func readOldGNUExtensions(first: [SparseExtent], isExtended: Bool, member: String) throws -> [SparseExtent] {
+    ///
+    /// GNU tar reads an extension block only when the list before it is full (four entries in
+    /// the header, 21 in a block) and bsdtar whenever the flag is set, so a flag after a short
+    /// list, which includes an empty extension block, is refused: the two would disagree on
+    /// where the data starts. So every block but the last holds 21 entries and counts against
+    /// ``TarReaderOptions/maximumSparseExtents``: a chain of empty blocks cannot run on.
+    private func readOldGNUExtensions(first: [SparseExtent], isExtended: Bool, member: String, headerOffset: UInt64) throws -> [SparseExtent] {
         var extents = first
         var more = isExtended
+        var listIsFull = first.count == HeaderLayout.gnuSparseEntries
+        var listOffset = headerOffset
         while more {
+            guard listIsFull else {
+                throw TarError(
+                    .badSparseMap,
+                    "GNU sparse map is marked as continued after a list that ended early "
+                        + "(GNU tar stops there, bsdtar reads on: they disagree on where the data starts)",
+                    member: member, offset: listOffset)
+            }
             let blockOffset = archiveOffset
             guard try ensure(HeaderLayout.blockSize) else {
                 throw TarError(.truncated, "archive ends inside a GNU sparse extension block", member: member, offset: blockOffset)
             }
             let block = block()
+            var count = 0
             for index in 0..<HeaderLayout.extensionEntries {
                 guard let extent = try TarHeader.sparseEntry(
                     block, at: index * HeaderLayout.sparseEntrySize, member: member, offset: blockOffset)
                 else { break }
                 extents.append(extent)
+                count += 1
             }
+            listIsFull = count == HeaderLayout.extensionEntries
+            listOffset = blockOffset
             more = block[HeaderLayout.extensionIsExtended] != 0
             consume(HeaderLayout.blockSize)
             guard extents.count <= options.maximumSparseExtents else {

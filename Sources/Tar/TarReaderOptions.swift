@@ -6,6 +6,11 @@ public struct TarReaderOptions: Sendable, Equatable {
     /// The most entries a sparse map may have; a longer map is refused before it is stored.
     /// Default 524,288 (8 MiB of map).
     public var maximumSparseExtents: Int = 1 << 19
+    /// The most extended headers (pax `x` and `g`, GNU `L` and `K`, Solaris `X`) that may
+    /// precede one member (or the end of the archive). Empty headers count too, so a chain of
+    /// them cannot keep the reader busy while adding nothing to ``maximumMetadataSize``.
+    /// Real archives use one to three. Default 64.
+    public var maximumMetadataHeaders: Int = 64
     /// Size of the read buffer. Default 1 MiB; at least 4 KiB is used.
     public var bufferSize: Int = 1 << 20
     /// Whether an archive that stops at a header boundary without the two zero blocks is

@@ -60,13 +60,17 @@ struct ImageArchiveReader {
     private func take<Source: ByteSource>(
         _ entry: TarEntry, from reader: TarReader<Source>, into folder: ImageFolder, scan: inout Scan
     ) throws {
-        var trimmed = Substring(entry.name)
-        if trimmed.hasPrefix("./") { trimmed = trimmed.dropFirst(2) }
-        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }  // a directory's "disk.img/"
-        let name = String(trimmed)
+        // Only the exact names (or with one leading "./", which every reader drops) are
+        // taken: GNU tar and bsdtar read "disk.img/" as a directory whatever its type flag,
+        // and spellings such as ".//disk.img" or "disk.img/." are refused rather than guessed.
+        let name = entry.name.hasPrefix("./") ? String(entry.name.dropFirst(2)) : entry.name
+        if name.hasSuffix("/"), ImageArchive.memberNames.contains(String(name.dropLast())) {
+            throw malformed(String(name.dropLast()), .memberType,
+                            "must be a regular file, found \(TerminalText.quoted(entry.name)): a name ending in '/' is a directory to GNU tar and bsdtar")
+        }
         guard ImageArchive.memberNames.contains(name) else {
             throw malformed(entry.name, .unexpectedMember,
-                            "an image archive holds only disk.img, layer.qcow2 and machine.json")
+                            "an image archive holds only disk.img, layer.qcow2 and machine.json, spelled exactly so")
         }
         guard entry.kind == .regular else {
             throw malformed(name, .memberType, "must be a regular file, found \(describe(entry.kind))")

@@ -51,10 +51,15 @@ extension ImageArchive {
     /// ``extract(from:into:archiveName:limits:)``).
     @discardableResult
     public static func extract(archive: FilePath, into folder: FilePath, limits: ImageLimits = .init()) throws(VMImageError) -> ImageContents {
+        try extract(archive: archive, into: folder, archiveName: archive.lastComponent?.string ?? archive.string, limits: limits)
+    }
+
+    /// Extracts the archive file `archive`, naming it `archiveName` in errors (the image
+    /// manager names the image ID, not its temporary download file).
+    static func extract(archive: FilePath, into folder: FilePath, archiveName: String, limits: ImageLimits) throws(VMImageError) -> ImageContents {
         let descriptor = try openArchive(archive)
         defer { try? descriptor.close() }
-        return try extract(from: FileSource(descriptor, path: archive.string), into: folder,
-                           archiveName: archive.lastComponent?.string ?? archive.string, limits: limits)
+        return try extract(from: FileSource(descriptor, path: archive.string), into: folder, archiveName: archiveName, limits: limits)
     }
 
     /// Reads the image archive from `source` and applies every rule of ``extract(from:into:archiveName:limits:)``

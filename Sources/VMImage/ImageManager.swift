@@ -67,7 +67,8 @@ public actor ImageManager {
             monitor.info("downloading image into \(archive.string)")
             try await download(archive)
             monitor.info("extracting image into \(folder.string)")
-            return try await runBlocking { try ImageArchive.extract(archive: archive, into: folder, limits: limits) }
+            // Errors name the image ID (and the member), not the temporary file, gone by then.
+            return try await runBlocking { try ImageArchive.extract(archive: archive, into: folder, archiveName: imageID, limits: limits) }
         }
     }
 

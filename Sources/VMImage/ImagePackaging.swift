@@ -73,6 +73,7 @@ extension ImageArchive {
         guard diskStatus.isRegularFile else {
             throw malformed(folder.file(diskName).string, .memberType, "must be a regular file")
         }
+        try checkSectorMultiple(size: diskStatus.size, path: folder.file(diskName).string)
         var prefix = [UInt8](repeating: 0, count: Int(min(diskStatus.size, UInt64(ForeignFormat.prefixLength * 8))))
         _ = try prefix.withUnsafeMutableBytes { try disk.pread(into: $0, at: 0, path: diskName) }
         try ImageValidation.checkDisk(prefix: prefix, size: diskStatus.size)
@@ -116,6 +117,20 @@ extension ImageArchive {
             output.discard()
             throw error
         }
+    }
+}
+
+extension ImageArchive {
+    /// A disk whose size is not a whole number of 512-byte sectors cannot be packaged: its
+    /// qcow2 layer's virtual size would be rounded up, and extraction refuses a layer larger
+    /// than its disk (`virtual-size`). A tool must not write what it will not read.
+    static func checkSectorMultiple(size: UInt64, path: String) throws(VMImageError) {
+        guard size % 512 != 0 else { return }
+        let rounded = size / 512 * 512 + 512
+        throw malformed(
+            path, .virtualSize,
+            "is \(size) bytes, not a multiple of 512: a qcow2 layer would say \(rounded) and the archive would not extract; "
+                + "make the disk a whole number of sectors first, e.g. truncate -s \(rounded) \(TerminalText.quoted(path))")
     }
 }
 

@@ -28,7 +28,10 @@ struct TarHostileTests {
         ("huge-declared", .limitExceeded),
         ("nul-in-name", .badExtendedHeader),
         ("trailing-garbage", .trailingData),
-    ]
+        ("empty-header-chain", .limitExceeded),
+        ("dot-slash-slash", .unsafeName),
+        ("slash-dot", .unsafeName),
+    ] + TarAmbiguityTests.ambiguous
 
     static func imageOptions() -> TarExtractionOptions {
         var options = TarExtractionOptions()

@@ -80,6 +80,32 @@ struct ImageArchiveTests {
         })) == "unexpected-member")
     }
 
+    @Test("'disk.img/' of type 0 is a directory, as GNU tar and bsdtar read it, and names not spelled exactly are refused")
+    func ambiguousNames() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("TestImages/tar")
+        func fixture(_ name: String) throws -> [UInt8] {
+            try Zstd.compress(Array(try Data(contentsOf: fixtures.appendingPathComponent(name))))
+        }
+        #expect(try extractRule(fixture("slash-directory.tar")) == "member-type")
+        for name in ["hostile-slash-data.tar", "hostile-ustar-magic-prefix.tar", "hostile-longname-vs-path.tar",
+                     "hostile-global-path.tar", "hostile-empty-pax-path.tar", "hostile-empty-header-chain.tar"] {
+            #expect(try extractRule(fixture(name)) == "tar-format", "\(name)")
+        }
+        let scratch = try TemporaryFolder("names")
+        defer { scratch.remove() }
+        let valid = try ArchiveBuilder.validMembers(in: scratch)
+        for spelling in ["disk.img/.", ".//disk.img", "././disk.img", "disk.img//", "DISK.IMG", "disk.img "] {
+            let renamed = valid.map { member -> ArchiveBuilder.Member in
+                if case let .file(name, bytes) = member, name == "disk.img" { return .file(spelling, bytes) }
+                return member
+            }
+            guard let bytes = try? ArchiveBuilder.archive(renamed) else { continue }  // the writer may refuse it first
+            let rule = try extractRule(bytes)
+            #expect(rule == "unexpected-member" || rule == "member-type" || rule == "tar-format", "\(spelling): \(String(describing: rule))")
+        }
+    }
+
     @Test("streams that are not one clean zstd stream are refused")
     func badStreams() throws {
         let scratch = try TemporaryFolder("streams")

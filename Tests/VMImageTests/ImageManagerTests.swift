@@ -120,6 +120,33 @@ struct ImageManagerTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("images")).isEmpty)
     }
 
+    @Test("an archive error from a download names the image ID and the member, not the temporary file")
+    func errorNamesImageID() async throws {
+        let scratch = try TemporaryFolder("manager-names")
+        defer { scratch.remove() }
+        let manager = try ImageManager(imageFolder: FilePath(scratch.file("images")), gc: collector(scratch.path))
+        var members = try ArchiveBuilder.validMembers(in: scratch)
+        members[1] = .file("layer.qcow2", try ArchiveBuilder.layer(size: 16 << 20, backing: "other.img", in: scratch))
+        let cases: [(String, [UInt8], String, String)] = [
+            ("url:https://example.com/not-zstd", Array("not an archive".utf8), "zstd-stream", "url:https://example.com/not-zstd"),
+            ("taskId:abc/0/public/image.tar.zst", try ArchiveBuilder.archive(members), "layer-backing", "layer.qcow2"),
+        ]
+        for (imageID, archive, rule, member) in cases {
+            let source = CountingDownloader(archive: archive, delay: .zero)
+            let result = await capture { try await manager.instance(imageID: imageID, download: source.downloader) }
+            guard case .failure(let error as VMImageError) = result else {
+                Issue.record("\(imageID): expected a VMImageError, got \(result)")
+                continue
+            }
+            #expect(payloadRule(error) == rule, "\(error)")
+            guard case let .malformedPayload(named, _, _) = error else { continue }
+            #expect(named == member, "\(error)")
+            #expect(error.description.contains(member), "\(error)")
+            #expect(!error.description.contains(".download"), "names the deleted temporary file: \(error)")
+            #expect(!error.description.contains(scratch.path), "names a path: \(error)")
+        }
+    }
+
     @Test("releasing twice or using a released instance fails loudly")
     func misuse() async throws {
         let scratch = try TemporaryFolder("manager-misuse")
