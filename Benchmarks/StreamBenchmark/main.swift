@@ -3,7 +3,9 @@
 // `streamImage(from:)`) beside download-then-extract (`instance(imageID:download:)` fed by
 // `downloadImage(from:)`). Both fetch the same `image.tar.zst` over real HTTP from a server on
 // 127.0.0.1 (ArchiveServer), unpaced and paced to network rates; runs alternate between the two
-// paths, and the medians and their ratio are printed.
+// paths, and the medians and their ratio are printed. A second table puts "restart with a warm
+// cache → instance ready" (a new ImageManager adopting the image left by the previous one)
+// beside "cold download → instance ready".
 //
 //   StreamBenchmark [--runs N] [--rates 0,100,...] [--min-ratio X] [--json FILE]
 //
@@ -96,6 +98,34 @@ func load(_ path: Path, url: URL, server: ArchiveServer, scratch: Scratch, run: 
     return Sample(fromFirstByte: ready - firstByte, total: ready - start)
 }
 
+/// Cold download then a restart: the time to an instance of an image not cached (download then
+/// extract, unpaced), then, after the manager is gone, the time from opening a new manager on the
+/// same folder (adopting the image) to an instance, with a downloader that must not be called.
+func restart(url: URL, scratch: Scratch, run: Int) async throws -> (cold: Double, warm: Double) {
+    let folder = FilePath(scratch.file("images-restart\(run)"))
+    let cold: Double
+    do {
+        // The first worker's collector goes with it, as it would in a real restart.
+        let manager = try ImageManager(
+            imageFolder: folder, gc: GarbageCollector(storageFolder: folder, minimumDiskSpace: 0, minimumMemory: 0))
+        let start = monotonicSeconds()
+        let instance = try await manager.instance(imageID: "bench", download: downloadImage(from: url))
+        cold = monotonicSeconds() - start
+        try await instance.release()
+    }
+    let gc = GarbageCollector(storageFolder: folder, minimumDiskSpace: 0, minimumMemory: 0)
+    let start = monotonicSeconds()
+    let manager = try ImageManager(imageFolder: folder, gc: gc)
+    let instance = try await manager.instance(imageID: "bench") { _ in
+        throw FixtureError("the warm restart downloaded the image again")
+    }
+    let warm = monotonicSeconds() - start
+    try await instance.release()
+    _ = try await gc.collectAll()
+    try? FileManager.default.removeItem(atPath: folder.string)
+    return (cold, warm)
+}
+
 func main() async throws {
     let options = try Options(Array(CommandLine.arguments.dropFirst()))
     let profile = Profile.current
@@ -145,8 +175,22 @@ func main() async throws {
     }
     print("")
     print("ratio = download-then-extract / streaming, first byte → ready (higher: streaming wins).")
+
+    server.setPace(bytesPerSecond: nil)
+    var restarts: [(cold: Double, warm: Double)] = []
+    for run in 0..<options.runs {
+        restarts.append(try await restart(url: url, scratch: scratch, run: run))
+    }
+    let cold = median(restarts.map(\.cold))
+    let warm = median(restarts.map(\.warm))
+    print("")
+    print("| unpaced loopback | call → instance ready (median of \(options.runs)) |")
+    print("|---|---|")
+    print("| cold download → instance ready | \(String(format: "%.1f ms", cold * 1e3)) |")
+    print("| restart with a warm cache → instance ready | \(String(format: "%.1f ms", warm * 1e3)) |")
+    let restartResult: [String: Any] = ["runs": options.runs, "coldDownloadSeconds": cold, "warmRestartSeconds": warm]
     if let jsonPath = options.jsonPath {
-        let data = try JSONSerialization.data(withJSONObject: ["profile": profile.name, "results": results], options: [.prettyPrinted, .sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: ["profile": profile.name, "results": results, "restart": restartResult], options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: jsonPath))
     }
     if failed { exit(1) }

@@ -57,6 +57,16 @@ final class ImageFolder {
         self.descriptor = FileDescriptor(rawValue: raw)
     }
 
+    /// Wraps a copy of the open folder handle `folder` (for reading an existing image).
+    init(opened folder: Int32, path: FilePath) throws {
+        let raw = fcntl(folder, F_DUPFD_CLOEXEC, 0)
+        guard raw >= 0 else {
+            throw VMImageError.fileSystem(operation: "open folder", path: path.string, errno: errno)
+        }
+        self.path = path
+        self.descriptor = FileDescriptor(rawValue: raw)
+    }
+
     deinit {
         if !closed { try? descriptor.close() }
         if let cleanupTicket { InterruptCleanup.remove(cleanupTicket) }

@@ -1,5 +1,6 @@
 import ByteStreams
 import QCOW2
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -26,7 +27,12 @@ public actor ImageManager {
     public nonisolated let limits: ImageLimits
     private let tracker: any ResourceTracker
     private let monitor: Monitor
-    private var images: [String: Entry] = [:]
+    private var images: [String: Entry]
+    /// The folder's lock, held for the manager's life (released when it goes away).
+    private let lock: FolderLock
+    /// Registers the adopted images with the tracker (started by `init`).
+    private let registration: Task<Void, Never>
+    private let adopted: [String]
 
     private struct Entry {
         let token: UInt64
@@ -35,6 +41,20 @@ public actor ImageManager {
 
     /// A manager keeping its images in `imageFolder` (created when missing), registering them
     /// with `gc`, reporting to `monitor`.
+    ///
+    /// The folder belongs to this manager for its whole life: it takes an exclusive `flock`
+    /// on `.vmimage.lock` in it and throws ``VMImageError/imageFolderInUse(path:)`` at once
+    /// when another manager (in this process or another) or a `qcowtool cache` command holds
+    /// it. Sharing a folder safely would need every process to know every other's instances
+    /// before deleting anything; a worker owns its folder instead.
+    ///
+    /// Then it adopts what an earlier manager left: every image whose manifest (written last,
+    /// atomically, once the image was complete and synced) parses and whose files pass a cheap
+    /// re-validation (sizes, `disk.img`'s first bytes, `layer.qcow2`'s header and audit,
+    /// `machine.json`) is cached again, so the next ``instance(imageID:download:)`` of its ID
+    /// downloads nothing, and registered with `gc` with its recorded last use. Everything else
+    /// is deleted: partial downloads and extractions, instance disks of dead VMs, stray files;
+    /// an image that fails re-validation is deleted and reported to `monitor` as a warning.
     public init(imageFolder: FilePath, gc: any ResourceTracker, monitor: Monitor = .silent, limits: ImageLimits = .init()) throws(VMImageError) {
         if mkdir(imageFolder.string, 0o755) != 0 && errno != EEXIST {
             throw .fileSystem(operation: "create folder", path: imageFolder.string, errno: errno)
@@ -46,10 +66,36 @@ public actor ImageManager {
         guard (status.st_mode & S_IFMT) == S_IFDIR else {
             throw .fileSystem(operation: "use as image folder (not a folder, or a symbolic link)", path: imageFolder.string, errno: ENOTDIR)
         }
+        let monitor = monitor.withPrefix("image-manager")
+        let lock = try FolderLock(folder: imageFolder)
+        let found = try CacheAdoption.adoptOrRemove(imageFolder, limits: limits, monitor: monitor)
+        let owner = ManagerReference()
+        let adopted = found.map { image in
+            LoadedImage(folder: image.folder, contents: image.contents, manifest: image.manifest) { image in
+                await owner.manager?.evict(image)
+            }
+        }
+        let registration = Task { [gc] in
+            for image in adopted { await gc.register(image) }
+        }
+        var generator = SystemRandomNumberGenerator()
+        var entries: [String: Entry] = [:]
+        for image in adopted {
+            entries[image.imageID] = Entry(token: generator.next(), task: Task<LoadedImage, any Error> {
+                await registration.value
+                return image
+            })
+            monitor.info("adopted image \(TerminalText.quoted(image.imageID)) in \(image.folder.string)")
+        }
         self.imageFolder = imageFolder
         self.tracker = gc
-        self.monitor = monitor.withPrefix("image-manager")
+        self.monitor = monitor
         self.limits = limits
+        self.lock = lock
+        self.registration = registration
+        self.adopted = adopted.map(\.imageID).sorted()
+        self.images = entries
+        owner.manager = self
     }
 
     /// A new instance of the image `imageID`, calling `download` to fetch the archive into a
@@ -115,6 +161,11 @@ public actor ImageManager {
             await image.release()
             throw VMImageError.fileSystem(operation: "create instance disk (\(error))", path: disk.string, errno: EIO)
         }
+        do {
+            try await image.recordUse()
+        } catch {
+            monitor.warn("recording the last use of image \(TerminalText.quoted(imageID)) failed: \(error)")
+        }
         return Instance(image: image, disk: disk)
     }
 
@@ -132,7 +183,16 @@ public actor ImageManager {
                 let folder = imageFolder.appending(randomName("image"))
                 let task = Task { [tracker, monitor] in
                     let contents = try await load(folder)
-                    let image = LoadedImage(imageID: imageID, folder: folder, contents: contents) { [weak self] image in
+                    let manifest: ImageManifest
+                    do {
+                        manifest = try await runBlocking {
+                            try ImageManifest.markComplete(imageID: imageID, contents: contents, folder: folder)
+                        }
+                    } catch {
+                        try? removeImageFolder(folder)
+                        throw error
+                    }
+                    let image = LoadedImage(folder: folder, contents: contents, manifest: manifest) { [weak self] image in
                         await self?.evict(image)
                     }
                     await tracker.register(image)
@@ -158,7 +218,7 @@ public actor ImageManager {
     }
 
     /// Forgets a disposed image so the next request loads it again.
-    private func evict(_ image: LoadedImage) async {
+    fileprivate func evict(_ image: LoadedImage) async {
         guard let entry = images[image.imageID], let cached = try? await entry.task.value, cached === image else { return }
         images[image.imageID] = nil
         await tracker.unregister(image)
@@ -166,4 +226,24 @@ public actor ImageManager {
 
     /// The image IDs currently cached (loaded or loading).
     public var cachedImageIDs: [String] { images.keys.sorted() }
+
+    /// The image IDs adopted from the folder when the manager started, once they are
+    /// registered with the ``ResourceTracker`` (registration runs right after `init`).
+    public var adoptedImageIDs: [String] {
+        get async {
+            await registration.value
+            return adopted
+        }
+    }
+}
+
+/// A weak reference to a manager, for the images adopted before the manager exists.
+final class ManagerReference: Sendable {
+    private struct Weak: Sendable { weak var manager: ImageManager? }
+    private let state = Mutex(Weak())
+
+    var manager: ImageManager? {
+        get { state.withLock { $0.manager } }
+        set { state.withLock { $0.manager = newValue } }
+    }
 }

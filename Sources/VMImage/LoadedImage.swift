@@ -1,5 +1,11 @@
 import SystemPackage
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// An image extracted into the manager's folder and shared by the instances made from it.
 ///
 /// Tracked by the garbage collector: it is disposed (its folder deleted) only while no
@@ -13,14 +19,32 @@ actor LoadedImage: Disposable {
     nonisolated let contents: ImageContents
     private var holders = 0
     private var disposed = false
-    private var used = ContinuousClock.now
+    private var used: ContinuousClock.Instant
+    /// The image's `manifest.json` as last written.
+    private var manifest: ImageManifest
     private let onDispose: @Sendable (LoadedImage) async -> Void
 
-    init(imageID: String, folder: FilePath, contents: ImageContents, onDispose: @escaping @Sendable (LoadedImage) async -> Void) {
-        self.imageID = imageID
+    /// An image whose manifest is written: last used as the manifest says (now for a fresh
+    /// image; earlier for one adopted on start, so the collector's order survives a restart).
+    init(folder: FilePath, contents: ImageContents, manifest: ImageManifest, onDispose: @escaping @Sendable (LoadedImage) async -> Void) {
+        self.imageID = manifest.imageID
         self.folder = folder
         self.contents = contents
+        self.manifest = manifest
+        self.used = continuousInstant(ofWallClockMilliseconds: manifest.lastUsed)
         self.onDispose = onDispose
+    }
+
+    /// Records in the manifest that the image is used now (cheaply: no `fsync`, see
+    /// ``ImageManifest/write(into:path:durable:)``).
+    func recordUse() throws(VMImageError) {
+        guard !disposed else { return }
+        manifest.lastUsed = wallClockMilliseconds()
+        used = .now
+        let raw = open(folder.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard raw >= 0 else { throw .fileSystem(operation: "open folder", path: folder.string, errno: errno) }
+        defer { close(raw) }
+        try manifest.write(into: raw, path: folder.string, durable: false)
     }
 
     /// Takes a hold on the image; `false` when it was disposed meanwhile.
@@ -47,6 +71,9 @@ actor LoadedImage: Disposable {
         guard !disposed else { return }
         disposed = true
         await onDispose(self)
+        // The manifest goes first: a crash in the middle leaves an incomplete folder, which the
+        // next start removes, never a complete-looking one with files missing.
+        if let failure = unlinkFile(folder.appending(ImageManifest.fileName)) { throw failure }
         try removeImageFolder(folder)
     }
 }

@@ -20,12 +20,16 @@ public enum VMImageError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The API was used against its contract (an instance used after `release()`, a mutable
     /// image packaged while in use…); `message` says which call and why.
     case misuse(message: String)
+    /// Another ``ImageManager`` or `qcowtool cache` command, in this process or another one,
+    /// holds the lock of the image folder `path`: a worker owns its image folder (see
+    /// ``ImageManager/init(imageFolder:gc:monitor:limits:)``), so give each manager its own.
+    case imageFolderInUse(path: String)
 
     /// Whether the input is to blame (the task's payload is malformed), not the host.
     public var isMalformedPayload: Bool {
         switch self {
         case .malformedPayload, .invalidMachine: true
-        case .downloadFailed, .fileSystem, .misuse: false
+        case .downloadFailed, .fileSystem, .misuse, .imageFolderInUse: false
         }
     }
 
@@ -46,6 +50,9 @@ public enum VMImageError: Error, Sendable, Hashable, CustomStringConvertible {
             return "download of \(TerminalText.escaping(url)) failed after \(attempts) attempt(s): \(reason)"
         case let .misuse(message):
             return "misuse: \(message)"
+        case let .imageFolderInUse(path):
+            return "image folder \(path) is in use by another image manager (it holds "
+                + "\(FolderLock.fileName)); each manager needs a folder of its own"
         case let .fileSystem(operation, path, errno):
             return "\(operation) \(TerminalText.escaping(path)) failed: errno \(errno) (\(describeErrno(errno)))"
         }

@@ -14,7 +14,7 @@ struct QcowTool: ParsableCommand {
         commandName: "qcowtool",
         abstract: "Audit, build and unpack VM images without qemu-img, tar or zstd binaries.",
         version: "0.1.0",
-        subcommands: [Inspect.self, Check.self, Map.self, Convert.self, Create.self, Package.self, Extract.self, Verify.self, NewDisk.self, MAC.self]
+        subcommands: [Inspect.self, Check.self, Map.self, Convert.self, Create.self, Package.self, Extract.self, Verify.self, NewDisk.self, Cache.self, MAC.self]
     )
 
     /// Runs plain `inspect` command lines without ArgumentParser (see ``InspectFastPath``),

@@ -16,6 +16,7 @@ import TestSupport
         ("extract", ["<archive>", "<folder>", "--quiet"]),
         ("verify", ["<archive>", "--quiet"]),
         ("new-disk", ["<folder>", "--size", "--machine"]),
+        ("cache", ["list", "remove", "prune"]),
         ("mac", ["USAGE: qcowtool mac"]),
     ]
 
@@ -43,7 +44,7 @@ import TestSupport
     @Test("usage errors exit non-zero with a short message and no stack trace", arguments: [
         [], ["inspect"], ["check"], ["map"], ["convert", "-O", "raw", "a.qcow2"], ["convert", "a.qcow2", "b.raw"],
         ["convert", "-O", "qcow2", "a.qcow2", "b.raw"], ["create"], ["package", "img"], ["extract", "a.tar.zst"],
-        ["verify"], ["new-disk", "img"], ["bogus"], ["inspect", "--format", "vmdk", "a"], ["check", "--frobnicate", "a"],
+        ["verify"], ["new-disk", "img"], ["cache", "list"], ["cache", "remove", "images"], ["bogus"], ["inspect", "--format", "vmdk", "a"], ["check", "--frobnicate", "a"],
     ])
     func usageErrors(arguments: [String]) throws {
         let folder = try TemporaryFolder("qcowtool-usage")

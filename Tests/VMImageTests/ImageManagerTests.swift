@@ -105,7 +105,7 @@ struct ImageManagerTests {
         _ = await capture { try await manager.instance(imageID: "id", download: source.downloader) }
         #expect(source.count == 2)
         // Nothing but the images folder remains: no temporary download, no half image.
-        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("images")).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("images")) == [FolderLock.fileName])
     }
 
     @Test("a malformed archive fails the load and leaves nothing in the image folder")
@@ -117,7 +117,7 @@ struct ImageManagerTests {
         await #expect(throws: VMImageError.self) {
             try await manager.instance(imageID: "bad", download: source.downloader)
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("images")).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("images")) == [FolderLock.fileName])
     }
 
     @Test("an archive error from a download names the image ID and the member, not the temporary file")
@@ -204,7 +204,7 @@ struct ImageManagerStreamingTests {
             throw DigestMismatch()
         }
         await #expect(throws: DigestMismatch.self) { try await manager.streamingInstance(imageID: "late", stream: bad) }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("images")).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("images")) == [FolderLock.fileName])
         let instance = try await manager.streamingInstance(imageID: "late", stream: good)
         #expect(FileManager.default.fileExists(atPath: try instance.diskFile.string))
         try await instance.release()
