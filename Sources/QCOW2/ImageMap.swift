@@ -62,23 +62,46 @@ public struct MapEntry: Sendable, Equatable {
 public enum MapJSON {
     /// `[{…},\n{…}]` plus a newline, exactly like qemu-img 7.2.
     public static func render(_ entries: [MapEntry]) -> String {
-        "[" + entries.map(\.json).joined(separator: ",\n") + "]\n"
+        var text = entries.isEmpty ? "[" : ""
+        for (index, entry) in entries.enumerated() { text += piece(entry, first: index == 0) }
+        return text + closing
     }
+
+    /// The text that puts `entry` into the JSON array: `[` before the first record, `,\n`
+    /// before any other (qemu-img prints each record this way as it goes).
+    public static func piece(_ entry: MapEntry, first: Bool) -> String {
+        (first ? "[" : ",\n") + entry.json
+    }
+
+    /// What ends the array, after the last record's ``piece(_:first:)``.
+    public static let closing = "]\n"
 }
 
 extension ImageReader {
-    /// The regions of the guest disk, merged like `qemu-img map`.
+    /// The regions of the guest disk, merged like `qemu-img map`, all at once.
     ///
-    /// Follows the opened chain; where the chain was not opened, ranges the image does
-    /// not hold show as not present, not zero, no data at depth 0.
+    /// The array grows with the number of regions (millions for a table that alternates
+    /// data and holes and is shared by many L1 entries): use ``map(_:)`` for an image from
+    /// a stranger.
     public func map() throws -> [MapEntry] {
         var entries: [MapEntry] = []
+        try map { entries.append($0) }
+        return entries
+    }
+
+    /// The regions of the guest disk, merged like `qemu-img map`, each handed to `body` as
+    /// soon as it can no longer merge with the next (qemu-img prints them at that moment).
+    ///
+    /// Follows the opened chain; where the chain was not opened, ranges the image does
+    /// not hold show as not present, not zero, no data at depth 0. Holds one region.
+    public func map(_ body: (MapEntry) throws -> Void) throws {
         var current: MapEntry?
         var offset: UInt64 = 0
         let size = virtualSize
         // qemu-img map prints one empty record for an empty disk.
         guard size > 0 else {
-            return [MapEntry(start: 0, length: 0, depth: 0, present: false, zero: false, data: false, offset: nil)]
+            try body(MapEntry(start: 0, length: 0, depth: 0, present: false, zero: false, data: false, offset: nil))
+            return
         }
         while offset < size {
             let next = try status(at: offset, length: size - offset)
@@ -88,13 +111,12 @@ extension ImageReader {
             if let c = current, c.canAbsorb(next) {
                 current?.length += next.length
             } else {
-                if let c = current { entries.append(c) }
+                if let c = current { try body(c) }
                 current = next
             }
             offset += next.length
         }
-        if let c = current { entries.append(c) }
-        return entries
+        if let c = current { try body(c) }
     }
 
     /// qemu-img's `get_block_status`: the first layer that has data or zeros.

@@ -2,6 +2,12 @@ import ArgumentParser
 import QCOW2
 import SystemPackage
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// `qcowtool check`: a read-only refcount check with qemu-img check's counts and exit codes.
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,6 +31,9 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let result: CheckResult
+        // Each message is printed as it is found (qemu-img's habit), so a file whose many
+        // snapshots share one damaged table cannot make us hold millions of lines.
+        let messages = OutputBuffer(descriptor: STDERR_FILENO)
         do {
             let fd = try FileDescriptor.open(FilePath(file), .readOnly)
             defer { try? fd.close() }
@@ -42,14 +51,15 @@ struct Check: ParsableCommand {
                 printError("check: could not open '\(file)': \(refusal)")
                 throw ExitCode(1)
             }
-            result = try ImageCheck.run(imageFile)
+            result = try ImageCheck.run(imageFile) { messages.write("qcowtool: \($0)\n") }
         } catch let exit as ExitCode {
             throw exit
         } catch {
+            messages.flush()
             printError("check: could not check '\(file)': \(error)")
             throw ExitCode(1)
         }
-        for message in result.messages { printError(message) }
+        messages.flush()
         print(json || output == .json ? result.json(filename: file) : result.humanSummary)
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }
