@@ -416,9 +416,8 @@ struct RefcountReader {
     private var cachedBlockOffset: UInt64 = .max
     private var cachedBlock: [UInt8] = []
 
-    init(file: ImageFile, layout: ImageLayout, report: @escaping (String) -> Void) throws {
+    init(file: ImageFile, layout: ImageLayout) throws {
         self.file = file
-        self.report = report
         self.layout = layout
         let entries = layout.refcountTableEntries
         let bytes = try file.read(count: entries * 8, at: layout.refcountTableOffset)

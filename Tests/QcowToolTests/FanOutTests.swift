@@ -2,10 +2,6 @@ import Foundation
 import Testing
 import TestSupport
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Issue 12 item 4: memory bounded by what we hold, not by the metadata's fan-out. The two
 /// fan-out images of `TestImages/fanout/make-fanout.py` make a tool that keeps every check
 /// message or every map record need hundreds of MiB from a file of a few MB; `check`,
@@ -25,32 +21,38 @@ import Glibc
         var seconds: Double
     }
 
+    /// Forks a child that runs `argv[3:]` with standard output and error going to `argv[1]` and
+    /// `argv[2]`, and prints its exit status, `ru_maxrss` (bytes) and wall time. A real fork
+    /// from this small process, because `posix_spawn` (what Foundation and a Swift test would
+    /// use) shares the test process's memory until `exec`, and the kernel then counts the test
+    /// process's own peak into the child's `ru_maxrss`. The python parent's few MiB, copied by
+    /// `fork`, do count: the figure errs high, never low.
+    static let measurer = """
+        import os, sys, time
+        start = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.dup2(os.open("/dev/null", os.O_RDONLY), 0)
+                os.dup2(os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), 1)
+                os.dup2(os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), 2)
+                os.execv(sys.argv[3], sys.argv[3:])
+            finally:
+                os._exit(127)
+        _, status, usage = os.wait4(pid, 0)
+        print(os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024, time.monotonic() - start)
+        """
+
     /// Runs `executable arguments…` with standard output and error going to files, and
     /// returns its exit status, peak RSS and wall time.
     static func measure(_ executable: String, _ arguments: [String], stdout: String, stderr: String) throws -> Usage {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        var start = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &start)
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw TestFailure("cannot run \(executable): error \(spawned)") }
-        var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 {
-            guard errno == EINTR else { throw TestFailure("wait4 failed: \(errno)") }
+        let run = try Oracle.run("python3", ["-c", measurer, stdout, stderr, executable] + arguments)
+        let fields = run.text.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        guard run.status == 0, fields.count == 3, let status = Int32(fields[0]), let peak = Int(fields[1]),
+              let seconds = Double(fields[2]) else {
+            throw TestFailure("cannot measure \(executable): \(run.text) \(run.stderr)")
         }
-        var end = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &end)
-        let exitStatus = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
-        return Usage(status: exitStatus, peakRSS: usage.ru_maxrss * 1024, seconds: seconds)
+        return Usage(status: status, peakRSS: peak, seconds: seconds)
     }
 
     /// Makes a fan-out image with the script (`kind` is `check` or `map`).
