@@ -35,10 +35,38 @@ public struct MapEntry: Sendable, Equatable {
 
     /// The record as `qemu-img map --output=json` prints it (qemu 7.2).
     public var json: String {
-        var text = "{ \"start\": \(start), \"length\": \(length), \"depth\": \(depth), \"present\": \(present), "
-            + "\"zero\": \(zero), \"data\": \(data)"
-        if let offset { text += ", \"offset\": \(offset)" }
-        return text + "}"
+        var bytes: [UInt8] = []
+        appendJSON(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends ``json``'s UTF-8 bytes to `bytes`, without building a `String` (map prints
+    /// millions of records on a fan-out image).
+    public func appendJSON(to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: "{ \"start\": ".utf8)
+        Self.appendDecimal(start, to: &bytes)
+        bytes.append(contentsOf: ", \"length\": ".utf8)
+        Self.appendDecimal(length, to: &bytes)
+        bytes.append(contentsOf: ", \"depth\": ".utf8)
+        if depth < 0 { bytes.append(UInt8(ascii: "-")) }
+        Self.appendDecimal(UInt64(depth.magnitude), to: &bytes)
+        bytes.append(contentsOf: (present ? ", \"present\": true" : ", \"present\": false").utf8)
+        bytes.append(contentsOf: (zero ? ", \"zero\": true" : ", \"zero\": false").utf8)
+        bytes.append(contentsOf: (data ? ", \"data\": true" : ", \"data\": false").utf8)
+        if let offset {
+            bytes.append(contentsOf: ", \"offset\": ".utf8)
+            Self.appendDecimal(offset, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    private static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
+        var divisor: UInt64 = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        } while divisor > 0
     }
 
     /// What a person calls this region: data, compressed, zero, backing or unallocated.
@@ -71,6 +99,12 @@ public enum MapJSON {
     /// before any other (qemu-img prints each record this way as it goes).
     public static func piece(_ entry: MapEntry, first: Bool) -> String {
         (first ? "[" : ",\n") + entry.json
+    }
+
+    /// Appends the bytes of ``piece(_:first:)`` to `bytes`.
+    public static func appendPiece(_ entry: MapEntry, first: Bool, to bytes: inout [UInt8]) {
+        if first { bytes.append(UInt8(ascii: "[")) } else { bytes.append(contentsOf: ",\n".utf8) }
+        entry.appendJSON(to: &bytes)
     }
 
     /// What ends the array, after the last record's ``piece(_:first:)``.

@@ -47,12 +47,17 @@ struct Map: ParsableCommand {
             let reader = raw ? try ImageReader.openRaw(path: file) : try ImageReader.open(path: file, options: options)
             defer { reader.close() }
             if svg != nil { picture = MapSVG(virtualSize: reader.virtualSize) }
-            if !json { out.write("Offset              Length              Kind          Depth  Host offset\n") }
             var first = true
             try reader.map { entry in
+                // The notice and the heading come with the first record, so a map that fails
+                // before it prints the one error line only.
+                if first && !json {
+                    if let refusal { printError("map: backing chain not followed: \(refusal)") }
+                    out.write("Offset              Length              Kind          Depth  Host offset\n")
+                }
                 picture?.add(entry)
                 if json {
-                    out.write(MapJSON.piece(entry, first: first))
+                    out.append { MapJSON.appendPiece(entry, first: first, to: &$0) }
                 } else {
                     let host = entry.offset.map { hex($0) } ?? "-"
                     out.write("\(pad(hex(entry.start), 20))\(pad(hex(entry.length), 20))\(pad(entry.kind, 14))\(pad(String(entry.depth), 7))\(host)\n")
@@ -66,7 +71,6 @@ struct Map: ParsableCommand {
             throw ExitCode(1)
         }
         out.flush()
-        if let refusal, !json { printError("map: backing chain not followed: \(refusal)") }
         if let svg, let picture {
             do {
                 try writeSVG(picture, to: svg)

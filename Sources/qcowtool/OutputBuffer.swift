@@ -25,6 +25,12 @@ final class OutputBuffer {
         if bytes.count >= Self.capacity { flush() }
     }
 
+    /// Lets `body` append bytes, writing the buffer out when it is full.
+    func append(_ body: (inout [UInt8]) -> Void) {
+        body(&bytes)
+        if bytes.count >= Self.capacity { flush() }
+    }
+
     /// Writes out what is buffered (a write error, such as a closed pipe, drops it, as for
     /// unbuffered standard error).
     func flush() {
