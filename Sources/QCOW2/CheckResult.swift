@@ -16,7 +16,8 @@ public struct CheckResult: Sendable, Equatable {
     public var fragmentedClusters: UInt64 = 0
     /// Compressed guest clusters.
     public var compressedClusters: UInt64 = 0
-    /// One line per finding, worded like qemu-img's.
+    /// One line per finding, worded like qemu-img's: kept only by ``ImageCheck/run(_:)``
+    /// (``ImageCheck/run(_:report:)`` hands them over as found instead).
     public var messages: [String] = []
 
     /// An empty result.

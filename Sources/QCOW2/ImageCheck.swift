@@ -10,18 +10,33 @@ import ByteStreams
 ///
 /// Memory: the computed refcounts take 2 bytes per cluster of the file, capped at
 /// ``maximumClusters`` clusters; tables are read one cluster (or one L1 chunk) at a time.
+/// Messages are handed to the caller as they are found (``run(_:report:)``), as qemu-img
+/// prints them, so metadata that many snapshots share cannot make the check hold millions.
 public enum ImageCheck {
     /// The most file clusters whose refcounts are computed in memory (32 MiB of counts).
     public static let maximumClusters = 1 << 24
 
-    /// Checks the image in `file`.
+    /// Checks the image in `file`, handing each message to `report` the moment it is found
+    /// (in qemu's order); the result's ``CheckResult/messages`` stays empty.
     ///
     /// - Throws: ``ImageAccessError`` when the header cannot be used at all (then the
     ///   check is "not completed": `qemu-img check` exits 1), or an I/O error.
-    public static func run(_ file: ImageFile) throws -> CheckResult {
+    public static func run(_ file: ImageFile, report: @escaping (String) -> Void) throws -> CheckResult {
         let layout = try ImageLayout(file: file, forCheck: true)
-        var walker = try CheckWalker(file: file, layout: layout)
+        var walker = try CheckWalker(file: file, layout: layout, report: report)
         return try walker.run()
+    }
+
+    /// Checks the image in `file`, keeping every message in ``CheckResult/messages``.
+    ///
+    /// The messages grow with the damage found (one per bad entry per snapshot walking it):
+    /// use ``run(_:report:)`` for an image from a stranger.
+    public static func run(_ file: ImageFile) throws -> CheckResult {
+        final class Collector { var messages: [String] = [] }
+        let collector = Collector()
+        var result = try run(file) { collector.messages.append($0) }
+        result.messages = collector.messages
+        return result
     }
 }
 
@@ -62,6 +77,8 @@ struct CheckWalker {
     let clusterSize: Int
     let clusterBits: Int
     var result = CheckResult()
+    /// Where each message goes as it is found.
+    let report: (String) -> Void
     var computed: ComputedRefcounts
     var stored: RefcountReader
     var refcountTable: [UInt64] { stored.table }
@@ -70,8 +87,9 @@ struct CheckWalker {
     static let reftableOffsetMask: UInt64 = 0xFFFF_FFFF_FFFF_FE00
     static let reftableReservedMask: UInt64 = 0x1FF
 
-    init(file: ImageFile, layout: ImageLayout) throws {
+    init(file: ImageFile, layout: ImageLayout, report: @escaping (String) -> Void) throws {
         self.file = file
+        self.report = report
         self.layout = layout
         clusterBits = layout.clusterBits
         clusterSize = layout.clusterSize
@@ -94,24 +112,24 @@ struct CheckWalker {
         // qemu's check: internal snapshots cannot coexist with an external data file.
         if layout.hasDataFile && !layout.snapshots.isEmpty {
             result.corruptions += 1
-            result.messages.append("ERROR \(layout.snapshots.count) snapshots in image with data file")
+            report("ERROR \(layout.snapshots.count) snapshots in image with data file")
         }
         for (index, snapshot) in layout.snapshots.enumerated() {
             // qemu's check: a version 3 entry must carry at least the 16 bytes of extra data
             // (64-bit VM state size, disk size) the specification requires.
             if layout.version >= 3 && snapshot.extraDataSize < 16 {
                 result.corruptions += 1
-                result.messages.append("ERROR snapshot table entry \(index) is incomplete")
+                report("ERROR snapshot table entry \(index) is incomplete")
             }
             // Like qemu: a snapshot whose L1 table is unaligned or too large is reported, not walked.
             if snapshot.l1Offset & UInt64(clusterSize - 1) != 0 {
                 result.corruptions += 1
-                result.messages.append("ERROR snapshot \(TerminalText.escaping(snapshot.id)) (\(TerminalText.escaping(snapshot.name))) l1_offset=0x\(hex(snapshot.l1Offset)): L1 table is not cluster aligned; snapshot table entry corrupted")
+                report("ERROR snapshot \(TerminalText.escaping(snapshot.id)) (\(TerminalText.escaping(snapshot.name))) l1_offset=0x\(hex(snapshot.l1Offset)): L1 table is not cluster aligned; snapshot table entry corrupted")
                 continue
             }
             if UInt64(snapshot.l1Size) * 8 > ImageLayout.maxL1Bytes {
                 result.corruptions += 1
-                result.messages.append("ERROR snapshot \(TerminalText.escaping(snapshot.id)) (\(TerminalText.escaping(snapshot.name))) l1_size=0x\(hex(UInt64(snapshot.l1Size))): L1 table is too large; snapshot table entry corrupted")
+                report("ERROR snapshot \(TerminalText.escaping(snapshot.id)) (\(TerminalText.escaping(snapshot.name))) l1_size=0x\(hex(UInt64(snapshot.l1Size))): L1 table is too large; snapshot table entry corrupted")
                 continue
             }
             try walkL1(offset: snapshot.l1Offset, entries: Int(snapshot.l1Size), active: false)
@@ -139,7 +157,7 @@ struct CheckWalker {
         let fileLength = (file.size &+ 511) & ~UInt64(511)
         if overflow || end >= fileLength &+ UInt64(clusterSize) || (end > fileLength && end - fileLength >= UInt64(clusterSize)) {
             result.corruptions += 1
-            result.messages.append("ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x\(hex(offset)) size 0x\(hex(size))")
+            report("ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x\(hex(offset)) size 0x\(hex(size))")
             return
         }
         let first = Int(offset >> UInt64(clusterBits))
@@ -149,7 +167,9 @@ struct CheckWalker {
         for cluster in first...last {
             if computed[cluster] >= maximum {
                 result.corruptions += 1
-                result.messages.append("ERROR: overflow cluster offset=0x\(hex(UInt64(cluster) << UInt64(clusterBits)))")
+                report("ERROR: overflow cluster offset=0x\(hex(UInt64(cluster) << UInt64(clusterBits)))")
+                // qemu-img's advice follows each overflow line, word for word.
+                report("Use qemu-img amend to increase the refcount entry width or qemu-img convert to create a clean copy if the image cannot be opened for writing")
                 continue
             }
             computed.increment(cluster)
@@ -170,13 +190,13 @@ struct CheckWalker {
                 guard entry != 0 else { continue }
                 if entry & Self.l1ReservedMask != 0 {
                     result.corruptions += 1
-                    result.messages.append("ERROR found L1 entry with reserved bits set: \(hex(entry))")
+                    report("ERROR found L1 entry with reserved bits set: \(hex(entry))")
                 }
                 let l2Offset = entry & ImageLayout.l1OffsetMask
                 increment(offset: l2Offset, size: UInt64(clusterSize))
                 if l2Offset & UInt64(clusterSize - 1) != 0 {
                     result.corruptions += 1
-                    result.messages.append("ERROR l2_offset=\(hex(l2Offset)): Table is not cluster aligned; L1 entry corrupted")
+                    report("ERROR l2_offset=\(hex(l2Offset)): Table is not cluster aligned; L1 entry corrupted")
                 }
                 try walkL2(offset: l2Offset, active: active)
             }
@@ -193,23 +213,23 @@ struct CheckWalker {
             let kind = entry.kind(extended: extended, externalDataFile: layout.hasDataFile)
             if kind != .compressed && entry.reservedBits != 0 {
                 result.corruptions += 1
-                result.messages.append("ERROR found l2 entry with reserved bits set: \(hex(entry.descriptor))")
+                report("ERROR found l2 entry with reserved bits set: \(hex(entry.descriptor))")
             }
             switch kind {
             case .compressed:
                 if entry.isCopied {
                     result.corruptions += 1
                     let coffset = entry.compressedDescriptor(clusterBits: clusterBits).hostOffset
-                    result.messages.append("ERROR: coffset=0x\(hex(coffset)): copied flag must never be set for compressed clusters")
+                    report("ERROR: coffset=0x\(hex(coffset)): copied flag must never be set for compressed clusters")
                 }
                 if layout.hasDataFile {
                     result.corruptions += 1
-                    result.messages.append("ERROR compressed cluster \(i) with data file, entry=0x\(hex(entry.descriptor))")
+                    report("ERROR compressed cluster \(i) with data file, entry=0x\(hex(entry.descriptor))")
                     continue
                 }
                 if entry.bitmap != 0 {
                     result.corruptions += 1
-                    result.messages.append("ERROR compressed cluster \(i) with non-zero subcluster allocation bitmap, entry=0x\(hex(entry.descriptor))")
+                    report("ERROR compressed cluster \(i) with non-zero subcluster allocation bitmap, entry=0x\(hex(entry.descriptor))")
                     continue
                 }
                 let descriptor = entry.compressedDescriptor(clusterBits: clusterBits)
@@ -223,11 +243,11 @@ struct CheckWalker {
                 let host = entry.hostOffset
                 if entry.allocatedSubclusters & entry.zeroSubclusters != 0 {
                     result.corruptions += 1
-                    result.messages.append("ERROR offset=\(hex(host)): Allocated cluster has corrupted subcluster allocation bitmap")
+                    report("ERROR offset=\(hex(host)): Allocated cluster has corrupted subcluster allocation bitmap")
                 }
                 if host & UInt64(clusterSize - 1) != 0 {
                     result.corruptions += 1
-                    result.messages.append("ERROR offset=\(hex(host)): cluster is not properly aligned; L2 entry corrupted.")
+                    report("ERROR offset=\(hex(host)): cluster is not properly aligned; L2 entry corrupted.")
                 }
                 if active {
                     result.allocatedClusters += 1
@@ -240,7 +260,7 @@ struct CheckWalker {
             case .unallocated:
                 if entry.allocatedSubclusters != 0 {
                     result.corruptions += 1
-                    result.messages.append("ERROR: Unallocated cluster has non-zero subcluster allocation map")
+                    report("ERROR: Unallocated cluster has non-zero subcluster allocation map")
                 }
             }
         }
@@ -251,7 +271,7 @@ struct CheckWalker {
         increment(offset: bitmaps.directoryOffset, size: bitmaps.directorySize)
         guard bitmaps.directorySize <= 64 << 20 else {
             result.corruptions += 1
-            result.messages.append("ERROR bitmap directory of \(bitmaps.directorySize) bytes is too large")
+            report("ERROR bitmap directory of \(bitmaps.directorySize) bytes is too large")
             return
         }
         let directory = try file.read(count: Int(bitmaps.directorySize), at: bitmaps.directoryOffset)
@@ -259,7 +279,7 @@ struct CheckWalker {
         for _ in 0..<bitmaps.count {
             guard position + 24 <= directory.count else {
                 result.corruptions += 1
-                result.messages.append("ERROR bitmap directory is truncated")
+                report("ERROR bitmap directory is truncated")
                 return
             }
             let (tableOffset, tableSize, nameSize, extraSize) = directory.withUnsafeBytes {
@@ -293,17 +313,17 @@ struct CheckWalker {
             let cluster = offset >> UInt64(clusterBits)
             if raw & Self.reftableReservedMask != 0 {
                 result.corruptions += 1
-                result.messages.append("ERROR refcount table entry \(i) has reserved bits set")
+                report("ERROR refcount table entry \(i) has reserved bits set")
                 continue
             }
             if offset & UInt64(clusterSize - 1) != 0 {
                 result.corruptions += 1
-                result.messages.append("ERROR refcount block \(i) is not cluster aligned; refcount table entry corrupted")
+                report("ERROR refcount block \(i) is not cluster aligned; refcount table entry corrupted")
                 continue
             }
             if cluster >= UInt64(computed.count) {
                 result.corruptions += 1
-                result.messages.append("ERROR refcount block \(i) is outside image")
+                report("ERROR refcount block \(i) is outside image")
                 continue
             }
             if offset != 0 {
@@ -311,7 +331,7 @@ struct CheckWalker {
                 let count = computed[Int(cluster)]
                 if count != 1 {
                     result.corruptions += 1
-                    result.messages.append("ERROR refcount block \(i) refcount=\(count)")
+                    report("ERROR refcount block \(i) refcount=\(count)")
                 }
             }
         }
@@ -327,7 +347,7 @@ struct CheckWalker {
         for i in 0..<computed.count {
             guard let stored = try storedRefcount(UInt64(i)) else {
                 result.checkErrors += 1
-                result.messages.append("Can't get refcount for cluster \(i): Input/output error")
+                report("Can't get refcount for cluster \(i): Input/output error")
                 continue
             }
             let expected = computed[i]
@@ -335,10 +355,10 @@ struct CheckWalker {
             if stored != expected {
                 if stored < expected {
                     result.corruptions += 1
-                    result.messages.append("ERROR cluster \(i) refcount=\(stored) reference=\(expected)")
+                    report("ERROR cluster \(i) refcount=\(stored) reference=\(expected)")
                 } else {
                     result.leaks += 1
-                    result.messages.append("Leaked cluster \(i) refcount=\(stored) reference=\(expected)")
+                    report("Leaked cluster \(i) refcount=\(stored) reference=\(expected)")
                 }
             }
         }
@@ -360,7 +380,7 @@ struct CheckWalker {
                 if let refcount = try storedRefcount(l2Offset >> UInt64(clusterBits)),
                    (refcount == 1) != (l1Entry & L2Entry.copiedFlag != 0) {
                     result.corruptions += 1
-                    result.messages.append("ERROR OFLAG_COPIED L2 cluster: l1_index=\(index + i) l1_entry=\(hex(l1Entry)) refcount=\(refcount)")
+                    report("ERROR OFLAG_COPIED L2 cluster: l1_index=\(index + i) l1_entry=\(hex(l1Entry)) refcount=\(refcount)")
                 }
                 let table = try file.read(count: layout.l2Entries * layout.l2EntrySize, at: l2Offset)
                 for j in 0..<layout.l2Entries {
@@ -376,7 +396,7 @@ struct CheckWalker {
                     }
                     if (refcount == 1) != entry.isCopied {
                         result.corruptions += 1
-                        result.messages.append("ERROR OFLAG_COPIED data cluster: l2_entry=\(hex(entry.descriptor)) refcount=\(refcount)")
+                        report("ERROR OFLAG_COPIED data cluster: l2_entry=\(hex(entry.descriptor)) refcount=\(refcount)")
                     }
                 }
             }

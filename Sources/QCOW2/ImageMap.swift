@@ -35,10 +35,38 @@ public struct MapEntry: Sendable, Equatable {
 
     /// The record as `qemu-img map --output=json` prints it (qemu 7.2).
     public var json: String {
-        var text = "{ \"start\": \(start), \"length\": \(length), \"depth\": \(depth), \"present\": \(present), "
-            + "\"zero\": \(zero), \"data\": \(data)"
-        if let offset { text += ", \"offset\": \(offset)" }
-        return text + "}"
+        var bytes: [UInt8] = []
+        appendJSON(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends ``json``'s UTF-8 bytes to `bytes`, without building a `String` (map prints
+    /// millions of records on a fan-out image).
+    public func appendJSON(to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: "{ \"start\": ".utf8)
+        Self.appendDecimal(start, to: &bytes)
+        bytes.append(contentsOf: ", \"length\": ".utf8)
+        Self.appendDecimal(length, to: &bytes)
+        bytes.append(contentsOf: ", \"depth\": ".utf8)
+        if depth < 0 { bytes.append(UInt8(ascii: "-")) }
+        Self.appendDecimal(UInt64(depth.magnitude), to: &bytes)
+        bytes.append(contentsOf: (present ? ", \"present\": true" : ", \"present\": false").utf8)
+        bytes.append(contentsOf: (zero ? ", \"zero\": true" : ", \"zero\": false").utf8)
+        bytes.append(contentsOf: (data ? ", \"data\": true" : ", \"data\": false").utf8)
+        if let offset {
+            bytes.append(contentsOf: ", \"offset\": ".utf8)
+            Self.appendDecimal(offset, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    private static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
+        var divisor: UInt64 = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        } while divisor > 0
     }
 
     /// What a person calls this region: data, compressed, zero, backing or unallocated.
@@ -62,23 +90,52 @@ public struct MapEntry: Sendable, Equatable {
 public enum MapJSON {
     /// `[{…},\n{…}]` plus a newline, exactly like qemu-img 7.2.
     public static func render(_ entries: [MapEntry]) -> String {
-        "[" + entries.map(\.json).joined(separator: ",\n") + "]\n"
+        var text = entries.isEmpty ? "[" : ""
+        for (index, entry) in entries.enumerated() { text += piece(entry, first: index == 0) }
+        return text + closing
     }
+
+    /// The text that puts `entry` into the JSON array: `[` before the first record, `,\n`
+    /// before any other (qemu-img prints each record this way as it goes).
+    public static func piece(_ entry: MapEntry, first: Bool) -> String {
+        (first ? "[" : ",\n") + entry.json
+    }
+
+    /// Appends the bytes of ``piece(_:first:)`` to `bytes`.
+    public static func appendPiece(_ entry: MapEntry, first: Bool, to bytes: inout [UInt8]) {
+        if first { bytes.append(UInt8(ascii: "[")) } else { bytes.append(contentsOf: ",\n".utf8) }
+        entry.appendJSON(to: &bytes)
+    }
+
+    /// What ends the array, after the last record's ``piece(_:first:)``.
+    public static let closing = "]\n"
 }
 
 extension ImageReader {
-    /// The regions of the guest disk, merged like `qemu-img map`.
+    /// The regions of the guest disk, merged like `qemu-img map`, all at once.
     ///
-    /// Follows the opened chain; where the chain was not opened, ranges the image does
-    /// not hold show as not present, not zero, no data at depth 0.
+    /// The array grows with the number of regions (millions for a table that alternates
+    /// data and holes and is shared by many L1 entries): use ``map(_:)`` for an image from
+    /// a stranger.
     public func map() throws -> [MapEntry] {
         var entries: [MapEntry] = []
+        try map { entries.append($0) }
+        return entries
+    }
+
+    /// The regions of the guest disk, merged like `qemu-img map`, each handed to `body` as
+    /// soon as it can no longer merge with the next (qemu-img prints them at that moment).
+    ///
+    /// Follows the opened chain; where the chain was not opened, ranges the image does
+    /// not hold show as not present, not zero, no data at depth 0. Holds one region.
+    public func map(_ body: (MapEntry) throws -> Void) throws {
         var current: MapEntry?
         var offset: UInt64 = 0
         let size = virtualSize
         // qemu-img map prints one empty record for an empty disk.
         guard size > 0 else {
-            return [MapEntry(start: 0, length: 0, depth: 0, present: false, zero: false, data: false, offset: nil)]
+            try body(MapEntry(start: 0, length: 0, depth: 0, present: false, zero: false, data: false, offset: nil))
+            return
         }
         while offset < size {
             let next = try status(at: offset, length: size - offset)
@@ -88,13 +145,12 @@ extension ImageReader {
             if let c = current, c.canAbsorb(next) {
                 current?.length += next.length
             } else {
-                if let c = current { entries.append(c) }
+                if let c = current { try body(c) }
                 current = next
             }
             offset += next.length
         }
-        if let c = current { entries.append(c) }
-        return entries
+        if let c = current { try body(c) }
     }
 
     /// qemu-img's `get_block_status`: the first layer that has data or zeros.

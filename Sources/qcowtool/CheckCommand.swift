@@ -4,6 +4,12 @@ import ByteStreams
 import QCOW2
 import SystemPackage
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// `qcowtool check`: a read-only refcount check with qemu-img check's counts and exit codes.
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,6 +35,9 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let result: CheckResult
+        // Each message is printed as it is found (qemu-img's habit), so a file whose many
+        // snapshots share one damaged table cannot make us hold millions of lines.
+        let messages = OutputBuffer(descriptor: STDERR_FILENO)
         do {
             let fd = try FileDescriptor.open(PathText.filePath(file), .readOnly, options: [.closeOnExec, .nonBlocking])
             defer { try? fd.close() }
@@ -48,14 +57,15 @@ struct Check: ParsableCommand {
                 printError("check: could not open '\(TerminalText.escaping(file))': \(refusal)")
                 throw ExitCode(1)
             }
-            result = try ImageCheck.run(imageFile)
+            result = try ImageCheck.run(imageFile) { messages.write("qcowtool: \($0)\n") }
         } catch let exit as ExitCode {
             throw exit
         } catch {
+            messages.flush()
             printError("check: could not check '\(TerminalText.escaping(file))': \(error)")
             throw ExitCode(1)
         }
-        for message in result.messages { printError(message) }
+        messages.flush()
         print(json || output == .json ? result.json(filename: file) : result.humanSummary)
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }

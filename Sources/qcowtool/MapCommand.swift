@@ -1,6 +1,13 @@
 import ArgumentParser
 import ByteStreams
 import QCOW2
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `qcowtool map`: where each range of the guest disk comes from, like qemu-img map.
 struct Map: ParsableCommand {
@@ -34,39 +41,59 @@ struct Map: ParsableCommand {
             throw ExitCode(1)
         }
         let refusal = raw ? nil : ChainGate.refusal(forImageAt: file, policy: chain.policy)
-        let entries: [MapEntry]
-        let virtualSize: UInt64
+        let json = self.json || output == .json
+        // Each merged record is printed as soon as it can no longer merge with the next, as
+        // qemu-img prints it, and the picture keeps a bounded summary: a table shared by many
+        // L1 entries can make millions of records, none of which we hold.
+        let out = OutputBuffer(descriptor: STDOUT_FILENO)
+        var picture: MapSVG?
         do {
             let dataFile = ChainGate.mayReadDataFile(ofImageAt: file)
             let options = refusal == nil ? ChainOptions(policy: chain.policy, allowExternalDataFile: dataFile)
                 : ChainOptions(followBacking: false, allowExternalDataFile: dataFile)
             let reader = raw ? try ImageReader.openRaw(path: file) : try ImageReader.open(path: file, options: options)
             defer { reader.close() }
-            entries = try reader.map()
-            virtualSize = reader.virtualSize
+            if svg != nil { picture = MapSVG(virtualSize: reader.virtualSize) }
+            var first = true
+            try reader.map { entry in
+                // The notice and the heading come with the first record, so a map that fails
+                // before it prints the one error line only.
+                if first && !json {
+                    if let refusal { printError("map: backing chain not followed: \(refusal)") }
+                    out.write("Offset              Length              Kind          Depth  Host offset\n")
+                }
+                picture?.add(entry)
+                if json {
+                    out.append { MapJSON.appendPiece(entry, first: first, to: &$0) }
+                } else {
+                    let host = entry.offset.map { hex($0) } ?? "-"
+                    out.write("\(pad(hex(entry.start), 20))\(pad(hex(entry.length), 20))\(pad(entry.kind, 14))\(pad(String(entry.depth), 7))\(host)\n")
+                }
+                first = false
+            }
+            if json { out.write(MapJSON.closing) }
         } catch {
+            out.flush()
             printError("map: could not map '\(TerminalText.escaping(file))': \(error)")
             throw ExitCode(1)
         }
-        let json = self.json || output == .json
-        if let refusal, !json { printError("map: backing chain not followed: \(refusal)") }
-        if let svg {
+        out.flush()
+        if let svg, let picture {
             do {
-                try writeTextFile(svg, MapSVG.render(entries, virtualSize: virtualSize, title: file))
+                try writeSVG(picture, to: svg)
             } catch {
                 printError("map: could not write '\(TerminalText.escaping(svg))': \(error)")
                 throw ExitCode(1)
             }
         }
-        if json {
-            print(MapJSON.render(entries), terminator: "")
-            return
-        }
-        print("Offset              Length              Kind          Depth  Host offset")
-        for entry in entries {
-            let host = entry.offset.map { hex($0) } ?? "-"
-            print("\(pad(hex(entry.start), 20))\(pad(hex(entry.length), 20))\(pad(entry.kind, 14))\(pad(String(entry.depth), 7))\(host)")
-        }
+    }
+
+    /// Writes the picture to `path` (created or truncated), as a user-requested output file.
+    private func writeSVG(_ picture: MapSVG, to path: String) throws {
+        let descriptor = try FileDescriptor.open(
+            PathText.filePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        defer { try? descriptor.close() }
+        try picture.render(title: file) { _ = try descriptor.writeAll(Array($0.utf8)) }
     }
 
     private func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

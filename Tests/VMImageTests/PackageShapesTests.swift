@@ -116,7 +116,7 @@ struct PackageShapesTests {
         let image = try MutableImage(folder: FilePath(scratch.file("build")), size: 1, machine: machine)
         let disk = try image.diskFile
         #expect(truncate(disk.string, off_t((1 << 30) + 100)) == 0)
-        image.release()
+        try await image.release()
         let archive = FilePath(scratch.file("image.tar.zst"))
         do {
             try await image.package(to: archive)
