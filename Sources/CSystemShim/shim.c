@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <sys/types.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #ifdef __linux__
 #include <linux/fs.h>
 #include <linux/falloc.h>
@@ -65,6 +66,16 @@ int vmimage_ficlone(int dest_fd, int src_fd) {
     return ioctl(dest_fd, FICLONE, src_fd);
 #else
     errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+int vmimage_memfd_create(const char *name) {
+#if defined(__linux__) && defined(MFD_CLOEXEC)
+    return memfd_create(name, MFD_CLOEXEC);
+#else
+    (void)name;
+    errno = ENOSYS;
     return -1;
 #endif
 }

@@ -38,14 +38,16 @@ final class QCOW2Layer {
     private var windowStart: UInt64 = 0
     private static let windowSize = 1 << 20
 
-    /// `count` bytes of compressed data at `offset`, served from a 1 MiB read-ahead
-    /// window (compressed clusters are usually stored one after another).
+    /// `count` bytes of compressed data at `offset`, served from a read-ahead window of up
+    /// to 1 MiB (compressed clusters are usually stored one after another). The window
+    /// stops at the end of the file, where there is nothing left to read ahead.
     func compressedBytes(at offset: UInt64, count: Int) throws -> [UInt8] {
         if count > Self.windowSize { return try file.read(count: count, at: offset) }
         let end = offset.addingReportingOverflow(UInt64(count))
         if end.overflow { return try file.read(count: count, at: offset) }
         if !(offset >= windowStart && end.partialValue <= windowStart + UInt64(window.count)) {
-            window = try file.read(count: Self.windowSize, at: offset)
+            let toEnd = offset < file.size ? file.size - offset : 0
+            window = try file.read(count: Int(max(UInt64(count), min(UInt64(Self.windowSize), toEnd))), at: offset)
             windowStart = offset
         }
         let start = Int(offset - windowStart)

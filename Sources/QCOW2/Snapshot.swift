@@ -121,7 +121,8 @@ public struct QCOW2SnapshotTable: Sendable, Hashable {
     }
 }
 
-/// Serves small reads from one larger buffered `pread` (64 KiB at a time).
+/// Serves small reads from one larger buffered `pread` (64 KiB at a time, less at the end
+/// of the file).
 struct ReadWindow {
     let image: QCOW2Image
     var start: UInt64 = 0
@@ -133,7 +134,8 @@ struct ReadWindow {
         guard count > 0 else { return [] }
         if offset < start || offset - start + UInt64(count) > UInt64(bytes.count) {
             start = offset
-            bytes = try image.read(at: offset, count: max(count, 64 << 10))
+            let toEnd = offset < image.fileSize ? image.fileSize - offset : 0
+            bytes = try image.read(at: offset, count: Int(max(UInt64(count), min(64 << 10, toEnd))))
         }
         let at = Int(offset - start)
         return Array(bytes[at..<(at + count)])

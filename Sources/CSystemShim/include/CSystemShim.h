@@ -31,6 +31,11 @@ int vmimage_ficlone(int dest_fd, int src_fd);
 /// returns 0, since it is only ever a hint that makes a later fsync shorter).
 int vmimage_start_writeback(int fd, int64_t offset, int64_t length);
 
+/// memfd_create(name, MFD_CLOEXEC): an anonymous file in memory (Linux; elsewhere -1 with
+/// errno ENOSYS). The fuzz targets hold each input in one, so code that reads through a
+/// descriptor runs on bytes without touching a file system.
+int vmimage_memfd_create(const char *name);
+
 /// The value of SEEK_DATA / SEEK_HOLE on this system.
 int vmimage_seek_data_whence(void);
 int vmimage_seek_hole_whence(void);
