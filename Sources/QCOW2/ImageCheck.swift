@@ -205,6 +205,11 @@ struct CheckWalker {
     }
 
     mutating func walkL2(offset: UInt64, active: Bool) throws {
+        // A table wholly past the end of the file reads as zeros, and an all-zero table adds
+        // nothing (no reference, no message): skip it rather than decode its entries. Garbage
+        // snapshot L1 tables can point millions of times past the end (a fuzzer found a 700 KB
+        // file that took 23 s of CPU here and 0.4 s in qemu-img check).
+        guard offset < file.size else { return }
         let extended = layout.extendedL2
         let table = try file.read(count: layout.l2Entries * layout.l2EntrySize, at: offset)
         var nextContiguous: UInt64 = 0
