@@ -47,10 +47,10 @@ public final class ImageCache: Sendable {
                 imageID: image.manifest.imageID, folder: image.folder, virtualSize: image.manifest.virtualSize,
                 diskUsage: image.allocated, lastUsedMilliseconds: image.manifest.lastUsed)
         }.sorted { ($0.lastUsedMilliseconds, $0.imageID) > ($1.lastUsedMilliseconds, $1.imageID) }
-        result.removable = scan.rejected.map { "\($0.folder.string): \($0.reason)" }
-            + scan.leftovers.map { "\(folder.string)/\($0.display): not part of any image" }
+        result.removable = scan.rejected.map { "\(TerminalText.escaping($0.folder.string)): \($0.reason)" }
+            + scan.leftovers.map { "\(TerminalText.escaping(folder.string))/\($0.display): not part of any image" }
             + scan.images.flatMap { image in
-                image.strays.map { "\(image.folder.string)/\($0.display): not part of the image (an instance disk or a leftover)" }
+                image.strays.map { "\(TerminalText.escaping(image.folder.string))/\($0.display): not part of the image (an instance disk or a leftover)" }
             }
         return result
     }

@@ -70,7 +70,7 @@ struct CacheRemove: ParsableCommand {
             throw ImageExit.fail("cache remove", folder, error)
         }
         guard removed > 0 else {
-            printError("cache remove: \(folder): no image with the ID \(TerminalText.quoted(imageID))")
+            printError("cache remove: \(TerminalText.escaping(folder)): no image with the ID \(TerminalText.quoted(imageID))")
             throw ExitCode(ImageExit.failed)
         }
         print("removed \(TerminalText.escaping(imageID))")
