@@ -95,7 +95,7 @@ public enum InterruptCleanup {
         for entry in state.registry.entries.reversed() {
             switch entry.kind {
             case .file:
-                if unlink(entry.path) == 0 { removed.append(entry.path) }
+                if PathText.withCString(entry.path, { unlink($0) }) == 0 { removed.append(entry.path) }
             case .folder:
                 if removeFolder(entry.path) { removed.append(entry.path) }
             }
@@ -110,7 +110,7 @@ public enum InterruptCleanup {
     /// created in it, even through a descriptor still open on it.
     private static func removeFolder(_ path: String) -> Bool {
         for _ in 0..<64 {
-            let raw = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let raw = PathText.withCString(path) { open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             guard raw >= 0 else { return false }
             guard let directory = fdopendir(raw) else {
                 close(raw)
@@ -128,7 +128,7 @@ public enum InterruptCleanup {
             }
             for name in names { _ = unlinkat(raw, name, 0) }
             closedir(directory)
-            if rmdir(path) == 0 { return true }
+            if PathText.withCString(path, { rmdir($0) }) == 0 { return true }
             if errno == ENOENT { return false }
             if errno != ENOTEMPTY && errno != EEXIST { return false }
         }

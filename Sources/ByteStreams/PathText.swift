@@ -63,6 +63,11 @@ public enum PathText {
         return out
     }
 
+    /// `path` as a string, byte for byte (the inverse of ``filePath(_:)``).
+    public static func text(_ path: FilePath) -> String {
+        path.withPlatformString { text(UnsafeBufferPointer(start: UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self), count: strlen($0))) }
+    }
+
     /// The file path `text` stands for, byte for byte.
     public static func filePath(_ text: String) -> FilePath {
         var bytes = bytes(text).map { CChar(bitPattern: $0) }
@@ -88,4 +93,8 @@ public enum PathText {
     private static func isStandIn(_ scalar: Unicode.Scalar) -> Bool {
         scalar.value >= base + 0x80 && scalar.value <= base + 0xFF
     }
+
+    /// Whether `scalar` is the stand-in of a file-name byte that is not UTF-8 (shown as that
+    /// byte, `\xNN`, by ``TerminalText``).
+    public static func standsForByte(_ scalar: Unicode.Scalar) -> Bool { isStandIn(scalar) }
 }

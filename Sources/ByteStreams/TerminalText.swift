@@ -12,6 +12,7 @@
 /// | LF, CR | `\n`, `\r` |
 /// | other C0, DEL, an invalid UTF-8 byte | `\xNN` (two lowercase hex digits) |
 /// | C1 control | `\u{NN}` |
+/// | a ``PathText`` stand-in for a file-name byte that is not UTF-8 | `\xNN` (the byte) |
 /// | `\` | `\\` |
 ///
 /// Every human output path and every error `description` that shows input-derived text uses
@@ -84,7 +85,7 @@ public enum TerminalText {
     public static func mustEscape(_ scalar: Unicode.Scalar) -> Bool {
         let value = scalar.value
         return (value < 0x20 && value != 0x09) || value == 0x7F || (0x80...0x9F).contains(value)
-            || value == 0x5C
+            || value == 0x5C || PathText.standsForByte(scalar)
     }
 
     private static func append(_ scalar: Unicode.Scalar, to out: inout String) {
@@ -97,6 +98,7 @@ public enum TerminalText {
         case 0x0D: out += "\\r"
         case 0x5C: out += "\\\\"
         case 0x80...0x9F: out += "\\u{" + hex(UInt8(scalar.value)) + "}"
+        case _ where PathText.standsForByte(scalar): appendByte(UInt8(truncatingIfNeeded: scalar.value - PathText.base), to: &out)
         default: appendByte(UInt8(scalar.value), to: &out)
         }
     }

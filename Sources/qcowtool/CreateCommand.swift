@@ -69,7 +69,7 @@ struct Create: ParsableCommand {
             if let backingFormat { try line.set("backing_fmt", backingFormat) }
             if let size { try line.setSize(size) }
             line.setWriteOptions(allowUnsafeBackingName: trustChain || allowUnsafeBackingName, overwrite: overwrite, sync: !noSync)
-            let summary = try QCOW2Creator.create(at: FilePath(file), options: line.options)
+            let summary = try QCOW2Creator.create(at: PathText.filePath(file), options: line.options)
             line.noteResolvedSize(summary.virtualSize)
             if !quiet { print(line.formattingLine(file: file)) }
         } catch {

@@ -29,6 +29,13 @@ import Testing
         #expect(TerminalText.escaping([0x9B]) == #"\x9b"#)
     }
 
+    @Test func fileNameBytesKeptByPathTextShowAsBytes() {
+        // A command-line file name with the byte 0xff, as qcowtool holds it.
+        let name = PathText.text([0x61, 0xFF, 0x2E, 0x69, 0x6D, 0x67])
+        #expect(TerminalText.escaping(name) == #"a\xff.img"#)
+        #expect(TerminalText.quoted(name) == #"'a\xff.img'"#)
+    }
+
     @Test func backslashIsDoubledSoEscapesAreUnambiguous() {
         #expect(TerminalText.escaping(Array(#"a\x1b"#.utf8)) == #"a\\x1b"#)
     }

@@ -240,7 +240,7 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: out.file("convert.raw")))
     }
 
-    @Test("a file name with byte 0xff (not UTF-8) is opened by inspect, check, map and convert, as by qemu-img",
+    @Test("a file name with byte 0xff (not UTF-8) is opened by inspect, check, map, convert and create, as by qemu-img, and shown as \\xff",
           .enabled(if: Tool.hasQemu))
     func fileNameWithInvalidUTF8() throws {
         let folder = try TemporaryFolder("argv-bytes")
@@ -259,6 +259,10 @@ import TestSupport
             "\(tool)" convert -O raw "$name" "$(printf 'out\\377.raw')" || exit 5
             qemu-img convert -O raw "$name" qemu.raw || exit 13
             cmp -s "$(printf 'out\\377.raw')" qemu.raw || exit 6
+            "\(tool)" create -f qcow2 "$(printf 'new\\377.qcow2')" 1G >/dev/null || exit 7
+            qemu-img check -q "$(printf 'new\\377.qcow2')" || exit 8
+            "\(tool)" inspect "$(printf 'missing\\377.qcow2')" 2>err.txt; grep -qF 'missing\\xff.qcow2' err.txt || exit 9
+            [ "$(ls | grep -c create-)" = 0 ] || exit 14
             """
         let run = try Oracle.shell(script, currentDirectory: folder.path)
         #expect(run.status == 0, "step \(run.status): \(run.stderr)")

@@ -39,7 +39,7 @@ final class CreateSafeFile {
         let (folderPath, fileName) = try Self.split(path)
         self.folderPath = folderPath
         self.fileName = fileName
-        folder = open(folderPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        folder = PathText.withCString(folderPath) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         guard folder >= 0 else { throw .system(operation: "open folder", path: folderPath, errno: errno) }
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<16 {
@@ -48,7 +48,7 @@ final class CreateSafeFile {
             let displayPath = folderPath == "/" ? "/" + name : folderPath + "/" + name
             let directory = folder
             let (fd, code, ticket) = InterruptCleanup.transaction { registry in
-                let fd = openat(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+                let fd = PathText.withCString(name) { openat(directory, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644) }
                 let code = errno
                 return (fd, code, fd >= 0 ? registry.add(displayPath, kind: .file) : nil)
             }
@@ -118,11 +118,11 @@ final class CreateSafeFile {
         try InterruptCleanup.transaction { (registry) throws(QCOW2CreateError) in
             if overwrite {
                 var st = stat()
-                if fstatat(folder, fileName, &st, AT_SYMLINK_NOFOLLOW) == 0 {
+                if PathText.withCString(fileName, { fstatat(folder, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 {
                     if (st.st_mode & S_IFMT) == S_IFLNK { throw .targetIsSymbolicLink(path: targetPath) }
                     if (st.st_mode & S_IFMT) != S_IFREG { throw .targetNotRegularFile(path: targetPath) }
                 }
-                guard renameat(folder, temporaryName, folder, fileName) == 0 else {
+                guard PathText.withCString(temporaryName, { from in PathText.withCString(fileName) { renameat(folder, from, folder, $0) } }) == 0 else {
                     throw .system(operation: "rename to", path: targetPath, errno: errno)
                 }
             } else {
@@ -141,7 +141,7 @@ final class CreateSafeFile {
 
     private func publishWithoutReplacing(_ temporaryName: String) throws(QCOW2CreateError) {
         if let renameNoReplace = Self.renameat2 {
-            if renameNoReplace(folder, temporaryName, folder, fileName, 1 /* RENAME_NOREPLACE */) == 0 { return }
+            if PathText.withCString(temporaryName, { from in PathText.withCString(fileName) { renameNoReplace(folder, from, folder, $0, 1 /* RENAME_NOREPLACE */) } }) == 0 { return }
             let code = errno
             if code == EEXIST { throw existingTargetError() }
             if code != EINVAL && code != ENOSYS && code != ENOTSUP {
@@ -149,17 +149,17 @@ final class CreateSafeFile {
             }
         }
         // File systems without RENAME_NOREPLACE: a hard link fails on any existing name.
-        guard linkat(folder, temporaryName, folder, fileName, 0) == 0 else {
+        guard PathText.withCString(temporaryName, { from in PathText.withCString(fileName) { linkat(folder, from, folder, $0, 0) } }) == 0 else {
             let code = errno
             if code == EEXIST { throw existingTargetError() }
             throw .system(operation: "link to", path: targetPath, errno: code)
         }
-        _ = unlinkat(folder, temporaryName, 0)
+        _ = PathText.withCString(temporaryName) { unlinkat(folder, $0, 0) }
     }
 
     private func existingTargetError() -> QCOW2CreateError {
         var st = stat()
-        if fstatat(folder, fileName, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFLNK {
+        if PathText.withCString(fileName, { fstatat(folder, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0, (st.st_mode & S_IFMT) == S_IFLNK {
             return .targetIsSymbolicLink(path: targetPath)
         }
         return .targetExists(path: targetPath)
@@ -168,7 +168,7 @@ final class CreateSafeFile {
     /// Removes the temporary file (if still there) and closes everything.
     func discard() {
         InterruptCleanup.transaction { registry in
-            if let temporaryName, folder >= 0 { _ = unlinkat(folder, temporaryName, 0) }
+            if let temporaryName, folder >= 0 { _ = PathText.withCString(temporaryName) { unlinkat(folder, $0, 0) } }
             if let cleanupTicket { registry.remove(cleanupTicket) }
         }
         cleanupTicket = nil

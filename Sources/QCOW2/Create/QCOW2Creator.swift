@@ -1,3 +1,4 @@
+import ByteStreams
 import SystemPackage
 
 /// Creates qcow2 images the way `qemu-img create -f qcow2` 7.2 does, byte for byte where it
@@ -32,7 +33,8 @@ public enum QCOW2Creator {
     /// error the temporary file is removed and the target is untouched.
     @discardableResult
     public static func create(at path: FilePath, options: QCOW2CreateOptions) throws(QCOW2CreateError) -> Summary {
-        let target = path.string
+        // Byte for byte: a name that is not valid UTF-8 keeps its bytes (see ``PathText``).
+        let target = PathText.text(path)
         let partial = try validate(options)
         let file = try CreateSafeFile(targetPath: target)
         defer { file.discard() }
