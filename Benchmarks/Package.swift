@@ -10,8 +10,9 @@ let package = Package(
         // A path dependency is known by its folder's name (main, wt-bench, ...): name it once here.
         .package(name: "swift-vmimage", path: ".."),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
-        // traits: [] turns off the malloc/runtime interposers, which are not available here.
-        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.0", traits: []),
+        // The malloc interposer counts every allocation, so each row reports allocations and
+        // peak resident memory next to time (swift-tools-version 6.1 is needed for traits).
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
         // What the benchmarks share: scratch folders, /usr data, sparse disks, the size profiles.
@@ -27,7 +28,7 @@ let package = Package(
             name: "ImageBenchmarks",
             dependencies: [
                 "BenchFixtures",
-                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "QCOW2", package: "swift-vmimage"),
                 .product(name: "VMImage", package: "swift-vmimage"),
                 .product(name: "Tar", package: "swift-vmimage"),
@@ -36,7 +37,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Benchmarks/ImageBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         // Measures the Tar module on real files: `swift run -c release TarBenchmark` here.
         .executableTarget(

@@ -35,11 +35,11 @@ nonisolated(unsafe) var zstdData: [UInt8] = []
 let benchmarks: @Sendable () -> Void = {
     let profile = Profile.current
     let perCall = Benchmark.Configuration(
-        metrics: [.wallClock, .throughput],
+        metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident],
         timeUnits: .microseconds, warmupIterations: 10,
         maxDuration: profile.maxDuration, maxIterations: profile.callIterations)
     let stream = Benchmark.Configuration(
-        metrics: [.wallClock, .cpuTotal, .peakMemoryResident, megabytesPerSecond],
+        metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident, megabytesPerSecond],
         warmupIterations: 1, maxDuration: profile.maxDuration, maxIterations: profile.throughputIterations)
     let teardown: Benchmark.BenchmarkTeardownHook = {
         scratch?.remove()
