@@ -16,15 +16,15 @@ public struct Audit: Sendable, Hashable {
 
     /// One finding.
     public struct Finding: Sendable, Hashable, CustomStringConvertible {
-        /// Stable identifier, e.g. `backing-absolute-path`.
-        public var code: String
+        /// Stable identifier, e.g. ``Code/backingAbsolutePath`` (printed `backing-absolute-path`).
+        public var code: Code
         /// Error or warning.
         public var severity: Severity
         /// One sentence naming the field, value or region concerned.
         public var message: String
 
         /// Creates a finding.
-        public init(code: String, severity: Severity, message: String) {
+        public init(code: Code, severity: Severity, message: String) {
             self.code = code
             self.severity = severity
             self.message = message
@@ -47,18 +47,18 @@ public struct Audit: Sendable, Hashable {
     /// The warning findings.
     public var warnings: [Finding] { findings.filter { $0.severity == .warning } }
     /// Whether a finding with `code` is present.
-    public func contains(_ code: String) -> Bool { findings.contains { $0.code == code } }
+    public func contains(_ code: Code) -> Bool { findings.contains { $0.code == code } }
 
     /// The audit of a file qemu refuses to open: one error naming qemu's reason.
     public init(refusal: QCOW2HeaderError) {
         findings = [Finding(code: refusal.code, severity: .error, message: refusal.description)]
     }
 
-    mutating func error(_ code: String, _ message: String) {
+    mutating func error(_ code: Code, _ message: String) {
         findings.append(Finding(code: code, severity: .error, message: message))
     }
 
-    mutating func warning(_ code: String, _ message: String) {
+    mutating func warning(_ code: Code, _ message: String) {
         findings.append(Finding(code: code, severity: .warning, message: message))
     }
 
@@ -67,7 +67,7 @@ public struct Audit: Sendable, Hashable {
         .orderedObject([
             ("safe", .bool(isSafe)),
             ("findings", .array(findings.map {
-                .orderedObject([("code", .string($0.code)), ("severity", .string($0.severity.rawValue)), ("message", .string($0.message))])
+                .orderedObject([("code", .string($0.code.rawValue)), ("severity", .string($0.severity.rawValue)), ("message", .string($0.message))])
             })),
         ])
     }
@@ -75,35 +75,35 @@ public struct Audit: Sendable, Hashable {
 
 extension QCOW2HeaderError {
     /// The stable audit code for this refusal.
-    public var code: String {
+    public var code: Audit.Code {
         switch self {
-        case .insufficientInput: return "truncated-input"
-        case .badMagic: return "not-qcow2"
-        case .unsupportedVersion: return "unsupported-version"
-        case .unsupportedClusterBits: return "cluster-bits-out-of-range"
-        case .headerTooShort, .headerExceedsCluster: return "header-length-invalid"
-        case .backingFileOffsetInvalid: return "backing-offset-invalid"
-        case .unknownCompressionType, .compressionBitWithZlib, .compressionTypeWithoutBit: return "compression-type-invalid"
-        case .unsupportedFeatures: return "unknown-incompatible-features"
-        case .unsupportedSubclusterSize: return "subcluster-size-invalid"
-        case .refcountOrderTooLarge: return "refcount-order-too-large"
-        case .unsupportedEncryptionMethod: return "encryption-method-invalid"
-        case .noRefcountTable: return "no-refcount-table"
-        case .tableTooLarge: return "table-too-large"
-        case .tableOffsetInvalid: return "table-offset-invalid"
-        case .unreadable: return "table-unreadable"
-        case .imageTooBig: return "image-too-big"
-        case .l1TableTooSmall: return "l1-table-too-small"
-        case .extensionTooLarge: return "extension-out-of-bounds"
-        case .backingFormatTooLong: return "backing-format-too-long"
-        case .cryptoHeaderWithoutLUKS, .cryptoHeaderSize, .cryptoHeaderOffsetUnaligned: return "encryption-header-invalid"
+        case .insufficientInput: return .truncatedInput
+        case .badMagic: return .notQCOW2
+        case .unsupportedVersion: return .unsupportedVersion
+        case .unsupportedClusterBits: return .clusterBitsOutOfRange
+        case .headerTooShort, .headerExceedsCluster: return .headerLengthInvalid
+        case .backingFileOffsetInvalid: return .backingOffsetInvalid
+        case .unknownCompressionType, .compressionBitWithZlib, .compressionTypeWithoutBit: return .compressionTypeInvalid
+        case .unsupportedFeatures: return .unknownIncompatibleFeatures
+        case .unsupportedSubclusterSize: return .subclusterSizeInvalid
+        case .refcountOrderTooLarge: return .refcountOrderTooLarge
+        case .unsupportedEncryptionMethod: return .encryptionMethodInvalid
+        case .noRefcountTable: return .noRefcountTable
+        case .tableTooLarge: return .tableTooLarge
+        case .tableOffsetInvalid: return .tableOffsetInvalid
+        case .unreadable: return .tableUnreadable
+        case .imageTooBig: return .imageTooBig
+        case .l1TableTooSmall: return .l1TableTooSmall
+        case .extensionTooLarge: return .extensionOutOfBounds
+        case .backingFormatTooLong: return .backingFormatTooLong
+        case .cryptoHeaderWithoutLUKS, .cryptoHeaderSize, .cryptoHeaderOffsetUnaligned: return .encryptionHeaderInvalid
         case .bitmapsExtensionSize, .bitmapsReservedNotZero, .tooManyBitmaps, .zeroBitmaps,
              .bitmapDirectoryOffsetInvalid, .bitmapDirectoryTooLarge:
-            return "bitmaps-extension-invalid"
-        case .backingFileNameTooLong: return "backing-name-out-of-bounds"
-        case .snapshotExtraDataTooLarge, .snapshotTableTooLarge: return "snapshot-table-invalid"
-        case .bitmapDirectoryEntryInvalid: return "bitmap-directory-invalid"
-        case .luksHeaderInvalid: return "luks-header-invalid"
+            return .bitmapsExtensionInvalid
+        case .backingFileNameTooLong: return .backingNameOutOfBounds
+        case .snapshotExtraDataTooLarge, .snapshotTableTooLarge: return .snapshotTableInvalid
+        case .bitmapDirectoryEntryInvalid: return .bitmapDirectoryInvalid
+        case .luksHeaderInvalid: return .luksHeaderInvalid
         }
     }
 }

@@ -14,7 +14,7 @@ extension Audit {
             do { return try body() } catch let error as QCOW2HeaderError {
                 refusals.append(Finding(code: error.code, severity: .error, message: error.description))
             } catch {
-                refusals.append(Finding(code: "read-error", severity: .error, message: "\(error)"))
+                refusals.append(Finding(code: .readError, severity: .error, message: "\(error)"))
             }
             return nil
         }
@@ -36,60 +36,35 @@ extension Audit {
     /// is referenced, the image ends with the file's last cluster. Only otherwise is the
     /// refcount table scanned for the last referenced cluster.
     static func imageEnd(of image: QCOW2Image) throws -> UInt64? {
-        let h = image.header
-        let cluster = UInt64(h.clusterSize)
+        let cluster = UInt64(image.header.clusterSize)
         guard image.fileSize > 0 else { return 0 }
         let lastCluster = (image.fileSize - 1) / cluster
-        if let count = try refcount(ofCluster: lastCluster, in: image), count != 0 {
+        var table = RefcountTable(image: image, rule: .insideFile)
+        if let count = try table.refcount(ofCluster: lastCluster), count != 0 {
             return (lastCluster + 1) * cluster
         }
-        return try scanImageEnd(of: image)
+        return try scanImageEnd(of: table)
     }
 
-    /// The refcount of cluster `index`, read with two small `pread`s; `nil` when the
-    /// refcount block it needs is not a cluster inside the file.
-    static func refcount(ofCluster index: UInt64, in image: QCOW2Image) throws -> UInt64? {
-        let h = image.header
-        let cluster = UInt64(h.clusterSize)
-        let bits = UInt64(h.refcountBits)
-        let entriesPerBlock = cluster * 8 / bits
-        let blockIndex = index / entriesPerBlock
-        guard blockIndex < UInt64(h.refcountTableClusters) * cluster / 8 else { return 0 }
-        let tableEntry = h.refcountTableOffset + blockIndex * 8  // table ≤ 8 MiB, offset checked by the header parser
-        let blockOffset = BigEndianBytes(try image.read(at: tableEntry, count: 8)).u64(0) & ~UInt64(0x1FF)
-        if blockOffset == 0 { return 0 }
-        guard blockOffset % cluster == 0, blockOffset < image.fileSize, cluster <= image.fileSize - blockOffset else { return nil }
-        let bitPosition = (index % entriesPerBlock) * bits
-        let width = Int(max(1, bits / 8))
-        let raw = BigEndianBytes(try image.read(at: blockOffset + bitPosition / 8, count: width))
-        if bits >= 8 {
-            var value: UInt64 = 0
-            for i in 0..<width { value = value << 8 | UInt64(raw.u8(i)) }
-            return value
-        }
-        return UInt64(raw.u8(0) >> UInt8(bitPosition % 8)) & ((1 << bits) - 1)
-    }
-
-    /// The slow path of ``imageEnd(of:)``: the last non-zero refcount in the table.
-    static func scanImageEnd(of image: QCOW2Image) throws -> UInt64? {
-        let h = image.header
-        let cluster = UInt64(h.clusterSize)
-        let tableBytes = UInt64(h.refcountTableClusters) * cluster  // ≤ 8 MiB (header check)
-        guard h.refcountTableOffset < image.fileSize, tableBytes <= image.fileSize - h.refcountTableOffset else { return nil }
-        let tableBytes8 = try image.read(at: h.refcountTableOffset, count: Int(tableBytes))
-        let table = BigEndianBytes(tableBytes8)
-        let entriesPerBlock = (cluster * 8) >> UInt64(h.refcountOrder)
-        var scanEnd = tableBytes8.count
+    /// The slow path of ``imageEnd(of:)``: the last non-zero refcount in the table (at most
+    /// 16 refcount blocks read, from the last one named).
+    static func scanImageEnd(of table: RefcountTable) throws -> UInt64? {
+        let cluster = UInt64(table.clusterSize)
+        // ≤ 8 MiB (header check).
+        guard table.isInsideFile else { return nil }
+        let tableBytes = try table.file.read(count: Int(table.byteCount), at: table.offset)
+        let entries = BigEndianBytes(tableBytes)
+        let entriesPerBlock = UInt64(1) << UInt64(table.entriesPerBlockBits)
+        var scanEnd = tableBytes.count
         var blocksTried = 0
-        while blocksTried < 16, let lastByte = ZeroScan.lastNonZeroByte(tableBytes8, before: scanEnd) {
+        while blocksTried < 16, let lastByte = ZeroScan.lastNonZeroByte(tableBytes, before: scanEnd) {
             let index = lastByte / 8
             scanEnd = index * 8
-            let blockOffset = table.u64(index * 8) & ~UInt64(0x1FF)
+            let blockOffset = RefcountTable.blockOffset(entries.u64(index * 8))
             if blockOffset == 0 { continue }
             blocksTried += 1
-            guard blockOffset % cluster == 0, blockOffset < image.fileSize, cluster <= image.fileSize - blockOffset else { return nil }
-            let block = try image.read(at: blockOffset, count: Int(cluster))
-            guard let last = lastNonZeroEntry(block, refcountOrder: Int(h.refcountOrder)) else { continue }
+            guard table.mayRead(block: blockOffset) else { return nil }
+            guard let last = table.width.lastNonZeroEntry(in: try table.block(at: blockOffset)) else { continue }
             let (clusters, o1) = UInt64(index).multipliedReportingOverflow(by: entriesPerBlock)
             let (total, o2) = clusters.addingReportingOverflow(UInt64(last) + 1)
             let (end, o3) = total.multipliedReportingOverflow(by: cluster)
@@ -98,38 +73,34 @@ extension Audit {
         return nil
     }
 
-    /// Index of the last non-zero refcount in a block of `2^refcountOrder`-bit entries
-    /// (sub-byte entries are packed from the least significant bit, as qemu packs them).
-    static func lastNonZeroEntry(_ block: [UInt8], refcountOrder: Int) -> Int? {
-        guard let byteIndex = ZeroScan.lastNonZeroByte(block) else { return nil }
-        let bits = 1 << refcountOrder
-        if bits >= 8 { return byteIndex / (bits / 8) }
-        let byte = block[byteIndex]
-        let highestBit = 7 - byte.leadingZeroBitCount
-        return byteIndex * (8 / bits) + highestBit / bits
-    }
-
     /// Whether an active L2 table maps a compressed cluster; `nil` when more than `limit`
     /// L2 tables would have to be read, or the L1 table is not inside the file.
     static func hasCompressedClusters(_ image: QCOW2Image, limit: Int) throws -> Bool? {
         let h = image.header
         guard h.l1Size > 0 else { return false }
-        let l1Bytes = UInt64(h.l1Size) * 8  // ≤ 32 MiB (header check)
-        guard h.l1TableOffset < image.fileSize, l1Bytes <= image.fileSize - h.l1TableOffset else { return nil }
-        let l1 = BigEndianBytes(try image.read(at: h.l1TableOffset, count: Int(l1Bytes)))
+        let l1 = try L1Table(file: image.file, offset: h.l1TableOffset, count: Int(h.l1Size))
+        guard l1.isInsideFile else { return nil }
         let cluster = UInt64(h.clusterSize)
-        let entrySize = h.hasExtendedL2 ? 16 : 8
+        let entrySize = QCOW2Format.l2EntrySize(extended: h.hasExtendedL2)
         var scanned = 0
-        for i in 0..<Int(h.l1Size) {
-            let l2Offset = l1.u64(i * 8) & 0x00FF_FFFF_FFFF_FE00
-            guard l2Offset != 0, l2Offset % cluster == 0, l2Offset < image.fileSize, cluster <= image.fileSize - l2Offset else { continue }
+        var answer: Bool? = false
+        try l1.visit { _, entry in
+            let l2Offset = entry.l2Offset
+            guard l2Offset != 0, l2Offset % cluster == 0, l2Offset < image.fileSize, cluster <= image.fileSize - l2Offset else { return true }
             scanned += 1
             // At most `limit` tables and at most 64 MiB of them, whatever the cluster size.
-            if scanned > limit || UInt64(scanned) * cluster > 64 << 20 { return nil }
+            if scanned > limit || UInt64(scanned) * cluster > 64 << 20 {
+                answer = nil
+                return false
+            }
             let l2 = try image.read(at: l2Offset, count: Int(cluster))
-            if Self.mapsCompressedCluster(l2, entrySize: entrySize) { return true }
+            if Self.mapsCompressedCluster(l2, entrySize: entrySize) {
+                answer = true
+                return false
+            }
+            return true
         }
-        return false
+        return answer
     }
 
     /// Whether any entry of an L2 table (big-endian entries of `entrySize` bytes, 8 or 16;

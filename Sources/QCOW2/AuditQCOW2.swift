@@ -25,7 +25,7 @@ extension Audit {
 
     /// Backing formats a qcow2 image may name: image formats only, never a protocol or a
     /// driver that exposes host files (`vvfat`, `file`, `nbd`, …).
-    public static let safeBackingFormats: Set<String> = ["raw", "qcow2", "qcow", "qed", "vmdk", "vdi", "vhdx", "vpc"]
+    static let safeBackingFormats: Set<String> = ["raw", "qcow2", "qcow", "qed", "vmdk", "vdi", "vhdx", "vpc"]
 
     /// Audits a parsed qcow2 header plus whatever `facts` hold (a pure function).
     public init(header: QCOW2Header, fileSize: UInt64, facts: QCOW2Facts = QCOW2Facts()) {
@@ -35,37 +35,37 @@ extension Audit {
         auditExtensions(header)
         auditRegions(header, fileSize: fileSize, facts: facts)
         if header.snapshotCount > 0 {
-            warning("internal-snapshots", "the image holds \(header.snapshotCount) internal snapshot(s), whose data stays in the file")
+            warning(.internalSnapshots, "the image holds \(header.snapshotCount) internal snapshot(s), whose data stays in the file")
         }
         if let compressed = facts.hasCompressedClusters, compressed {
-            warning("compressed-clusters", "the image holds compressed clusters (\(header.compressionType.name))")
+            warning(.compressedClusters, "the image holds compressed clusters (\(header.compressionType.name))")
         }
         if let end = facts.imageEnd, fileSize > end {
-            warning("trailing-garbage", "the file is \(fileSize) bytes but its last allocated cluster ends at \(end): \(fileSize - end) bytes follow")
+            warning(.trailingGarbage, "the file is \(fileSize) bytes but its last allocated cluster ends at \(end): \(fileSize - end) bytes follow")
         }
     }
 
     private mutating func auditNames(_ header: QCOW2Header) {
         if let name = header.backingFileNameBytes, !name.untilNUL.isEmpty {
             if let problem = BackingNameProblem.check(name) {
-                error(Self.code(prefix: "backing", problem), "backing file name \(Self.show(name)): \(problem)")
+                error(.name(problem, dataFile: false), "backing file name \(Self.show(name)): \(problem)")
             }
             if header.backingFileOffset < UInt64(header.extensionsEnd) {
-                error("backing-name-overlaps-header", "backing_file_offset \(header.backingFileOffset) lies inside the header and its extensions (which end at \(header.extensionsEnd))")
+                error(.backingNameOverlapsHeader, "backing_file_offset \(header.backingFileOffset) lies inside the header and its extensions (which end at \(header.extensionsEnd))")
             }
             if let format = header.backingFormat, !format.isEmpty {
                 if !Self.safeBackingFormats.contains(format) {
-                    error("backing-format-unsafe", "backing format \(TerminalText.quoted(format)) is not an image format this tool allows (\(Self.safeBackingFormats.sorted().joined(separator: ", ")))")
+                    error(.backingFormatUnsafe, "backing format \(TerminalText.quoted(format)) is not an image format this tool allows (\(Self.safeBackingFormats.sorted().joined(separator: ", ")))")
                 }
             } else {
-                error("backing-without-format", "backing file \(Self.show(name)) has no backing format, so qemu would probe it (a raw backing file could then pose as qcow2)")
+                error(.backingWithoutFormat, "backing file \(Self.show(name)) has no backing format, so qemu would probe it (a raw backing file could then pose as qcow2)")
             }
         }
         if header.hasExternalDataFile || header.dataFileNameBytes != nil {
             let name = header.dataFileNameBytes.map(Self.show) ?? "(no name)"
-            error("external-data-file", "guest data lives in an external data file \(name) (incompatible bit 2: \(header.hasExternalDataFile))")
+            error(.externalDataFile, "guest data lives in an external data file \(name) (incompatible bit 2: \(header.hasExternalDataFile))")
             if let bytes = header.dataFileNameBytes, let problem = BackingNameProblem.check(bytes) {
-                error(Self.code(prefix: "data-file", problem), "data file name \(Self.show(bytes)): \(problem)")
+                error(.name(problem, dataFile: true), "data file name \(Self.show(bytes)): \(problem)")
             }
         }
     }
@@ -73,47 +73,51 @@ extension Audit {
     private mutating func auditFeatures(_ header: QCOW2Header) {
         if header.cryptMethod != 0 {
             let method = QCOW2EncryptionMethod(rawValue: header.cryptMethod)?.name ?? String(header.cryptMethod)
-            error("encrypted", "the image is encrypted (crypt_method \(header.cryptMethod), \(method)); it cannot be read without a key")
+            error(.encrypted, "the image is encrypted (crypt_method \(header.cryptMethod), \(method)); it cannot be read without a key")
         }
         if header.isDirty {
-            error("dirty", "incompatible bit 0 (dirty) is set: refcounts may be stale, the image was not closed cleanly")
+            error(.dirty, "incompatible bit 0 (dirty) is set: refcounts may be stale, the image was not closed cleanly")
         }
         if header.isCorrupt {
-            error("corrupt", "incompatible bit 1 (corrupt) is set: qemu found its metadata corrupt")
+            error(.corrupt, "incompatible bit 1 (corrupt) is set: qemu found its metadata corrupt")
         }
         let names = header.featureNames
         if !header.compatibleFeatures.unknown.isEmpty {
             let list = names.names(of: .compatible, mask: header.compatibleFeatures.unknown.rawValue).map(TerminalText.escaping).joined(separator: ", ")
-            warning("unknown-compatible-features", "compatible_features has bits unknown to qemu 7.2: \(list)")
+            warning(.unknownCompatibleFeatures, "compatible_features has bits unknown to qemu 7.2: \(list)")
         }
         if !header.autoclearFeatures.unknown.isEmpty {
             let list = names.names(of: .autoclear, mask: header.autoclearFeatures.unknown.rawValue).map(TerminalText.escaping).joined(separator: ", ")
-            warning("unknown-autoclear-features", "autoclear_features has bits unknown to qemu 7.2: \(list)")
+            warning(.unknownAutoclearFeatures, "autoclear_features has bits unknown to qemu 7.2: \(list)")
         }
     }
 
     private mutating func auditExtensions(_ header: QCOW2Header) {
         if header.additionalHeaderBytes.contains(where: { $0 != 0 }) {
-            warning("unknown-header-fields", "header bytes 105..<\(header.headerLength) hold non-zero values in fields unknown to qemu 7.2")
+            warning(.unknownHeaderFields, "header bytes 105..<\(header.headerLength) hold non-zero values in fields unknown to qemu 7.2")
         }
         var seen: Set<UInt32> = []
         for ext in header.extensions {
             if !ext.isKnown {
-                warning("unknown-header-extension", "header extension type 0x\(String(ext.type, radix: 16)) at byte \(ext.offset) (\(ext.data.count) bytes) is unknown to qemu 7.2")
+                warning(.unknownHeaderExtension, "header extension type 0x\(String(ext.type, radix: 16)) at byte \(ext.offset) (\(ext.data.count) bytes) is unknown to qemu 7.2")
             } else if !seen.insert(ext.type).inserted {
-                error("duplicate-header-extension", "the \(ext.name) extension appears more than once (again at byte \(ext.offset)); tools disagree on which one counts")
+                error(.duplicateHeaderExtension, "the \(ext.name) extension appears more than once (again at byte \(ext.offset)); tools disagree on which one counts")
             }
         }
         if header.bitmapsExtension != nil {
             let note = header.hasBitmaps ? "" : " (autoclear bit 0 is clear, so qemu treats them as inconsistent)"
-            warning("bitmaps", "the image holds \(header.bitmapsExtension?.bitmapCount ?? 0) persistent dirty bitmap(s)\(note)")
+            warning(.bitmaps, "the image holds \(header.bitmapsExtension?.bitmapCount ?? 0) persistent dirty bitmap(s)\(note)")
         }
     }
 
     /// A metadata region: a table or header area the image points at.
     struct Region {
+        /// Which table or area (its `-outside-file` code: ``Code/outsideFile(_:)``).
+        enum Kind {
+            case header, l1Table, refcountTable, snapshotTable, snapshotL1Table, bitmapDirectory, bitmapTable, encryptionHeader
+        }
         var name: String
-        var code: String
+        var kind: Kind
         var offset: UInt64
         var length: UInt64
     }
@@ -123,56 +127,56 @@ extension Audit {
         // The header area itself: qemu reads bytes past the end of a short file as zeros, so
         // a truncated file can still "have" a header, extensions or a backing name.
         if UInt64(header.headerLength) > fileSize {
-            error("header-outside-file", "header_length \(header.headerLength) reaches past the end of the \(fileSize)-byte file")
+            error(.headerOutsideFile, "header_length \(header.headerLength) reaches past the end of the \(fileSize)-byte file")
         }
         for ext in header.extensions where UInt64(ext.end) > fileSize {
-            error("header-extension-outside-file", "the \(ext.name) extension at byte \(ext.offset) ends at \(ext.end), past the end of the \(fileSize)-byte file")
+            error(.headerExtensionOutsideFile, "the \(ext.name) extension at byte \(ext.offset) ends at \(ext.end), past the end of the \(fileSize)-byte file")
         }
         if let name = header.backingFileNameBytes, !name.isEmpty, header.backingFileOffset + UInt64(name.count) > fileSize {
-            error("backing-name-outside-file", "the backing file name at \(header.backingFileOffset) (\(name.count) bytes) ends past the end of the \(fileSize)-byte file")
+            error(.backingNameOutsideFile, "the backing file name at \(header.backingFileOffset) (\(name.count) bytes) ends past the end of the \(fileSize)-byte file")
         }
-        var regions = [Region(name: "header cluster", code: "header", offset: 0, length: cluster)]
-        regions.append(Region(name: "active L1 table", code: "l1-table", offset: header.l1TableOffset, length: UInt64(header.l1Size) * 8))
-        regions.append(Region(name: "refcount table", code: "refcount-table", offset: header.refcountTableOffset,
+        var regions = [Region(name: "header cluster", kind: .header, offset: 0, length: cluster)]
+        regions.append(Region(name: "active L1 table", kind: .l1Table, offset: header.l1TableOffset, length: UInt64(header.l1Size) * 8))
+        regions.append(Region(name: "refcount table", kind: .refcountTable, offset: header.refcountTableOffset,
                               length: UInt64(header.refcountTableClusters) * cluster))
         if let table = facts.snapshots {
-            regions.append(Region(name: "snapshot table", code: "snapshot-table", offset: table.offset, length: table.length))
+            regions.append(Region(name: "snapshot table", kind: .snapshotTable, offset: table.offset, length: table.length))
             for (i, snapshot) in table.snapshots.enumerated() {
                 let bytes = UInt64(snapshot.l1Size) * 8
-                if bytes > QCOW2Header.maximumL1Bytes {
-                    error("snapshot-l1-table-too-large", "snapshot \(i) (\(TerminalText.quoted(snapshot.name))) has an L1 table of \(snapshot.l1Size) entries, above qemu's 32 MiB cap")
+                if bytes > QCOW2Format.maximumL1Bytes {
+                    error(.snapshotL1TableTooLarge, "snapshot \(i) (\(TerminalText.quoted(snapshot.name))) has an L1 table of \(snapshot.l1Size) entries, above qemu's 32 MiB cap")
                     continue
                 }
                 if snapshot.l1TableOffset % cluster != 0 {
-                    error("snapshot-l1-table-unaligned", "snapshot \(i) (\(TerminalText.quoted(snapshot.name))) L1 table offset \(snapshot.l1TableOffset) is not cluster aligned")
+                    error(.snapshotL1TableUnaligned, "snapshot \(i) (\(TerminalText.quoted(snapshot.name))) L1 table offset \(snapshot.l1TableOffset) is not cluster aligned")
                 }
-                regions.append(Region(name: "L1 table of snapshot \(i)", code: "snapshot-l1-table", offset: snapshot.l1TableOffset, length: bytes))
+                regions.append(Region(name: "L1 table of snapshot \(i)", kind: .snapshotL1Table, offset: snapshot.l1TableOffset, length: bytes))
             }
         } else if header.snapshotCount > 0 {
-            regions.append(Region(name: "snapshot table", code: "snapshot-table", offset: header.snapshotsOffset, length: UInt64(header.snapshotCount) * 40))
+            regions.append(Region(name: "snapshot table", kind: .snapshotTable, offset: header.snapshotsOffset, length: UInt64(header.snapshotCount) * 40))
         }
         if header.hasBitmaps, let ext = header.bitmapsExtension {
-            regions.append(Region(name: "bitmap directory", code: "bitmap-directory", offset: ext.directoryOffset, length: ext.directorySize))
+            regions.append(Region(name: "bitmap directory", kind: .bitmapDirectory, offset: ext.directoryOffset, length: ext.directorySize))
             for bitmap in facts.bitmaps?.bitmaps ?? [] {
-                regions.append(Region(name: "table of bitmap \(TerminalText.quoted(bitmap.name))", code: "bitmap-table", offset: bitmap.tableOffset, length: UInt64(bitmap.tableSize) * 8))
+                regions.append(Region(name: "table of bitmap \(TerminalText.quoted(bitmap.name))", kind: .bitmapTable, offset: bitmap.tableOffset, length: UInt64(bitmap.tableSize) * 8))
             }
         }
         if let pointer = header.encryptionHeaderPointer {
-            regions.append(Region(name: "LUKS header", code: "encryption-header", offset: pointer.offset, length: pointer.length))
+            regions.append(Region(name: "LUKS header", kind: .encryptionHeader, offset: pointer.offset, length: pointer.length))
         }
 
         var placed: [Region] = []
         var outside = 0
         for region in regions where region.length > 0 {
             let (end, overflow) = region.offset.addingReportingOverflow(region.length)
-            if overflow || end > QCOW2Header.hostOffsetLimit {
-                error("host-offset-out-of-range", "\(region.name) at \(region.offset) (\(region.length) bytes) reaches past 2^56, beyond any valid host offset")
+            if overflow || end > QCOW2Format.hostOffsetLimit {
+                error(.hostOffsetOutOfRange, "\(region.name) at \(region.offset) (\(region.length) bytes) reaches past 2^56, beyond any valid host offset")
                 continue
             }
             if end > fileSize {
                 outside += 1
                 if outside <= 16 {
-                    error("\(region.code)-outside-file", "\(region.name) at \(region.offset) (\(region.length) bytes) ends at \(end), past the end of the \(fileSize)-byte file")
+                    error(.outsideFile(region.kind), "\(region.name) at \(region.offset) (\(region.length) bytes) ends at \(end), past the end of the \(fileSize)-byte file")
                 }
             }
             placed.append(region)
@@ -185,24 +189,10 @@ extension Audit {
             if let previous = furthest, region.offset < previous.offset + previous.length {
                 reported += 1
                 if reported <= 16 {
-                    error("metadata-overlap", "\(region.name) at \(region.offset) overlaps the \(previous.name) at \(previous.offset) (\(previous.length) bytes)")
+                    error(.metadataOverlap, "\(region.name) at \(region.offset) overlaps the \(previous.name) at \(previous.offset) (\(previous.length) bytes)")
                 }
             }
             if furthest.map({ region.offset + region.length > $0.offset + $0.length }) ?? true { furthest = region }
-        }
-    }
-
-    /// `backing-absolute-path`, `data-file-protocol`, …
-    static func code(prefix: String, _ problem: BackingNameProblem) -> String {
-        switch problem {
-        case .empty: return "\(prefix)-name-empty"
-        case .tooLong: return "\(prefix)-name-too-long"
-        case .absolutePath: return "\(prefix)-absolute-path"
-        case .containsSlash: return "\(prefix)-contains-slash"
-        case .parentReference: return "\(prefix)-parent-reference"
-        case let .protocolName(name) where name.lowercased() == "json": return "\(prefix)-json-pseudo-name"
-        case .protocolName: return "\(prefix)-protocol"
-        case .invalidCharacters: return "\(prefix)-invalid-characters"
         }
     }
 

@@ -12,7 +12,7 @@ extension Audit {
         findings = []
         guard fileSize > 0, let format = ForeignFormat.detect(bytes, fileName: fileName) else { return }
         let what = format == .dmg ? "its name ends in .dmg" : "it starts with a \(format.rawValue) header"
-        error("format-confusion", "the raw file is not probed as raw: \(what), so qemu-img without -f would open it as \(format.rawValue)")
+        error(.formatConfusion, "the raw file is not probed as raw: \(what), so qemu-img without -f would open it as \(format.rawValue)")
         if format == .qcow2 {
             let b = BigEndianBytes(bytes)
             let offset = b.u64(8)
@@ -20,7 +20,7 @@ extension Audit {
             if offset != 0, size > 0 {
                 let name = offset < UInt64(bytes.count) ? b.slice(Int(offset), count: size) : []
                 let shown = name.isEmpty ? "beyond the bytes read" : Self.show(name)
-                error("raw-backing-file", "the qcow2 header inside the raw file names a backing file (\(shown) at offset \(offset))")
+                error(.rawBackingFile, "the qcow2 header inside the raw file names a backing file (\(shown) at offset \(offset))")
             }
         }
     }

@@ -4,10 +4,13 @@ import Glibc
 import Darwin
 #endif
 
-/// Big-endian reads from the start of a file held in memory, with qemu's semantics for the
-/// bytes past the end: they read as zeros (qemu's block layer zero-fills reads past EOF).
+/// The module's one big-endian reader: loads from bytes held in memory (a header, an L1
+/// or L2 table, a refcount block), with qemu's semantics for the bytes past the end: they
+/// read as zeros (qemu's block layer zero-fills reads past EOF).
 ///
-/// Every read is bounds-checked; nothing here traps on any offset.
+/// Every read is bounds-checked and nothing here traps on any offset; a load wholly inside
+/// the bytes is one unaligned load (the hot path of table walks), one that crosses the end
+/// is assembled byte by byte.
 struct BigEndianBytes {
     let bytes: [UInt8]
     /// Bytes past this many read as zeros even when the array holds more (a view of a
@@ -25,21 +28,22 @@ struct BigEndianBytes {
     }
 
     /// The big-endian 16-bit value at `offset`.
-    func u16(_ offset: Int) -> UInt16 {
-        UInt16(u8(offset)) << 8 | UInt16(u8(offset &+ 1))
-    }
+    func u16(_ offset: Int) -> UInt16 { load(offset, as: UInt16.self) }
 
     /// The big-endian 32-bit value at `offset`.
-    func u32(_ offset: Int) -> UInt32 {
-        var value: UInt32 = 0
-        for i in 0..<4 { value = value << 8 | UInt32(u8(offset &+ i)) }
-        return value
-    }
+    func u32(_ offset: Int) -> UInt32 { load(offset, as: UInt32.self) }
 
     /// The big-endian 64-bit value at `offset`.
-    func u64(_ offset: Int) -> UInt64 {
-        var value: UInt64 = 0
-        for i in 0..<8 { value = value << 8 | UInt64(u8(offset &+ i)) }
+    func u64(_ offset: Int) -> UInt64 { load(offset, as: UInt64.self) }
+
+    @inline(__always)
+    private func load<T: FixedWidthInteger>(_ offset: Int, as type: T.Type) -> T {
+        let size = MemoryLayout<T>.size
+        if offset >= 0, offset <= count &- size {
+            return T(bigEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) })
+        }
+        var value: T = 0
+        for i in 0..<size { value = value << 8 | T(u8(offset &+ i)) }
         return value
     }
 

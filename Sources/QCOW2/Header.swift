@@ -7,29 +7,8 @@
 /// matches qemu's. Checks qemu does not make (tables inside the file, overlaps, unsafe
 /// names) are the ``Audit``'s job.
 public struct QCOW2Header: Sendable, Hashable {
-    /// `QFI\xfb`.
-    public static let magic: UInt32 = 0x5146_49FB
-    /// Length of a version 2 header.
-    public static let version2Length = 72
-    /// Minimum `header_length` of a version 3 header (includes the compression type byte
-    /// and its padding).
-    public static let version3MinimumLength = 104
-    /// Smallest `cluster_bits` qemu accepts.
-    public static let minimumClusterBits: UInt32 = 9
-    /// Largest `cluster_bits` qemu accepts.
-    public static let maximumClusterBits: UInt32 = 21
     /// Largest first cluster the parser ever needs (2 MiB).
-    public static let maximumClusterSize = 1 << 21
-    /// qemu's cap on the active L1 table (`QCOW_MAX_L1_SIZE`, 32 MiB).
-    public static let maximumL1Bytes: UInt64 = 32 << 20
-    /// qemu's cap on the refcount table (`QCOW_MAX_REFTABLE_SIZE`, 8 MiB).
-    public static let maximumRefcountTableBytes: UInt64 = 8 << 20
-    /// qemu's cap on the number of internal snapshots (`QCOW_MAX_SNAPSHOTS`).
-    public static let maximumSnapshots: UInt64 = 65536
-    /// Longest backing file name qemu accepts.
-    public static let maximumBackingNameLength = 1023
-    /// Host offsets must be below 2^56 (L1/L2 offset mask `0x00FFFFFFFFFFFE00`).
-    public static let hostOffsetLimit: UInt64 = 1 << 56
+    public static let maximumClusterSize = 1 << Int(QCOW2Format.clusterBits.upperBound)
 
     /// 2 or 3.
     public var version: UInt32
@@ -146,8 +125,8 @@ public struct QCOW2Header: Sendable, Hashable {
     public static func bytesNeeded(forPrefix prefix: [UInt8], fileSize: UInt64) -> Int {
         let b = BigEndianBytes(prefix)
         let bits = b.u32(20)
-        let usable = b.u32(0) == magic && (minimumClusterBits...maximumClusterBits).contains(bits)
-        let cluster = usable ? 1 << Int(bits) : version3MinimumLength
+        let usable = b.u32(0) == QCOW2Format.magic && QCOW2Format.clusterBits.contains(bits)
+        let cluster = usable ? 1 << Int(bits) : QCOW2Format.version3MinimumHeaderLength
         return Int(min(UInt64(cluster), fileSize))
     }
 }

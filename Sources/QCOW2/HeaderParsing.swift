@@ -25,10 +25,10 @@ extension QCOW2Header {
             let limit = Int(min(UInt64(cluster), fileSize))
             if end > have, have < limit { throw QCOW2HeaderError.insufficientInput(have: have, need: limit) }
         }
-        try require(Self.version3MinimumLength, cluster: Self.version3MinimumLength)
+        try require(QCOW2Format.version3MinimumHeaderLength, cluster: QCOW2Format.version3MinimumHeaderLength)
 
         let magic = b.u32(0)
-        guard magic == Self.magic else { throw QCOW2HeaderError.badMagic(magic) }
+        guard magic == QCOW2Format.magic else { throw QCOW2HeaderError.badMagic(magic) }
         version = b.u32(4)
         guard version == 2 || version == 3 else { throw QCOW2HeaderError.unsupportedVersion(version) }
         backingFileOffset = b.u64(8)
@@ -42,7 +42,7 @@ extension QCOW2Header {
         refcountTableClusters = b.u32(56)
         snapshotCount = b.u32(60)
         snapshotsOffset = b.u64(64)
-        guard (Self.minimumClusterBits...Self.maximumClusterBits).contains(clusterBits) else {
+        guard QCOW2Format.clusterBits.contains(clusterBits) else {
             throw QCOW2HeaderError.unsupportedClusterBits(clusterBits)
         }
         let clusterSize = UInt64(1) << UInt64(clusterBits)
@@ -52,14 +52,14 @@ extension QCOW2Header {
             compatibleFeatures = []
             autoclearFeatures = []
             refcountOrder = 4
-            headerLength = UInt32(Self.version2Length)
+            headerLength = UInt32(QCOW2Format.version2HeaderLength)
         } else {
             incompatibleFeatures = QCOW2IncompatibleFeatures(rawValue: b.u64(72))
             compatibleFeatures = QCOW2CompatibleFeatures(rawValue: b.u64(80))
             autoclearFeatures = QCOW2AutoclearFeatures(rawValue: b.u64(88))
             refcountOrder = b.u32(96)
             headerLength = b.u32(100)
-            guard headerLength >= UInt32(Self.version3MinimumLength) else {
+            guard headerLength >= UInt32(QCOW2Format.version3MinimumHeaderLength) else {
                 throw QCOW2HeaderError.headerTooShort(headerLength: headerLength)
             }
             guard UInt64(headerLength) <= clusterSize else {
@@ -69,7 +69,7 @@ extension QCOW2Header {
         // headerLength ≤ clusterSize ≤ 2 MiB from here on.
         let length = Int(headerLength)
         try require(length, cluster: Int(clusterSize))
-        compressionTypeByte = length > Self.version3MinimumLength ? b.u8(104) : 0
+        compressionTypeByte = length > QCOW2Format.version3MinimumHeaderLength ? b.u8(104) : 0
         additionalHeaderBytes = length > 105 ? b.slice(105, count: length - 105) : []
 
         guard backingFileOffset <= clusterSize else {
@@ -104,13 +104,13 @@ extension QCOW2Header {
         guard refcountTableClusters != 0 || forCheck else { throw QCOW2HeaderError.noRefcountTable }
         try Self.validateTable(
             "Reference count table", offset: refcountTableOffset, entries: UInt64(refcountTableClusters),
-            entryLength: clusterSize, maximumBytes: Self.maximumRefcountTableBytes, clusterSize: clusterSize)
+            entryLength: clusterSize, maximumBytes: QCOW2Format.maximumRefcountTableBytes, clusterSize: clusterSize)
         try Self.validateTable(
             "Snapshot table", offset: snapshotsOffset, entries: UInt64(snapshotCount),
-            entryLength: 40, maximumBytes: 40 * Self.maximumSnapshots, clusterSize: clusterSize)
+            entryLength: 40, maximumBytes: 40 * QCOW2Format.maximumSnapshots, clusterSize: clusterSize)
         try Self.validateTable(
             "Active L1 table", offset: l1TableOffset, entries: UInt64(l1Size),
-            entryLength: 8, maximumBytes: Self.maximumL1Bytes, clusterSize: clusterSize)
+            entryLength: 8, maximumBytes: QCOW2Format.maximumL1Bytes, clusterSize: clusterSize)
 
         // qemu computes size_to_l1 in int64 arithmetic; sizes past INT64_MAX go negative there.
         guard virtualSize <= UInt64(Int64.max) else { throw QCOW2HeaderError.imageTooBig(virtualSize: virtualSize) }
@@ -140,7 +140,7 @@ extension QCOW2Header {
 
         // Backing file name.
         if backingFileOffset != 0 {
-            let limit = min(UInt64(Self.maximumBackingNameLength), clusterSize - backingFileOffset)
+            let limit = min(UInt64(QCOW2Format.maximumBackingNameLength), clusterSize - backingFileOffset)
             guard UInt64(backingFileSize) <= limit else {
                 throw QCOW2HeaderError.backingFileNameTooLong(offset: backingFileOffset, length: backingFileSize, clusterSize: clusterSize)
             }
@@ -161,12 +161,9 @@ extension QCOW2Header {
         }
     }
 
-    /// qemu's block layer limit on any request's end (`BDRV_MAX_LENGTH`).
-    public static let maximumRequestEnd: UInt64 = UInt64(Int64.max) & ~((1 << 30) - 1)
-
-    /// Throws the EIO qemu's block layer gives a read ending past ``maximumRequestEnd``.
+    /// Throws the EIO qemu's block layer gives a read ending past ``QCOW2Format/maximumRequestEnd``.
     static func checkReadable(_ operation: String, offset: UInt64, length: UInt64) throws {
-        guard offset <= maximumRequestEnd, length <= maximumRequestEnd - offset else {
+        guard offset <= QCOW2Format.maximumRequestEnd, length <= QCOW2Format.maximumRequestEnd - offset else {
             throw QCOW2HeaderError.unreadable(operation: operation, offset: offset, length: length)
         }
     }

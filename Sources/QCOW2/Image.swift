@@ -17,7 +17,7 @@ public struct QCOW2Image: Sendable {
 
     /// Bytes read by the first `pread`: enough for the header, extensions and backing
     /// name of typical images (they read the whole first cluster only when needed).
-    public static let firstRead = 4096
+    static let firstRead = 4096
 
     /// Opens the image on `descriptor` (any position; reads use absolute offsets).
     ///
@@ -52,12 +52,7 @@ public struct QCOW2Image: Sendable {
 
     /// Opens `path` read-only, parses it and closes the file again.
     public static func header(atPath path: String) throws -> QCOW2Header {
-        let fd: FileDescriptor
-        do {
-            fd = try FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
-        } catch let errno as Errno {
-            throw ByteStreamError.system(operation: "open", path: path, errno: errno)
-        }
+        let fd = try ImageFile.openArgument(path)
         defer { try? fd.close() }
         return try QCOW2Image(descriptor: fd, path: path).header
     }
@@ -65,7 +60,7 @@ public struct QCOW2Image: Sendable {
     /// The file's first cluster (at most 2 MiB), or the whole file when shorter: always
     /// enough for ``QCOW2Header/init(parsing:fileSize:)``. One `pread` for clusters up to
     /// 64 KiB, two for larger ones.
-    public static func readPrefix(_ descriptor: FileDescriptor, path: String?, fileSize: UInt64) throws -> [UInt8] {
+    static func readPrefix(_ descriptor: FileDescriptor, path: String?, fileSize: UInt64) throws -> [UInt8] {
         let first = try readPrefix(descriptor, path: path, fileSize: fileSize, count: 64 << 10)
         let needed = QCOW2Header.bytesNeeded(forPrefix: first, fileSize: fileSize)
         guard needed > first.count, first.count == 64 << 10 else { return first }
@@ -73,7 +68,7 @@ public struct QCOW2Image: Sendable {
     }
 
     /// The file's first `count` bytes (fewer when the file is shorter), in one `pread`.
-    public static func readPrefix(_ descriptor: FileDescriptor, path: String?, fileSize: UInt64,
+    static func readPrefix(_ descriptor: FileDescriptor, path: String?, fileSize: UInt64,
                                   count: Int) throws -> [UInt8] {
         let wanted = Int(min(UInt64(max(0, count)), fileSize))
         var bytes = [UInt8](repeating: 0, count: wanted)
@@ -85,20 +80,9 @@ public struct QCOW2Image: Sendable {
     /// Reads `count` bytes at `offset`; bytes past the end of the file read as zeros (as
     /// qemu's block layer returns them). `count` must already be capped by the caller.
     public func read(at offset: UInt64, count: Int) throws -> [UInt8] {
-        guard count > 0 else { return [] }
-        guard offset < fileSize else { return [UInt8](repeating: 0, count: count) }
-        let available = Int(min(UInt64(count), fileSize - offset))
-        // Not zero-filled first: `pread` writes the bytes it got, the rest is zeroed here,
-        // so every byte is initialised before the array is returned (or the read throws).
-        return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            let raw = UnsafeMutableRawBufferPointer(buffer)
-            var got = 0
-            defer {
-                // Also on a throw: an array's elements must all be initialised.
-                raw[got...].initializeMemory(as: UInt8.self, repeating: 0)
-                initialized = count
-            }
-            got = try descriptor.pread(into: UnsafeMutableRawBufferPointer(rebasing: raw[..<available]), at: offset, path: path)
-        }
+        try file.bytes(count: count, at: offset, reportedPath: .some(path))
     }
+
+    /// The image file as the table readers and walkers read it (the same borrowed descriptor).
+    var file: ImageFile { ImageFile(descriptor: descriptor, path: path ?? "", size: fileSize) }
 }

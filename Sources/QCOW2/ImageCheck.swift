@@ -14,7 +14,7 @@ import ByteStreams
 /// prints them, so metadata that many snapshots share cannot make the check hold millions.
 public enum ImageCheck {
     /// The most file clusters whose refcounts are computed in memory (32 MiB of counts).
-    public static let maximumClusters = 1 << 24
+    static let maximumClusters = 1 << 24
 
     /// Checks the image in `file`, handing each message to `report` the moment it is found
     /// (in qemu's order); the result's ``CheckResult/messages`` stays empty.
@@ -22,7 +22,17 @@ public enum ImageCheck {
     /// - Throws: ``ImageAccessError`` when the header cannot be used at all (then the
     ///   check is "not completed": `qemu-img check` exits 1), or an I/O error.
     public static func run(_ file: ImageFile, report: @escaping (String) -> Void) throws -> CheckResult {
-        let layout = try ImageLayout(file: file, forCheck: true)
+        try run(QCOW2Image(descriptor: file.descriptor, path: file.path, fileSize: file.size, forCheck: true), report: report)
+    }
+
+    /// Checks an image already opened (parsed as `qemu-img check` opens it: `forCheck`, see
+    /// ``QCOW2Image/init(descriptor:path:fileSize:forCheck:)``), handing each message to
+    /// `report` the moment it is found; the header is not parsed again.
+    ///
+    /// - Throws: ``ImageAccessError`` when the header cannot be used at all, or an I/O error.
+    public static func run(_ image: QCOW2Image, report: @escaping (String) -> Void) throws -> CheckResult {
+        let file = image.file
+        let layout = try ImageLayout(image: image)
         var walker = try CheckWalker(file: file, layout: layout, report: report)
         return try walker.run()
     }
@@ -80,12 +90,7 @@ struct CheckWalker {
     /// Where each message goes as it is found.
     let report: (String) -> Void
     var computed: ComputedRefcounts
-    var stored: RefcountReader
-    var refcountTable: [UInt64] { stored.table }
-
-    static let l1ReservedMask: UInt64 = 0x7F00_0000_0000_01FF
-    static let reftableOffsetMask: UInt64 = 0xFFFF_FFFF_FFFF_FE00
-    static let reftableReservedMask: UInt64 = 0x1FF
+    var stored: RefcountTable
 
     init(file: ImageFile, layout: ImageLayout, report: @escaping (String) -> Void) throws {
         self.file = file
@@ -99,7 +104,8 @@ struct CheckWalker {
                                             limit: UInt64(ImageCheck.maximumClusters) * 2)
         }
         computed = ComputedRefcounts(count: Int(clusters))
-        stored = try RefcountReader(file: file, layout: layout)
+        stored = RefcountTable(file: file, layout: layout, rule: .qemu)
+        try stored.loadEntries()
     }
 
     mutating func run() throws -> CheckResult {
@@ -127,7 +133,7 @@ struct CheckWalker {
                 report("ERROR snapshot \(TerminalText.escaping(snapshot.id)) (\(TerminalText.escaping(snapshot.name))) l1_offset=0x\(hex(snapshot.l1Offset)): L1 table is not cluster aligned; snapshot table entry corrupted")
                 continue
             }
-            if UInt64(snapshot.l1Size) * 8 > ImageLayout.maxL1Bytes {
+            if UInt64(snapshot.l1Size) * 8 > QCOW2Format.maximumL1Bytes {
                 result.corruptions += 1
                 report("ERROR snapshot \(TerminalText.escaping(snapshot.id)) (\(TerminalText.escaping(snapshot.name))) l1_size=0x\(hex(UInt64(snapshot.l1Size))): L1 table is too large; snapshot table entry corrupted")
                 continue
@@ -178,29 +184,21 @@ struct CheckWalker {
 
     mutating func walkL1(offset: UInt64, entries: Int, active: Bool) throws {
         increment(offset: offset, size: UInt64(entries) * 8)
-        let chunkEntries = 8192
-        var index = 0
-        while index < entries {
-            let count = min(chunkEntries, entries - index)
-            let (start, overflow) = offset.addingReportingOverflow(UInt64(index) * 8)
-            guard !overflow else { break }
-            let chunk = try file.read(count: count * 8, at: start)
-            for i in 0..<count {
-                let entry = chunk.withUnsafeBytes { BigEndian.uint64($0, at: i * 8) }
-                guard entry != 0 else { continue }
-                if entry & Self.l1ReservedMask != 0 {
-                    result.corruptions += 1
-                    report("ERROR found L1 entry with reserved bits set: \(hex(entry))")
-                }
-                let l2Offset = entry & ImageLayout.l1OffsetMask
-                increment(offset: l2Offset, size: UInt64(clusterSize))
-                if l2Offset & UInt64(clusterSize - 1) != 0 {
-                    result.corruptions += 1
-                    report("ERROR l2_offset=\(hex(l2Offset)): Table is not cluster aligned; L1 entry corrupted")
-                }
-                try walkL2(offset: l2Offset, active: active)
+        let table = try L1Table(file: file, offset: offset, count: entries)
+        try table.visit { _, entry in
+            guard entry.raw != 0 else { return true }
+            if entry.reservedBits != 0 {
+                result.corruptions += 1
+                report("ERROR found L1 entry with reserved bits set: \(hex(entry.raw))")
             }
-            index += count
+            let l2Offset = entry.l2Offset
+            increment(offset: l2Offset, size: UInt64(clusterSize))
+            if l2Offset & UInt64(clusterSize - 1) != 0 {
+                result.corruptions += 1
+                report("ERROR l2_offset=\(hex(l2Offset)): Table is not cluster aligned; L1 entry corrupted")
+            }
+            try walkL2(offset: l2Offset, active: active)
+            return true
         }
     }
 
@@ -211,10 +209,10 @@ struct CheckWalker {
         // file that took 23 s of CPU here and 0.4 s in qemu-img check).
         guard offset < file.size else { return }
         let extended = layout.extendedL2
-        let table = try file.read(count: layout.l2Entries * layout.l2EntrySize, at: offset)
+        let table = BigEndianBytes(try file.read(count: layout.l2Entries * layout.l2EntrySize, at: offset))
         var nextContiguous: UInt64 = 0
         for i in 0..<layout.l2Entries {
-            guard let entry = table.withUnsafeBytes({ L2Entry.read(from: $0, index: i, extended: extended) }) else { break }
+            guard let entry = L2Entry.read(from: table, index: i, extended: extended) else { break }
             let kind = entry.kind(extended: extended, externalDataFile: layout.hasDataFile)
             if kind != .compressed && entry.reservedBits != 0 {
                 result.corruptions += 1
@@ -272,14 +270,14 @@ struct CheckWalker {
     }
 
     mutating func walkBitmaps() throws {
-        guard let bitmaps = layout.bitmaps, bitmaps.count > 0, layout.autoclearFeatures & 1 != 0 else { return }
+        guard let bitmaps = layout.bitmaps, bitmaps.count > 0, layout.autoclearFeatures & QCOW2AutoclearFeatures.bitmaps.rawValue != 0 else { return }
         increment(offset: bitmaps.directoryOffset, size: bitmaps.directorySize)
         guard bitmaps.directorySize <= 64 << 20 else {
             result.corruptions += 1
             report("ERROR bitmap directory of \(bitmaps.directorySize) bytes is too large")
             return
         }
-        let directory = try file.read(count: Int(bitmaps.directorySize), at: bitmaps.directoryOffset)
+        let directory = BigEndianBytes(try file.read(count: Int(bitmaps.directorySize), at: bitmaps.directoryOffset))
         var position = 0
         for _ in 0..<bitmaps.count {
             guard position + 24 <= directory.count else {
@@ -287,22 +285,20 @@ struct CheckWalker {
                 report("ERROR bitmap directory is truncated")
                 return
             }
-            let (tableOffset, tableSize, nameSize, extraSize) = directory.withUnsafeBytes {
-                (BigEndian.uint64($0, at: position), BigEndian.uint32($0, at: position + 8),
-                 Int(BigEndian.uint16($0, at: position + 18)), Int(BigEndian.uint32($0, at: position + 20)))
-            }
+            let (tableOffset, tableSize, nameSize, extraSize) = (
+                directory.u64(position), directory.u32(position + 8), Int(directory.u16(position + 18)), Int(directory.u32(position + 20)))
             position += (24 + extraSize + nameSize + 7) & ~7
             increment(offset: tableOffset, size: UInt64(tableSize) * 8)
             guard UInt64(tableSize) * 8 <= 64 << 20 else {
                 result.corruptions += 1
                 continue
             }
-            let table = try file.read(count: Int(tableSize) * 8, at: tableOffset)
+            let table = BigEndianBytes(try file.read(count: Int(tableSize) * 8, at: tableOffset))
             for i in 0..<Int(tableSize) {
-                let entry = table.withUnsafeBytes { BigEndian.uint64($0, at: i * 8) }
-                let offset = entry & 0x00FF_FFFF_FFFF_FE00
-                if entry & 0xFF00_0000_0000_01FE != 0
-                    || (offset != 0 && (entry & 1 != 0 || offset & UInt64(clusterSize - 1) != 0)) {
+                let entry = table.u64(i * 8)
+                let offset = entry & QCOW2Format.bitmapTableOffsetMask
+                if entry & QCOW2Format.bitmapTableReservedMask != 0
+                    || (offset != 0 && (entry & QCOW2Format.bitmapTableAllOnesFlag != 0 || offset & UInt64(clusterSize - 1) != 0)) {
                     result.corruptions += 1
                     continue
                 }
@@ -313,10 +309,10 @@ struct CheckWalker {
 
     /// qemu's `check_refblocks`.
     mutating func checkRefcountBlocks() {
-        for (i, raw) in refcountTable.enumerated() {
-            let offset = raw & Self.reftableOffsetMask
+        for (i, raw) in (stored.entries ?? []).enumerated() {
+            let offset = RefcountTable.blockOffset(raw)
             let cluster = offset >> UInt64(clusterBits)
-            if raw & Self.reftableReservedMask != 0 {
+            if raw & QCOW2Format.refcountTableReservedMask != 0 {
                 result.corruptions += 1
                 report("ERROR refcount table entry \(i) has reserved bits set")
                 continue
@@ -344,7 +340,7 @@ struct CheckWalker {
 
     /// The stored refcount of `cluster`, or `nil` when its refcount block is unusable.
     mutating func storedRefcount(_ cluster: UInt64) throws -> UInt64? {
-        try stored.refcount(of: cluster)
+        try stored.refcount(ofCluster: cluster)
     }
 
     mutating func compareRefcounts() throws {
@@ -373,80 +369,34 @@ struct CheckWalker {
     /// qemu's `check_oflag_copied` on the active L1 table (read-only).
     mutating func checkCopiedFlags() throws {
         let extended = layout.extendedL2
-        let entries = Int(layout.l1Size)
-        var index = 0
-        while index < entries {
-            let count = min(8192, entries - index)
-            let chunk = try file.read(count: count * 8, at: layout.l1Offset &+ UInt64(index) * 8)
-            for i in 0..<count {
-                let l1Entry = chunk.withUnsafeBytes { BigEndian.uint64($0, at: i * 8) }
-                let l2Offset = l1Entry & ImageLayout.l1OffsetMask
-                guard l2Offset != 0 else { continue }
-                if let refcount = try storedRefcount(l2Offset >> UInt64(clusterBits)),
-                   (refcount == 1) != (l1Entry & L2Entry.copiedFlag != 0) {
-                    result.corruptions += 1
-                    report("ERROR OFLAG_COPIED L2 cluster: l1_index=\(index + i) l1_entry=\(hex(l1Entry)) refcount=\(refcount)")
+        let l1 = try L1Table(file: file, layout: layout)
+        try l1.visit { index, l1Entry in
+            let l2Offset = l1Entry.l2Offset
+            guard l2Offset != 0 else { return true }
+            if let refcount = try storedRefcount(l2Offset >> UInt64(clusterBits)), (refcount == 1) != l1Entry.isCopied {
+                result.corruptions += 1
+                report("ERROR OFLAG_COPIED L2 cluster: l1_index=\(index) l1_entry=\(hex(l1Entry.raw)) refcount=\(refcount)")
+            }
+            let table = BigEndianBytes(try file.read(count: layout.l2Entries * layout.l2EntrySize, at: l2Offset))
+            for j in 0..<layout.l2Entries {
+                guard let entry = L2Entry.read(from: table, index: j, extended: extended) else { break }
+                let kind = entry.kind(extended: extended, externalDataFile: layout.hasDataFile)
+                guard kind == .normal || kind == .zeroAllocated else { continue }
+                let refcount: UInt64
+                if layout.hasDataFile {
+                    refcount = 1
+                } else {
+                    guard let stored = try storedRefcount(entry.hostOffset >> UInt64(clusterBits)) else { continue }
+                    refcount = stored
                 }
-                let table = try file.read(count: layout.l2Entries * layout.l2EntrySize, at: l2Offset)
-                for j in 0..<layout.l2Entries {
-                    guard let entry = table.withUnsafeBytes({ L2Entry.read(from: $0, index: j, extended: extended) }) else { break }
-                    let kind = entry.kind(extended: extended, externalDataFile: layout.hasDataFile)
-                    guard kind == .normal || kind == .zeroAllocated else { continue }
-                    let refcount: UInt64
-                    if layout.hasDataFile {
-                        refcount = 1
-                    } else {
-                        guard let stored = try storedRefcount(entry.hostOffset >> UInt64(clusterBits)) else { continue }
-                        refcount = stored
-                    }
-                    if (refcount == 1) != entry.isCopied {
-                        result.corruptions += 1
-                        report("ERROR OFLAG_COPIED data cluster: l2_entry=\(hex(entry.descriptor)) refcount=\(refcount)")
-                    }
+                if (refcount == 1) != entry.isCopied {
+                    result.corruptions += 1
+                    report("ERROR OFLAG_COPIED data cluster: l2_entry=\(hex(entry.descriptor)) refcount=\(refcount)")
                 }
             }
-            index += count
+            return true
         }
     }
 
     private func hex(_ value: UInt64) -> String { String(value, radix: 16) }
-}
-
-/// Stored refcounts, read through the refcount table with a one-block cache.
-struct RefcountReader {
-    let file: ImageFile
-    let layout: ImageLayout
-    /// The refcount table's entries (at most 8 MiB of them, checked by ``ImageLayout``).
-    let table: [UInt64]
-    private var cachedBlockOffset: UInt64 = .max
-    private var cachedBlock: [UInt8] = []
-
-    init(file: ImageFile, layout: ImageLayout) throws {
-        self.file = file
-        self.layout = layout
-        let entries = layout.refcountTableEntries
-        let bytes = try file.read(count: entries * 8, at: layout.refcountTableOffset)
-        table = bytes.withUnsafeBytes { raw in (0..<entries).map { BigEndian.uint64(raw, at: $0 * 8) } }
-    }
-
-    /// The stored refcount of `cluster` (0 past the table or for a missing block), or
-    /// `nil` when its refcount block offset is not cluster aligned or the block ends past
-    /// qemu's largest readable offset (qemu: -EIO). A block past the end of the file reads
-    /// as zeros, as in qemu.
-    mutating func refcount(of cluster: UInt64) throws -> UInt64? {
-        let clusterBits = layout.clusterBits
-        let perBlockBits = UInt64(clusterBits + 3 - layout.refcountOrder)
-        let tableIndex = cluster >> perBlockBits
-        guard tableIndex < UInt64(table.count) else { return 0 }
-        let blockOffset = table[Int(tableIndex)] & CheckWalker.reftableOffsetMask
-        guard blockOffset != 0 else { return 0 }
-        guard blockOffset & UInt64(layout.clusterSize - 1) == 0,
-              blockOffset <= QCOW2Header.maximumRequestEnd - UInt64(layout.clusterSize) else { return nil }
-        if blockOffset != cachedBlockOffset {
-            cachedBlock = try file.read(count: layout.clusterSize, at: blockOffset)
-            cachedBlockOffset = blockOffset
-        }
-        let index = Int(cluster & ((UInt64(1) << perBlockBits) - 1))
-        return cachedBlock.withUnsafeBytes { layout.width.entry(index, in: $0) } ?? 0
-    }
 }

@@ -23,27 +23,71 @@ public struct ImageFile: Sendable {
         }
     }
 
+    /// Wraps an open descriptor whose size is already known (no `fstat`).
+    init(descriptor: FileDescriptor, path: String, size: UInt64) {
+        self.descriptor = descriptor
+        self.path = path
+        self.size = size
+    }
+
     /// Fills `buffer` from `offset`; bytes past the end of the file read as zeros.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
-        guard buffer.count > 0 else { return }
-        var got = 0
-        if offset < size {
-            do {
-                got = try descriptor.pread(into: buffer, at: offset, path: path)
-            } catch {
-                throw ImageAccessError.io(path: path, reason: "\(error)")
-            }
-        }
-        if got < buffer.count {
-            UnsafeMutableRawBufferPointer(rebasing: buffer[got...]).initializeMemory(as: UInt8.self, repeating: 0)
+        do {
+            try fill(buffer, at: offset)
+        } catch {
+            throw ImageAccessError.io(path: path, reason: "\(error)")
         }
     }
 
     /// `count` bytes from `offset` (zeros past the end); `count` must be reasonable.
     public func read(count: Int, at offset: UInt64) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        try bytes.withUnsafeMutableBytes { try read(into: $0, at: offset) }
-        return bytes
+        do {
+            return try bytes(count: count, at: offset)
+        } catch {
+            throw ImageAccessError.io(path: path, reason: "\(error)")
+        }
+    }
+
+    /// The one `pread` of this module's image reads: fills `buffer` from `offset`, bytes past
+    /// the end of the file (or past a short read's end) zeroed. Throws the system's error,
+    /// naming `reportedPath` (by default ``path``).
+    func fill(_ buffer: UnsafeMutableRawBufferPointer, at offset: UInt64, reportedPath: String?? = nil) throws {
+        guard buffer.count > 0 else { return }
+        var got = 0
+        defer {
+            // Also on a throw: the caller may have handed uninitialised memory.
+            if got < buffer.count {
+                UnsafeMutableRawBufferPointer(rebasing: buffer[got...]).initializeMemory(as: UInt8.self, repeating: 0)
+            }
+        }
+        if offset < size {
+            let available = Int(min(UInt64(buffer.count), size - offset))
+            got = try descriptor.pread(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<available]), at: offset, path: reportedPath ?? path)
+        }
+    }
+
+    /// `count` bytes from `offset` through ``fill(_:at:)``, not zero-filled first (`pread`
+    /// writes what it got, the rest is zeroed). `count` must already be capped by the caller.
+    func bytes(count: Int, at offset: UInt64, reportedPath: String?? = nil) throws -> [UInt8] {
+        guard count > 0 else { return [] }
+        return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            defer { initialized = count }
+            try fill(UnsafeMutableRawBufferPointer(buffer), at: offset, reportedPath: reportedPath)
+        }
+    }
+}
+
+extension ImageFile {
+    /// Opens a path the user named (possibly a symlink the user made) read-only and
+    /// non-blocking, so a FIFO fails instead of hanging; the caller closes it.
+    ///
+    /// - Throws: `ByteStreamError.system` naming the path and `open`'s errno.
+    static func openArgument(_ path: String) throws -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
+        } catch let errno as Errno {
+            throw ByteStreamError.system(operation: "open", path: path, errno: errno)
+        }
     }
 }
 

@@ -40,17 +40,13 @@ struct ImageLayout: Sendable {
     var snapshotsSize: UInt64 = 0
 
     var clusterSize: Int { 1 << clusterBits }
-    var extendedL2: Bool { incompatibleFeatures & (1 << 4) != 0 }
-    var hasDataFile: Bool { incompatibleFeatures & (1 << 2) != 0 }
-    var l2EntrySize: Int { extendedL2 ? 16 : 8 }
+    var extendedL2: Bool { incompatibleFeatures & QCOW2IncompatibleFeatures.extendedL2.rawValue != 0 }
+    var hasDataFile: Bool { incompatibleFeatures & QCOW2IncompatibleFeatures.externalDataFile.rawValue != 0 }
+    var l2EntrySize: Int { QCOW2Format.l2EntrySize(extended: extendedL2) }
     var l2Entries: Int { clusterSize / l2EntrySize }
-    var subclusterSize: Int { extendedL2 ? clusterSize / 32 : clusterSize }
+    var subclusterSize: Int { extendedL2 ? clusterSize / QCOW2Format.subclustersPerCluster : clusterSize }
     var refcountTableEntries: Int { Int(refcountTableClusters) * clusterSize / 8 }
     var width: RefcountWidth { RefcountWidth(clampedOrder: refcountOrder) }
-
-    static let l1OffsetMask: UInt64 = 0x00FF_FFFF_FFFF_FE00
-    static let maxL1Bytes: UInt64 = 32 << 20
-    static let maxRefcountTableBytes: UInt64 = 8 << 20
 
     /// Parses the header with ``QCOW2Header`` (which validates it in qemu's order) and
     /// reads the snapshot table's L1 pointers.
@@ -87,16 +83,17 @@ struct ImageLayout: Sendable {
             cryptoHeader = (pointer.offset, pointer.length)
         }
         // Limits the walkers depend on, whatever the header validation let through.
-        guard (9...21).contains(clusterBits), (0...6).contains(refcountOrder) else {
+        guard QCOW2Format.clusterBits.contains(UInt32(clamping: clusterBits)),
+              (0...QCOW2Format.maximumRefcountOrder).contains(refcountOrder) else {
             throw ImageAccessError.invalidField(field: "cluster_bits/refcount_order", value: UInt64(clusterBits),
                                                 reason: "outside 9…21 / 0…6")
         }
-        guard UInt64(l1Size) * 8 <= Self.maxL1Bytes else {
-            throw ImageAccessError.tooLarge(what: "the active L1 table", size: UInt64(l1Size) * 8, limit: Self.maxL1Bytes)
+        guard UInt64(l1Size) * 8 <= QCOW2Format.maximumL1Bytes else {
+            throw ImageAccessError.tooLarge(what: "the active L1 table", size: UInt64(l1Size) * 8, limit: QCOW2Format.maximumL1Bytes)
         }
         let reftableBytes = UInt64(refcountTableClusters) << UInt64(clusterBits)
-        guard reftableBytes <= Self.maxRefcountTableBytes else {
-            throw ImageAccessError.tooLarge(what: "the refcount table", size: reftableBytes, limit: Self.maxRefcountTableBytes)
+        guard reftableBytes <= QCOW2Format.maximumRefcountTableBytes else {
+            throw ImageAccessError.tooLarge(what: "the refcount table", size: reftableBytes, limit: QCOW2Format.maximumRefcountTableBytes)
         }
         let l2Coverage = UInt64(1) << UInt64(clusterBits + header.l2Bits)
         let needed = header.virtualSize / l2Coverage + (header.virtualSize % l2Coverage == 0 ? 0 : 1)
@@ -104,7 +101,7 @@ struct ImageLayout: Sendable {
             throw ImageAccessError.invalidField(field: "l1_size", value: UInt64(l1Size),
                                                 reason: "too small for the virtual size (needs \(needed))")
         }
-        guard !header.hasExtendedL2 || clusterBits >= 14 else {
+        guard !header.hasExtendedL2 || clusterBits >= QCOW2Format.minimumExtendedL2ClusterBits else {
             throw ImageAccessError.invalidField(field: "cluster_bits", value: UInt64(clusterBits),
                                                 reason: "extended L2 entries need clusters of at least 16 KiB")
         }

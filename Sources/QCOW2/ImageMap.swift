@@ -97,7 +97,7 @@ public enum MapJSON {
 
     /// The text that puts `entry` into the JSON array: `[` before the first record, `,\n`
     /// before any other (qemu-img prints each record this way as it goes).
-    public static func piece(_ entry: MapEntry, first: Bool) -> String {
+    static func piece(_ entry: MapEntry, first: Bool) -> String {
         (first ? "[" : ",\n") + entry.json
     }
 

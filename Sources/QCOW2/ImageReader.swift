@@ -83,26 +83,52 @@ public final class ImageReader {
     /// - Throws: ``ImageAccessError`` for an unusable header, encryption, a refused
     ///   backing or data-file name, a chain too deep, an unsupported backing format.
     public static func open(path: String, options: ChainOptions = ChainOptions()) throws -> ImageReader {
+        let fd = try openFile(path)
+        let image: QCOW2Image
+        do {
+            let file = try ImageFile(descriptor: fd, path: path)
+            image = try QCOW2Image(descriptor: fd, path: path, fileSize: file.size)
+        } catch {
+            try? fd.close()
+            throw error
+        }
+        // From here the reader owns the descriptor (closed on failure too).
+        return try open(image, path: path, ownsDescriptor: true, options: options)
+    }
+
+    /// Reads an image already opened and parsed, and, when `options` allow, what it names.
+    /// The image's descriptor stays the caller's (``close()`` closes only what this opened);
+    /// `path` is where it was opened, for backing names beside it and for messages.
+    ///
+    /// - Throws: as ``open(path:options:)``.
+    public static func open(image: QCOW2Image, path: String, options: ChainOptions = ChainOptions()) throws -> ImageReader {
+        try open(image, path: path, ownsDescriptor: false, options: options)
+    }
+
+    private static func open(_ top: QCOW2Image, path: String, ownsDescriptor: Bool, options: ChainOptions) throws -> ImageReader {
         var descriptors: [FileDescriptor] = []
         do {
             var layers: [Layer] = []
             var currentPath = path
             var unopened: String?
-            var fd = try openFile(path)
+            var fd = top.descriptor
+            var pending: QCOW2Image? = top
             var format = ImageInspection.Format.qcow2
-            var visited: [NamedFile.Identity] = []
+            var visited: [NamedFile.Identity] = NamedFile.identity(of: fd).map { [$0] } ?? []
+            if ownsDescriptor { descriptors.append(fd) }
             while true {
-                descriptors.append(fd)
-                if let identity = NamedFile.identity(of: fd), visited.isEmpty { visited.append(identity) }
-                let file = try ImageFile(descriptor: fd, path: currentPath)
+                let file = try pending.map { ImageFile(descriptor: fd, path: currentPath, size: $0.fileSize) }
+                    ?? ImageFile(descriptor: fd, path: currentPath)
                 if format == .raw {
                     layers.append(.raw(file))
                     break
                 }
-                let layout = try ImageLayout(file: file)
+                let image = try pending ?? QCOW2Image(descriptor: fd, path: currentPath, fileSize: file.size)
+                pending = nil
+                let layout = try ImageLayout(image: image)
                 guard layout.cryptMethod == 0 else { throw ImageAccessError.unsupported(feature: "encryption") }
                 // qemu refuses to open such an image: "data-file-raw requires a data file".
-                guard layout.autoclearFeatures & (1 << 1) == 0 || layout.hasDataFile else {
+                guard layout.autoclearFeatures & QCOW2AutoclearFeatures.rawExternalData.rawValue == 0 || layout.hasDataFile else {
                     throw ImageAccessError.invalidField(
                         field: "autoclear_features", value: layout.autoclearFeatures,
                         reason: "data-file-raw (autoclear bit 1) requires an external data file, and there is none")
@@ -125,7 +151,7 @@ public final class ImageReader {
                     descriptors.append(dataFD)
                     dataFile = try ImageFile(descriptor: dataFD, path: dataPath)
                 }
-                layers.append(.qcow2(QCOW2Layer(file: file, layout: layout, dataFile: dataFile)))
+                layers.append(.qcow2(try QCOW2Layer(file: file, layout: layout, dataFile: dataFile)))
                 // qemu uses the name as a C string: an empty one (or one starting with NUL) means none.
                 guard let nameBytes = layout.backingName, nameBytes.first.map({ $0 != 0 }) ?? false else { break }
                 guard options.followBacking else {
@@ -143,6 +169,7 @@ public final class ImageReader {
                     throw ImageAccessError.chainRefused(error)
                 }
                 fd = link.descriptor
+                descriptors.append(fd)
                 format = link.format
                 currentPath = link.path
             }
@@ -165,6 +192,11 @@ public final class ImageReader {
             try? fd.close()
             throw error
         }
+    }
+
+    /// Reads the already-open `file` as a raw image; its descriptor stays the caller's.
+    public static func openRaw(file: ImageFile) -> ImageReader {
+        ImageReader(layers: [.raw(file)], unopenedBacking: nil, descriptors: [])
     }
 
     private init(layers: [Layer], unopenedBacking: String?, descriptors: [FileDescriptor]) {

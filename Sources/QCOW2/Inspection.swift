@@ -60,12 +60,7 @@ public struct ImageInspection: Sendable {
     /// Opens `path` read-only and non-blocking (so a FIFO fails instead of hanging),
     /// inspects it and closes it.
     public init(path: String, format: Format? = nil) throws {
-        let fd: FileDescriptor
-        do {
-            fd = try FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
-        } catch let errno as Errno {
-            throw ByteStreamError.system(operation: "open", path: path, errno: errno)
-        }
+        let fd = try ImageFile.openArgument(path)
         defer { try? fd.close() }
         try self.init(descriptor: fd, filename: path, format: format)
     }

@@ -19,15 +19,14 @@ final class QCOW2Layer {
     let layout: ImageLayout
     let dataFile: ImageFile?
     private var cachedL2Offset: UInt64 = .max
-    private var cachedL2: [UInt8] = []
-    private var l1Chunk: [UInt64] = []
-    private var l1ChunkStart = -1
-    private static let l1ChunkEntries = 4096
+    private var cachedL2 = BigEndianBytes([])
+    private var l1: L1Table
 
-    init(file: ImageFile, layout: ImageLayout, dataFile: ImageFile?) {
+    init(file: ImageFile, layout: ImageLayout, dataFile: ImageFile?) throws {
         self.file = file
         self.layout = layout
         self.dataFile = dataFile
+        l1 = try L1Table(file: file, layout: layout)
     }
 
     var virtualSize: UInt64 { layout.virtualSize }
@@ -64,14 +63,15 @@ final class QCOW2Layer {
         if preallocationChecked { return preallocated }
         preallocationChecked = true
         guard let status = try? SparseFile.status(of: file.descriptor, path: file.path),
-              var refcounts = try? RefcountReader(file: file, layout: layout) else { return false }
+              case var refcounts = RefcountTable(file: file, layout: layout, rule: .qemu),
+              (try? refcounts.loadEntries()) != nil else { return false }
         let realClusters = status.allocatedBytes / UInt64(layout.clusterSize)
         let threshold = max(realClusters * 10 / 9, realClusters + 2)
         let endCluster = (file.size + UInt64(layout.clusterSize) - 1) >> UInt64(layout.clusterBits)
         var counted: UInt64 = 0
         var cluster: UInt64 = 0
         while cluster < endCluster && counted < threshold {
-            guard let refcount = try? refcounts.refcount(of: cluster) else { return false }
+            guard let refcount = try? refcounts.refcount(ofCluster: cluster) else { return false }
             if refcount != 0 { counted += 1 }
             cluster += 1
         }
@@ -79,20 +79,9 @@ final class QCOW2Layer {
         return preallocated
     }
 
-    private func l1Entry(_ index: Int) throws -> UInt64 {
-        let chunkStart = index - index % Self.l1ChunkEntries
-        if chunkStart != l1ChunkStart {
-            let count = min(Self.l1ChunkEntries, Int(layout.l1Size) - chunkStart)
-            let bytes = try file.read(count: count * 8, at: layout.l1Offset &+ UInt64(chunkStart) * 8)
-            l1Chunk = bytes.withUnsafeBytes { raw in (0..<count).map { BigEndian.uint64(raw, at: $0 * 8) } }
-            l1ChunkStart = chunkStart
-        }
-        return l1Chunk[index - chunkStart]
-    }
-
-    private func l2Table(at offset: UInt64) throws -> [UInt8] {
+    private func l2Table(at offset: UInt64) throws -> BigEndianBytes {
         if offset != cachedL2Offset {
-            cachedL2 = try file.read(count: layout.l2Entries * layout.l2EntrySize, at: offset)
+            cachedL2 = BigEndianBytes(try file.read(count: layout.l2Entries * layout.l2EntrySize, at: offset))
             cachedL2Offset = offset
         }
         return cachedL2
@@ -111,15 +100,14 @@ final class QCOW2Layer {
         // Bytes to the end of this L2 table's coverage.
         let tableEnd = (UInt64(layout.l2Entries - l2Index) << clusterBits) - inCluster
         guard l1Index < UInt64(layout.l1Size) else { return (.unallocated(host: nil), min(limit, tableEnd)) }
-        let l1Entry = try l1Entry(Int(l1Index))
-        let l2Offset = l1Entry & ImageLayout.l1OffsetMask
+        let l2Offset = try l1.entry(Int(l1Index)).l2Offset
         guard l2Offset != 0 else { return (.unallocated(host: nil), min(limit, tableEnd)) }
         guard l2Offset & (clusterSize - 1) == 0 else {
             throw ImageAccessError.corruptEntry(guestOffset: guest, reason: "L2 table offset 0x\(String(l2Offset, radix: 16)) is not cluster aligned")
         }
         let table = try l2Table(at: l2Offset)
         let extended = layout.extendedL2
-        guard let entry = table.withUnsafeBytes({ L2Entry.read(from: $0, index: l2Index, extended: extended) }) else {
+        guard let entry = L2Entry.read(from: table, index: l2Index, extended: extended) else {
             throw ImageAccessError.corruptEntry(guestOffset: guest, reason: "L2 index out of range")
         }
         let run: LayerRun
@@ -141,7 +129,7 @@ final class QCOW2Layer {
                 var expectedHost = entry.hostOffset &+ clusterSize
                 while length < limit && l2Index + 1 < layout.l2Entries {
                     l2Index += 1
-                    guard let next = table.withUnsafeBytes({ L2Entry.read(from: $0, index: l2Index, extended: false) }),
+                    guard let next = L2Entry.read(from: table, index: l2Index, extended: false),
                           next.subclusterKind(0, extended: false, externalDataFile: dataFileMode) == kind else { break }
                     if kind == .normal || kind == .zeroAllocated {
                         guard next.hostOffset == expectedHost else { break }

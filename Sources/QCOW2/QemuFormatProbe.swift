@@ -75,9 +75,9 @@ public enum ForeignFormat: String, Sendable, Hashable, CaseIterable {
     func score(_ buffer: ProbeBuffer, fileName: String?) -> Int {
         switch self {
         case .qcow2:
-            return buffer.bigEndian32(0) == 0x5146_49FB && buffer.bigEndian32(4) >= 2 ? 100 : 0
+            return buffer.bigEndian32(0) == QCOW2Format.magic && buffer.bigEndian32(4) >= 2 ? 100 : 0
         case .qcow:
-            return buffer.bigEndian32(0) == 0x5146_49FB && buffer.bigEndian32(4) == 1 ? 100 : 0
+            return buffer.bigEndian32(0) == QCOW2Format.magic && buffer.bigEndian32(4) == 1 ? 100 : 0
         case .qed:
             return buffer.starts(with: [0x51, 0x45, 0x44, 0x00], at: 0) ? 100 : 0
         case .vdi:
@@ -143,14 +143,13 @@ struct ProbeBuffer {
         return starts(with: expected, at: offset)
     }
 
-    func bigEndian16(_ offset: Int) -> UInt16 {
-        UInt16(byte(offset)) << 8 | UInt16(byte(offset + 1))
-    }
+    /// The big-endian 16-bit value at `offset` (``BigEndianBytes``: zeros outside the buffer).
+    func bigEndian16(_ offset: Int) -> UInt16 { BigEndianBytes(bytes).u16(offset) }
 
-    func bigEndian32(_ offset: Int) -> UInt32 {
-        (0..<4).reduce(0) { $0 << 8 | UInt32(byte(offset + $1)) }
-    }
+    /// The big-endian 32-bit value at `offset` (``BigEndianBytes``: zeros outside the buffer).
+    func bigEndian32(_ offset: Int) -> UInt32 { BigEndianBytes(bytes).u32(offset) }
 
+    /// The little-endian 32-bit value at `offset` (zeros outside the buffer).
     func littleEndian32(_ offset: Int) -> UInt32 {
         (0..<4).reversed().reduce(0) { $0 << 8 | UInt32(byte(offset + $1)) }
     }

@@ -19,12 +19,9 @@ import Darwin
 /// Network protocol names are refused without any network access (qemu-img fails on them
 /// too unless the server answers).
 public enum QemuOpenGate {
-    /// How deep a backing chain is examined by default (``ChainPolicy/maximumDepth``).
-    public static let maximumDepth = ChainPolicy.untrusted.maximumDepth
-
     /// The block drivers qemu-img 7.2 knows (`qemu-img --help`, "Supported formats"): a
     /// backing format outside this list fails with "Unknown driver".
-    public static let knownDrivers: Set<String> = [
+    static let knownDrivers: Set<String> = [
         "blkdebug", "blklogwrites", "blkverify", "bochs", "cloop", "compress", "copy-before-write",
         "copy-on-read", "dmg", "file", "ftp", "ftps", "gluster", "host_cdrom", "host_device", "http",
         "https", "iscsi", "iser", "luks", "nbd", "nfs", "null-aio", "null-co", "nvme", "parallels",
@@ -127,7 +124,7 @@ public enum QemuOpenGate {
             // qemu probes the format: only a qcow2 magic makes it more than raw.
             var magic = [UInt8](repeating: 0, count: 4)
             let got = (try? magic.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }) ?? 0
-            guard got == 4, magic == [0x51, 0x46, 0x49, 0xFB] else { return nil }
+            guard got == 4, BigEndianBytes(magic).u32(0) == QCOW2Format.magic else { return nil }
         }
         let image: QCOW2Image
         do {

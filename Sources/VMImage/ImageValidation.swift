@@ -38,9 +38,10 @@ enum ImageValidation {
         guard format == "raw" else {
             throw malformed(name, .layerBacking, "names the backing format \(TerminalText.quoted(format)); it must be 'raw'")
         }
-        let audit = Audit(image: image)
-        guard audit.isSafe else {
-            let reasons = audit.errors.map { "\($0.code): \($0.message)" }.joined(separator: "; ")
+        // The library's one chain policy: a layer the manager adopts passes with no audit error.
+        let refusals = ChainPolicy.untrusted.refusals(in: Audit(image: image), for: .adopt)
+        guard refusals.isEmpty else {
+            let reasons = refusals.map { "\($0.code): \($0.message)" }.joined(separator: "; ")
             throw malformed(name, .layerAudit, "fails the audit: \(reasons)")
         }
         guard header.virtualSize <= limits.maxImageSize else {
@@ -57,17 +58,8 @@ enum ImageValidation {
 
     /// Every L1 entry must be unallocated: a fresh layer has no L2 tables, hence no data.
     private static func checkNoData(_ image: QCOW2Image, name: String) throws {
-        let header = image.header
-        let count = Int(header.l1Size)
-        guard count > 0 else { return }
-        // The header parse has already checked the L1 table is within qemu's 32 MiB cap and the file.
-        let bytes = try image.read(at: header.l1TableOffset, count: count * 8)
-        for index in 0..<count {
-            var entry: UInt64 = 0
-            for byte in bytes[(index * 8)..<(index * 8 + 8)] { entry = entry << 8 | UInt64(byte) }
-            if entry & 0x00FF_FFFF_FFFF_FE00 != 0 {
-                throw malformed(name, .layerData, "has an allocated L2 table (L1 entry \(index)); a layer holds no data clusters")
-            }
+        if let index = try image.firstAllocatedL1Index() {
+            throw malformed(name, .layerData, "has an allocated L2 table (L1 entry \(index)); a layer holds no data clusters")
         }
     }
 

@@ -1,4 +1,3 @@
-import ByteStreams
 import ArgumentParser
 import ByteStreams
 import QCOW2
@@ -57,7 +56,8 @@ struct Check: ParsableCommand {
                 printError("check: could not open '\(TerminalText.escaping(file))': \(refusal)")
                 throw ExitCode(1)
             }
-            result = try ImageCheck.run(imageFile) { messages.write("qcowtool: \($0)\n") }
+            // The image parsed once, above, is the one checked.
+            result = try ImageCheck.run(image) { messages.write("qcowtool: \($0)\n") }
         } catch let exit as ExitCode {
             throw exit
         } catch {

@@ -33,14 +33,30 @@ struct Map: ParsableCommand {
     var file: String
 
     func run() throws {
-        let probed = FormatProbe.probe(path: file, forced: format)
+        // One descriptor for the whole command: the probe, qemu's open checks, the chain gate
+        // and the reader all read the same open file, and the header is parsed once.
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(PathText.filePath(file), .readOnly, options: [.closeOnExec, .nonBlocking])
+        } catch {
+            printError("map: could not map '\(TerminalText.escaping(file))': \(ImageAccessError.io(path: file, reason: "cannot open: \(error)"))")
+            throw ExitCode(1)
+        }
+        defer { try? fd.close() }
+        let imageFile = Result { try ImageFile(descriptor: fd, path: file) }
+        let probed: FormatProbe.Outcome = format.map { $0 == .raw ? .raw : .qcow2 }
+            ?? ((try? imageFile.get()).map { FormatProbe.probe($0, path: file) } ?? .qcow2)
         if case .unread(let other) = probed { throw FormatProbe.refuse("map", path: file, format: other) }
         let raw = probed == .raw
-        if !raw, let refusal = ChainGate.qemuOpenRefusal(forImageAt: file, policy: chain.policy) {
+        // A header that cannot be parsed is reported by the open below, as qemu-img reports it.
+        let image: Result<QCOW2Image, any Error>? = raw ? nil : Result {
+            try QCOW2Image(descriptor: fd, path: file, fileSize: imageFile.get().size)
+        }
+        if let parsed = try? image?.get(), let refusal = QemuOpenGate.refusal(image: parsed, path: file, policy: chain.policy) {
             printError("map: could not open '\(TerminalText.escaping(file))': \(refusal)")
             throw ExitCode(1)
         }
-        let refusal = raw ? nil : ChainGate.refusal(forImageAt: file, policy: chain.policy)
+        let refusal = (try? image?.get()).flatMap { ChainGate.refusal(for: $0, path: file, policy: chain.policy) }
         let json = self.json || output == .json
         // Each merged record is printed as soon as it can no longer merge with the next, as
         // qemu-img prints it, and the picture keeps a bounded summary: a table shared by many
@@ -48,10 +64,16 @@ struct Map: ParsableCommand {
         let out = OutputBuffer(descriptor: STDOUT_FILENO)
         var picture: MapSVG?
         do {
-            let dataFile = ChainGate.mayReadDataFile(ofImageAt: file)
-            let options = refusal == nil ? ChainOptions(policy: chain.policy, allowExternalDataFile: dataFile)
-                : ChainOptions(followBacking: false, allowExternalDataFile: dataFile)
-            let reader = raw ? try ImageReader.openRaw(path: file) : try ImageReader.open(path: file, options: options)
+            let reader: ImageReader
+            if let image {
+                let parsed = try image.get()
+                let dataFile = ChainGate.mayReadDataFile(of: parsed, path: file)
+                let options = refusal == nil ? ChainOptions(policy: chain.policy, allowExternalDataFile: dataFile)
+                    : ChainOptions(followBacking: false, allowExternalDataFile: dataFile)
+                reader = try ImageReader.open(image: parsed, path: file, options: options)
+            } else {
+                reader = ImageReader.openRaw(file: try imageFile.get())
+            }
             defer { reader.close() }
             if svg != nil { picture = MapSVG(virtualSize: reader.virtualSize) }
             var first = true

@@ -62,7 +62,7 @@ struct AuditTests {
     func findings(name: String) throws {
         let format: ImageInspection.Format = name.hasSuffix(".img") ? .raw : .qcow2
         let inspection = try ImageInspection(path: HeaderFixtures.path(name), format: format)
-        let codes = Set(inspection.audit.findings.map(\.code))
+        let codes = Set(inspection.audit.findings.map(\.code.rawValue))
         #expect(codes == Self.expected[name], "\(name): \(inspection.audit.findings)")
         let hasError = inspection.audit.findings.contains { $0.severity == .error }
         #expect(inspection.audit.isSafe == !hasError)
@@ -75,7 +75,7 @@ struct AuditTests {
         for name in Self.expected.keys.sorted() {
             let format: ImageInspection.Format = name.hasSuffix(".img") ? .raw : .qcow2
             for finding in try ImageInspection(path: HeaderFixtures.path(name), format: format).audit.findings {
-                #expect((finding.severity == .warning) == warnings.contains(finding.code), "\(name): \(finding)")
+                #expect((finding.severity == .warning) == warnings.contains(finding.code.rawValue), "\(name): \(finding)")
             }
         }
     }
@@ -87,12 +87,12 @@ struct AuditTests {
         #expect(throws: UnreadFormatError(format: .vmdk)) { try ImageInspection(path: HeaderFixtures.path("raw-vmdk.img")) }
         let layer = try HeaderFixtures.bytes("layer.qcow2")
         let audit = Audit(rawPrefix: Array(layer.prefix(65536)), fileSize: UInt64(layer.count))
-        #expect(audit.contains("format-confusion") && audit.contains("raw-backing-file") && !audit.isSafe)
+        #expect(audit.contains(.formatConfusion) && audit.contains(.rawBackingFile) && !audit.isSafe)
     }
 
     @Test func refusedImagesStillGetAnAudit() throws {
         let audit = try ImageInspection.audit(path: HeaderFixtures.path("hostile-unknown-incompatible-named.qcow2"))
-        #expect(audit.findings.map(\.code) == ["unknown-incompatible-features"])
+        #expect(audit.findings.map(\.code) == [.unknownIncompatibleFeatures])
         #expect(audit.findings.first?.message.contains("future feature") == true)
         #expect(try ImageInspection.audit(path: HeaderFixtures.path("layer.qcow2")).isSafe)
     }
@@ -103,25 +103,41 @@ struct AuditTests {
         #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFB]) == nil)  // version 0: raw, as qemu says
         #expect(ForeignFormat.detect([0x51, 0x46, 0x49, 0xFA, 0, 0, 0, 3]) == nil)
         #expect(ForeignFormat.detect([UInt8](repeating: 0, count: 512)) == nil)
-        #expect(!Audit(rawPrefix: [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 0], fileSize: 8).contains("format-confusion"))
-        #expect(Audit(rawPrefix: [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 3], fileSize: 8).contains("format-confusion"))
-        #expect(Audit(rawPrefix: [0x78], fileSize: 1, fileName: "disk.dmg").contains("format-confusion"))
+        #expect(!Audit(rawPrefix: [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 0], fileSize: 8).contains(.formatConfusion))
+        #expect(Audit(rawPrefix: [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 3], fileSize: 8).contains(.formatConfusion))
+        #expect(Audit(rawPrefix: [0x78], fileSize: 1, fileName: "disk.dmg").contains(.formatConfusion))
         #expect(Audit(rawPrefix: [], fileSize: 0, fileName: "disk.dmg").findings.isEmpty)
     }
 
     @Test func refusalsGetStableCodes() {
         let audit = Audit(refusal: .unsupportedFeatures(mask: 1 << 9, names: ["x"]))
-        #expect(audit.findings.map(\.code) == ["unknown-incompatible-features"] && !audit.isSafe)
-        #expect(Audit(refusal: .tableTooLarge(table: "Active L1 table", entries: 1, maximumBytes: 1)).contains("table-too-large"))
+        #expect(audit.findings.map(\.code) == [.unknownIncompatibleFeatures] && !audit.isSafe)
+        #expect(Audit(refusal: .tableTooLarge(table: "Active L1 table", entries: 1, maximumBytes: 1)).contains(.tableTooLarge))
     }
 
-    @Test func lastRefcountIndex() {
-        #expect(Audit.lastNonZeroEntry([0, 0, 1, 0], refcountOrder: 4) == 1)
-        #expect(Audit.lastNonZeroEntry([0, 0, 0, 0], refcountOrder: 4) == nil)
-        #expect(Audit.lastNonZeroEntry([0xFF, 0x04], refcountOrder: 0) == 10)
-        #expect(Audit.lastNonZeroEntry([0x00, 0x10], refcountOrder: 1) == 6)
-        #expect(Audit.lastNonZeroEntry([0x00, 0x10], refcountOrder: 2) == 3)
-        #expect(Audit.lastNonZeroEntry([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], refcountOrder: 6) == 1)
+    @Test func codesAreTypedAndPrintedAsBefore() {
+        let printed = Audit.Code.allCases.map(\.rawValue)
+        #expect(Set(printed).count == printed.count)
+        // Every code a fixture expects is a case; each prints as its string.
+        #expect(Set(Self.expected.values.flatMap { $0 }).subtracting(printed).sorted() == [])
+        #expect(Audit.Code(rawValue: "backing-absolute-path") == .backingAbsolutePath)
+        #expect("\(Audit.Code.metadataOverlap)" == "metadata-overlap")
+        let finding = Audit.Finding(code: .dirty, severity: .error, message: "m")
+        #expect(finding.description == "error dirty: m")
+    }
+
+    @Test func chainPolicyDecidesOnTypedCodes() {
+        let audit = Audit(findings: [
+            Audit.Finding(code: .metadataOverlap, severity: .error, message: "a"),
+            Audit.Finding(code: .dirty, severity: .error, message: "b"),
+            Audit.Finding(code: .bitmaps, severity: .warning, message: "c"),
+        ])
+        // Reading a stranger's chain: own-table errors pass, others stop it; trusted, none do.
+        #expect(ChainPolicy.untrusted.refusals(in: audit, for: .readThrough).map(\.code) == [.dirty])
+        #expect(ChainPolicy.trusted.refusals(in: audit, for: .readThrough).isEmpty)
+        // An image manager adopting a layer: every error stops it, whoever vouches.
+        #expect(ChainPolicy.untrusted.refusals(in: audit, for: .adopt).map(\.code) == [.metadataOverlap, .dirty])
+        #expect(ChainPolicy.trusted.refusals(in: audit, for: .adopt).map(\.code) == [.metadataOverlap, .dirty])
     }
 
     @Test func jsonCarriesTheAudit() throws {

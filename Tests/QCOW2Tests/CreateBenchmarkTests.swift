@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import QCOW2
+@testable import QCOW2
 import SystemPackage
 import TestSupport
 

@@ -84,20 +84,48 @@ import TestSupport
         #expect(created > 100)
     }
 
-    static let preallocationCases: [(String, UInt64)] = [
-        ("", 1 << 20), ("", 1_049_088), ("", 100 << 20), ("cluster_size=512", 1 << 20),
-        ("cluster_size=512", 8 << 20), ("cluster_size=512", 16 << 20), ("cluster_size=512", 50 << 20), ("cluster_size=2M", 64 << 20), ("extended_l2=on", 3 << 20),
-        ("cluster_size=4k,refcount_bits=1", 40 << 20), ("compat=0.10", 5 << 20),
+    /// One `qemu-img create -o` list and the same options typed (the `-o` syntax is qcowtool's,
+    /// tested in QcowToolTests).
+    struct PreallocationCase: Sendable, CustomStringConvertible {
+        var options: String
+        var size: UInt64
+        var clusterSize: UInt64? = nil
+        var refcountBits: UInt64? = nil
+        var extendedL2 = false
+        var compat: QCOW2CreateOptions.Compat? = nil
+        var description: String { "\(options.isEmpty ? "defaults" : options) \(size)" }
+
+        var typed: QCOW2CreateOptions {
+            var typed = QCOW2CreateOptions()
+            typed.virtualSize = size
+            typed.preallocation = .metadata
+            if let clusterSize { typed.clusterSize = clusterSize }
+            if let refcountBits { typed.refcountBits = refcountBits }
+            if extendedL2 { typed.extendedL2 = true }
+            if let compat { typed.compat = compat }
+            return typed
+        }
+    }
+
+    static let preallocationCases: [PreallocationCase] = [
+        PreallocationCase(options: "", size: 1 << 20), PreallocationCase(options: "", size: 1_049_088),
+        PreallocationCase(options: "", size: 100 << 20),
+        PreallocationCase(options: "cluster_size=512", size: 1 << 20, clusterSize: 512),
+        PreallocationCase(options: "cluster_size=512", size: 8 << 20, clusterSize: 512),
+        PreallocationCase(options: "cluster_size=512", size: 16 << 20, clusterSize: 512),
+        PreallocationCase(options: "cluster_size=512", size: 50 << 20, clusterSize: 512),
+        PreallocationCase(options: "cluster_size=2M", size: 64 << 20, clusterSize: 2 << 20),
+        PreallocationCase(options: "extended_l2=on", size: 3 << 20, extendedL2: true),
+        PreallocationCase(options: "cluster_size=4k,refcount_bits=1", size: 40 << 20, clusterSize: 4096, refcountBits: 1),
+        PreallocationCase(options: "compat=0.10", size: 5 << 20, compat: .v0_10),
     ]
 
     @Test(arguments: preallocationCases)
-    func metadataPreallocationMatchesQemuImg(options: String, size: UInt64) throws {
+    func metadataPreallocationMatchesQemuImg(_ row: PreallocationCase) throws {
+        let (options, size) = (row.options, row.size)
         let folder = try Self.makeFolder()
         defer { folder.remove() }
-        var line = QCOW2CreateCommandLine()
-        try line.apply(optionList: options + (options.isEmpty ? "" : ",") + "preallocation=metadata")
-        try line.setSize(String(size))
-        try QCOW2Creator.create(at: FilePath(folder.file("ours.qcow2")), options: line.options)
+        try QCOW2Creator.create(at: FilePath(folder.file("ours.qcow2")), options: row.typed)
         try Oracle.run("qemu-img", ["create", "-q", "-f", "qcow2", "-o", options + (options.isEmpty ? "" : ",") + "preallocation=metadata", folder.file("qemu.qcow2"), String(size)])
         let a = try Data(contentsOf: URL(fileURLWithPath: folder.file("ours.qcow2")))
         let b = try Data(contentsOf: URL(fileURLWithPath: folder.file("qemu.qcow2")))

@@ -43,7 +43,7 @@ enum Fixtures {
 
 import Zstd
 import SystemPackage
-import QCOW2
+@testable import QCOW2
 
 /// The qemu-made images of `TestImages/qcow2-data/images`, decompressed once into a
 /// temporary folder (dense, as git checks files out).

@@ -48,7 +48,7 @@ struct FormatProbeTests {
             let ours = ForeignFormat.detect(Array(row.bytes.prefix(ForeignFormat.prefixLength)), fileName: row.name)
             #expect((ours?.rawValue ?? "raw") == row.format, "\(row.label): ours \(ours?.rawValue ?? "raw")")
             let audit = Audit(rawPrefix: Array(row.bytes.prefix(ForeignFormat.prefixLength)), fileSize: UInt64(row.bytes.count), fileName: row.name)
-            #expect(audit.contains("format-confusion") == (row.format != "raw"), "\(row.label)")
+            #expect(audit.contains(.formatConfusion) == (row.format != "raw"), "\(row.label)")
         }
     }
 
@@ -272,7 +272,7 @@ struct FormatProbeTests {
         try Data("# Disk DescriptorFile\nversion=1\nRW 16 FLAT \"/etc/hostname\" 0\n".utf8).write(to: URL(fileURLWithPath: path))
         #expect(throws: UnreadFormatError(format: .vmdk)) { try ImageInspection(path: path) }
         let forced = try ImageInspection(path: path, format: .raw)
-        #expect(forced.audit.contains("format-confusion") && !forced.audit.isSafe)
+        #expect(forced.audit.contains(.formatConfusion) && !forced.audit.isSafe)
         #expect(forced.audit.errors.first?.message.contains("vmdk") == true)
         // A raw file qemu probes as raw stays raw, with no finding.
         try Data(Self.qcowMagic + Self.be32(1) + [UInt8](repeating: 0, count: 60)).write(to: URL(fileURLWithPath: path))

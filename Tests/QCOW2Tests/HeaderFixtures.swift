@@ -1,5 +1,5 @@
 import Foundation
-import QCOW2
+@testable import QCOW2
 import SystemPackage
 
 /// Locates the header/info/audit fixtures in `TestImages/qcow2` (see its README.md).

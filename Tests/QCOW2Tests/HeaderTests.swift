@@ -1,5 +1,5 @@
 import ByteStreams
-import QCOW2
+@testable import QCOW2
 import SystemPackage
 import Testing
 import TestSupport

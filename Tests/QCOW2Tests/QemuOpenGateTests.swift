@@ -1,5 +1,5 @@
 import Foundation
-import QCOW2
+@testable import QCOW2
 import SystemPackage
 import Testing
 

@@ -54,15 +54,15 @@ enum CreateBackingSize {
         guard header.count >= 32 else {
             throw .invalidBackingFile(path: path, reason: "only \(header.count) bytes, too short for a qcow2 header")
         }
-        func be(_ at: Int, _ count: Int) -> UInt64 { header[at..<at + count].reduce(0) { $0 << 8 | UInt64($1) } }
-        guard be(0, 4) == 0x5146_49FB else {
+        let b = BigEndianBytes(header)
+        guard b.u32(0) == QCOW2Format.magic else {
             throw .invalidBackingFile(path: path, reason: "no qcow2 magic 'QFI\\xfb' at offset 0; is the backing format really qcow2?")
         }
-        let version = be(4, 4)
+        let version = b.u32(4)
         guard version == 2 || version == 3 else {
             throw .invalidBackingFile(path: path, reason: "qcow2 version \(version) at offset 4 is not 2 or 3")
         }
-        let size = be(24, 8)
+        let size = b.u64(24)
         // qemu keeps sizes below 2^63 (int64_t) and a multiple of 512 is what it creates.
         guard size <= UInt64(Int64.max) - 511 else {
             throw .invalidBackingFile(path: path, reason: "virtual size \(size) at offset 24 is out of range")

@@ -22,7 +22,7 @@ struct CreateResolvedSettings: Sendable, Equatable {
         return virtualSize / perL2 + (virtualSize % perL2 == 0 ? 0 : 1)
     }
     /// qemu's cap on the active L1 table: 32 MiB of 8-byte entries.
-    static let maxL1Entries: UInt64 = (32 << 20) / 8
+    static let maxL1Entries: UInt64 = QCOW2Format.maximumL1Bytes / 8
     /// The most memory the planner may hold for refcount blocks and the L1 table.
     static let maxPlanningMemory: UInt64 = 40 << 20
 }

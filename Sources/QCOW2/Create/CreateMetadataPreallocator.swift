@@ -11,7 +11,6 @@ struct CreateMetadataPreallocator {
     /// The L2 table being filled (its offset and entries as bytes).
     private var currentL2: (offset: UInt64, bytes: [UInt8])?
 
-    static let copiedFlag: UInt64 = 1 << 63
     /// `QEMU_ALIGN_DOWN(INT_MAX, cluster_size)` is the chunk; `BDRV_REQUEST_MAX_BYTES` caps a run.
     static let intMax: UInt64 = 0x7FFF_FFFF
     static let requestMaxBytes: UInt64 = 0x7FFF_FE00
@@ -78,7 +77,7 @@ struct CreateMetadataPreallocator {
         try flushL2(emit)
         let l2Offset = try model.allocate(bytes: cs)
         model.noteWrite(at: l2Offset, length: cs)
-        l1[l1Index] = l2Offset | Self.copiedFlag
+        l1[l1Index] = l2Offset | QCOW2Format.copiedFlag
         currentL2 = (l2Offset, [UInt8](repeating: 0, count: Int(cs)))
     }
 
@@ -102,7 +101,7 @@ struct CreateMetadataPreallocator {
         let allocatedBytes = min(bytes, count * cs - inCluster)
         // Link the L2 entries (qcow2_alloc_cluster_link_l2 with prealloc: no subcluster bits).
         for i in 0..<count {
-            let entry = (host + i * cs) | Self.copiedFlag
+            let entry = (host + i * cs) | QCOW2Format.copiedFlag
             let slot = Int((l2Index + i) * settings.l2EntrySize)
             for k in 0..<8 { currentL2?.bytes[slot + k] = UInt8(truncatingIfNeeded: entry >> (56 - 8 * UInt64(k))) }
         }

@@ -234,13 +234,13 @@ struct CreateRefcountModel {
     private mutating func refcountArea(start: UInt64, newBlockIndex: Int, newBlockOffset: UInt64) throws(QCOW2CreateError) -> UInt64 {
         let total = Self.refcountBlockCount(clusters: start / clusterSize, clusterSize: clusterSize, refcountOrder: refcountOrder, generous: true)
         // qemu's QCOW_MAX_REFTABLE_SIZE is 8 MiB; it compares entry counts against it.
-        guard total <= 8 << 20 else { throw .imageTooLarge(virtualSize: 0, clusterSize: clusterSize) }
+        guard total <= QCOW2Format.maximumRefcountTableBytes else { throw .imageTooLarge(virtualSize: 0, clusterSize: clusterSize) }
         let areaIndex = Int((start / clusterSize) / refblockEntries)
         let perCluster = clusterSize / 8
         var tableSize = total + (total + 1) / 2
         tableSize = (tableSize + perCluster - 1) / perCluster * perCluster
         let tableClusters = tableSize * 8 / clusterSize
-        guard tableSize <= 8 << 20 else { throw .imageTooLarge(virtualSize: 0, clusterSize: clusterSize) }
+        guard tableSize <= QCOW2Format.maximumRefcountTableBytes else { throw .imageTooLarge(virtualSize: 0, clusterSize: clusterSize) }
 
         var newTable = [UInt64](repeating: 0, count: Int(tableSize))
         let copy = tableSize > UInt64(maxReftableIndex) ? maxReftableIndex + 1 : Int(tableSize)

@@ -65,7 +65,7 @@ struct CreatedHeaderLayout: Sendable, Equatable {
     func encode() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(640 + (backingFile?.count ?? 0))
-        out.appendCreateBigEndian(UInt32(0x5146_49FB))
+        out.appendCreateBigEndian(QCOW2Format.magic)
         out.appendCreateBigEndian(version)
         let backingOffsetPosition = out.count
         out.appendCreateBigEndian(UInt64(0))  // backing_file_offset, patched below

@@ -1,5 +1,6 @@
-import Testing
 import QCOW2
+import Testing
+@testable import qcowtool
 
 /// qemu-img's option and size syntax, and the `Formatting` line it prints.
 @Suite struct CreateCommandLineTests {

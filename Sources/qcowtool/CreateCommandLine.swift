@@ -1,27 +1,28 @@
 import ByteStreams
+import QCOW2
 
 /// qemu-img's spelling of create options: `-o name=value,…` lists, size suffixes and the
 /// `Formatting '…', fmt=qcow2 …` line, so `qcowtool create` reads and prints what
 /// `qemu-img create -f qcow2` does.
-public struct QCOW2CreateCommandLine: Sendable, Equatable {
+struct QCOW2CreateCommandLine: Sendable, Equatable {
     /// The options understood so far.
-    public private(set) var options = QCOW2CreateOptions()
+    private(set) var options = QCOW2CreateOptions()
     /// The value of each option exactly as given (qemu echoes booleans and `compat` verbatim).
     private var given: [String: String] = [:]
     /// The size exactly as given, in bytes (before rounding to 512).
     private var sizeText: UInt64?
 
     /// An empty command line: qemu-img's defaults.
-    public init() {}
+    init() {}
 
     /// The names `-o` accepts, in the order qemu-img prints them.
-    public static let optionNames = [
+    static let optionNames = [
         "cluster_size", "extended_l2", "preallocation", "compression_type", "size", "compat",
         "backing_file", "backing_fmt", "lazy_refcounts", "refcount_bits",
     ]
 
     /// Applies one `-o` argument: `name=value` pairs separated by commas (`,,` is a literal comma).
-    public mutating func apply(optionList text: String) throws(QCOW2CreateError) {
+    mutating func apply(optionList text: String) throws(QCOW2CreateError) {
         var items: [String] = []
         var current = ""
         var chars = Array(text)
@@ -47,7 +48,7 @@ public struct QCOW2CreateCommandLine: Sendable, Equatable {
     }
 
     /// Sets one option by its qemu-img name.
-    public mutating func set(_ name: String, _ value: String) throws(QCOW2CreateError) {
+    mutating func set(_ name: String, _ value: String) throws(QCOW2CreateError) {
         switch name {
         case "size":
             let bytes = try Self.parseSize(value, name: name)
@@ -92,17 +93,17 @@ public struct QCOW2CreateCommandLine: Sendable, Equatable {
     }
 
     /// Sets the positional SIZE argument (same syntax as `size=`).
-    public mutating func setSize(_ text: String) throws(QCOW2CreateError) {
+    mutating func setSize(_ text: String) throws(QCOW2CreateError) {
         try set("size", text)
     }
 
     /// Records the size taken from the backing file, so ``formattingLine(file:)`` shows it as qemu does.
-    public mutating func noteResolvedSize(_ size: UInt64) {
+    mutating func noteResolvedSize(_ size: UInt64) {
         if sizeText == nil { sizeText = size }
     }
 
     /// Copies the write-side switches that qemu-img has no `-o` names for.
-    public mutating func setWriteOptions(allowUnsafeBackingName: Bool, overwrite: Bool, sync: Bool) {
+    mutating func setWriteOptions(allowUnsafeBackingName: Bool, overwrite: Bool, sync: Bool) {
         options.allowUnsafeBackingName = allowUnsafeBackingName
         options.overwrite = overwrite
         options.sync = sync
@@ -110,7 +111,7 @@ public struct QCOW2CreateCommandLine: Sendable, Equatable {
 
     /// `Formatting 'FILE', fmt=qcow2 …` exactly as qemu-img 7.2 prints it: options with a
     /// default always, the others only when given, in qemu's order.
-    public func formattingLine(file: String) -> String {
+    func formattingLine(file: String) -> String {
         var parts = ["fmt=qcow2"]
         parts.append("cluster_size=\(options.clusterSize)")
         parts.append("extended_l2=\(given["extended_l2"] ?? "off")")
@@ -136,7 +137,7 @@ public struct QCOW2CreateCommandLine: Sendable, Equatable {
 
     /// qemu's sizes: a number (decimal fractions allowed with a unit) and an optional unit
     /// B/b (bytes), K/k, M/m, G/g, T/t, P/p, E/e (powers of 1024).
-    public static func parseSize(_ text: String, name: String = "size") throws(QCOW2CreateError) -> UInt64 {
+    static func parseSize(_ text: String, name: String = "size") throws(QCOW2CreateError) -> UInt64 {
         var digits = Substring(text)
         var multiplier: UInt64 = 1
         if let last = digits.last, last.isLetter {
