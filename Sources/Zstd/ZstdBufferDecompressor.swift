@@ -41,6 +41,16 @@ public final class ZstdBufferDecompressor {
         guard input.count > 0, let source = input.baseAddress else { throw ZstdError.emptyInput }
         guard output.count > 0, let target = output.baseAddress else { return 0 }
         _ = ZSTD_DCtx_reset(context, ZSTD_reset_session_only)
+        // One frame that says it fills the output exactly (what qemu writes for a cluster):
+        // decode it in one call, straight into the output. Anything else, or a failure here,
+        // takes the streaming loop below, which also finds the offset of any damage.
+        let frameSize = ZSTD_findFrameCompressedSize(source, input.count)
+        if ZSTD_isError(frameSize) == 0, frameSize <= input.count,
+           ZSTD_getFrameContentSize(source, frameSize) == UInt64(output.count) {
+            let produced = ZSTD_decompressDCtx(context, target, output.count, source, frameSize)
+            if ZSTD_isError(produced) == 0 && produced == output.count { return produced }
+            _ = ZSTD_DCtx_reset(context, ZSTD_reset_session_only)
+        }
         var inBuffer = ZSTD_inBuffer(src: source, size: input.count, pos: 0)
         var outBuffer = ZSTD_outBuffer(dst: target, size: output.count, pos: 0)
         var insideFrame = false
