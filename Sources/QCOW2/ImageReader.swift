@@ -1,6 +1,5 @@
 import ByteStreams
 import SystemPackage
-import Zstd
 
 /// What ``ImageReader/open(path:options:)`` may open besides the image itself.
 public struct ChainOptions: Sendable, Equatable {
@@ -39,7 +38,9 @@ public struct ChainOptions: Sendable, Equatable {
 /// unallocated ranges come from the backing file, or read as zeros without one.
 ///
 /// Owns the file descriptors it opens and closes them in `close()` or on deinit.
-/// Memory: one L2 table, one L1 chunk and one decompressed cluster per layer.
+/// Memory: one L2 table, one L1 chunk and one decompressed cluster per layer, plus one
+/// cluster decoder per core. A read that covers several whole compressed clusters decodes
+/// them on every core at once, each straight into its place in the caller's buffer.
 public final class ImageReader {
     enum Layer {
         case qcow2(QCOW2Layer)
@@ -64,7 +65,7 @@ public final class ImageReader {
     /// The backing name of the bottom qcow2 layer when the chain was not followed.
     let unopenedBacking: String?
     private var descriptors: [FileDescriptor]
-    private let inflater = Inflater()
+    private let clusters = ParallelClusterDecoder()
     private var clusterCache: [Int: (host: UInt64, bytes: [UInt8])] = [:]
 
     /// The guest disk size in bytes. A raw image counts whole sectors, as qemu's block layer
@@ -231,11 +232,23 @@ public final class ImageReader {
     // MARK: - Reading
 
     /// Fills `buffer` with the guest bytes at `offset`; bytes past the virtual size read as zeros.
+    ///
+    /// Whole compressed clusters inside the range are decoded in parallel (see
+    /// ``ParallelClusterDecoder``); the first error in guest order is the one thrown.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
-        try read(into: buffer, at: offset, layer: 0)
+        var jobs: [ClusterJob] = []
+        do {
+            try read(into: buffer, at: offset, layer: 0, jobs: &jobs)
+        } catch {
+            // Clusters before the failure come first in guest order.
+            try clusters.decode(jobs)
+            throw error
+        }
+        try clusters.decode(jobs)
     }
 
-    private func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64, layer index: Int) throws {
+    private func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64, layer index: Int,
+                      jobs: inout [ClusterJob]) throws {
         var done = 0
         let size = layers[index].virtualSize
         while done < buffer.count {
@@ -262,12 +275,16 @@ public final class ImageReader {
                 case .zero:
                     target.initializeMemory(as: UInt8.self, repeating: 0)
                 case let .compressed(descriptor, clusterStart):
-                    let cluster = try decompress(descriptor, layer: layer, index: index, guest: clusterStart)
                     let start = Int(guest - clusterStart)
-                    cluster.withUnsafeBytes { target.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<(start + count)])) }
+                    if start == 0 && count == layer.layout.clusterSize && clusterCache[index]?.host != descriptor.hostOffset {
+                        jobs.append(ClusterJob(layer: layer, descriptor: descriptor, guest: clusterStart, target: target))
+                    } else {
+                        let cluster = try decompress(descriptor, layer: layer, index: index, guest: clusterStart)
+                        cluster.withUnsafeBytes { target.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<(start + count)])) }
+                    }
                 case .unallocated:
                     if index + 1 < layers.count {
-                        try read(into: target, at: guest, layer: index + 1)
+                        try read(into: target, at: guest, layer: index + 1, jobs: &jobs)
                     } else if index == layers.count - 1, let name = unopenedBacking {
                         throw ImageAccessError.backingNotOpened(name: name)
                     } else {
@@ -305,31 +322,13 @@ public final class ImageReader {
         }
     }
 
-    /// The decompressed bytes of one compressed cluster (cached: one per layer).
+    /// The decompressed bytes of one compressed cluster (cached: one per layer), for reads
+    /// that cover only part of it.
     private func decompress(_ descriptor: CompressedClusterDescriptor, layer: QCOW2Layer, index: Int, guest: UInt64) throws -> [UInt8] {
         if let cached = clusterCache[index], cached.host == descriptor.hostOffset { return cached.bytes }
-        let clusterSize = layer.layout.clusterSize
-        // At most 2^(cluster_bits - 8) sectors: twice the cluster size.
-        let input = try layer.compressedBytes(at: descriptor.hostOffset, count: Int(descriptor.byteCount))
-        var output = [UInt8](repeating: 0, count: clusterSize)
-        let produced: Int
-        let zstd = layer.layout.compressionType == 1 && layer.layout.incompatibleFeatures & (1 << 3) != 0
-        do {
-            if zstd {
-                var decompressor = try ZstdDecompressor(readingFrom: BufferSource(input))
-                produced = try output.withUnsafeMutableBytes { try decompressor.readFully(into: $0) }
-            } else {
-                let result = try input.withUnsafeBytes { source in
-                    try output.withUnsafeMutableBytes { try inflater.inflate(source, into: $0) }
-                }
-                produced = result.bytesWritten
-            }
-        } catch {
-            throw ImageAccessError.corruptCompressedCluster(guestOffset: guest, hostOffset: descriptor.hostOffset, reason: "\(error)")
-        }
-        guard produced == clusterSize else {
-            throw ImageAccessError.corruptCompressedCluster(guestOffset: guest, hostOffset: descriptor.hostOffset,
-                                                            reason: "it decompresses to \(produced) bytes, not \(clusterSize)")
+        var output = [UInt8](repeating: 0, count: layer.layout.clusterSize)
+        try output.withUnsafeMutableBytes {
+            try clusters.serialDecoder.decode(descriptor, layer: layer, guest: guest, into: $0)
         }
         clusterCache[index] = (descriptor.hostOffset, output)
         return output

@@ -16,42 +16,53 @@ public struct InflateResult: Sendable, Equatable {
 /// and bytes after the end of the final block are ignored (qemu rounds compressed
 /// clusters up to whole sectors). Every malformed input is an ``InflateError``.
 ///
-/// An `Inflater` owns about 260 KiB of decoding tables and reuses them across calls;
-/// keep one per thread of work rather than one per cluster.
+/// Huffman codes are decoded through two-level lookup tables (``HuffmanEntry``), with the input
+/// read a 64-bit word at a time and matches copied a word at a time; see `InflateBlock.swift`.
+/// An `Inflater` owns about 30 KiB of tables and reuses them across calls: keep one per
+/// thread of work rather than one per cluster (it is not safe to share between threads).
 public final class Inflater {
-    private static let tableSlots = 1 << 15
-    private let literalTable: UnsafeMutablePointer<UInt32>
-    private let distanceTable: UnsafeMutablePointer<UInt32>
+    let literalTable: UnsafeMutablePointer<UInt32>
+    let distanceTable: UnsafeMutablePointer<UInt32>
+    let fixedLiteralTable: UnsafeMutablePointer<UInt32>
+    let fixedDistanceTable: UnsafeMutablePointer<UInt32>
     private let codeLengthTable: UnsafeMutablePointer<UInt32>
     private let lengths: UnsafeMutablePointer<UInt8>
-    private var literalBits = 0
-    private var distanceBits = 0
-    private var tablesAreFixed = false
+    private let scratch: UnsafeMutablePointer<Int>
 
     /// A decoder with freshly allocated tables.
     public init() {
-        literalTable = .allocate(capacity: Self.tableSlots)
-        distanceTable = .allocate(capacity: Self.tableSlots)
-        codeLengthTable = .allocate(capacity: 1 << 7)
+        literalTable = .allocate(capacity: HuffmanTableBuilder.literalLengthCapacity)
+        distanceTable = .allocate(capacity: HuffmanTableBuilder.distanceCapacity)
+        fixedLiteralTable = .allocate(capacity: HuffmanTableBuilder.literalLengthCapacity)
+        fixedDistanceTable = .allocate(capacity: HuffmanTableBuilder.distanceCapacity)
+        codeLengthTable = .allocate(capacity: HuffmanTableBuilder.codeLengthCapacity)
         lengths = .allocate(capacity: 320)
-        literalTable.initialize(repeating: 0, count: Self.tableSlots)
-        distanceTable.initialize(repeating: 0, count: Self.tableSlots)
-        codeLengthTable.initialize(repeating: 0, count: 1 << 7)
+        scratch = .allocate(capacity: HuffmanTableBuilder.scratchCount)
+        literalTable.initialize(repeating: HuffmanEntry.invalid, count: HuffmanTableBuilder.literalLengthCapacity)
+        distanceTable.initialize(repeating: HuffmanEntry.invalid, count: HuffmanTableBuilder.distanceCapacity)
+        fixedLiteralTable.initialize(repeating: HuffmanEntry.invalid, count: HuffmanTableBuilder.literalLengthCapacity)
+        fixedDistanceTable.initialize(repeating: HuffmanEntry.invalid, count: HuffmanTableBuilder.distanceCapacity)
+        codeLengthTable.initialize(repeating: HuffmanEntry.invalid, count: HuffmanTableBuilder.codeLengthCapacity)
         lengths.initialize(repeating: 0, count: 320)
+        scratch.initialize(repeating: 0, count: HuffmanTableBuilder.scratchCount)
+        buildFixedTables()
     }
 
     deinit {
         literalTable.deallocate()
         distanceTable.deallocate()
+        fixedLiteralTable.deallocate()
+        fixedDistanceTable.deallocate()
         codeLengthTable.deallocate()
         lengths.deallocate()
+        scratch.deallocate()
     }
 
     /// Decodes `input` into `output` until the final block ends or `output` is full.
     ///
     /// - Throws: ``InflateError`` when the stream is malformed, or ends (runs out of
     ///   input) before either of those happens.
-    public func inflate(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws -> InflateResult {
+    public func inflate(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(InflateError) -> InflateResult {
         var reader = BitReader(input)
         let capacity = output.count
         guard capacity > 0, let out = output.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
@@ -65,108 +76,48 @@ public final class Inflater {
             isFinal = reader.take(1) == 1
             let type = reader.take(2)
             if reader.isOverrun { throw InflateError.truncated(offset: input.count) }
+            let full: Bool
             switch type {
             case 0:
-                let stop = try copyStored(&reader, input: input, out: out, capacity: capacity, written: &written)
-                if stop { return reader.result(written: written, finished: false) }
-                continue
+                full = try copyStored(&reader, out: out, capacity: capacity, written: &written)
             case 1:
-                if !tablesAreFixed { buildFixedTables() }
+                full = try decodeBlock(&reader, literals: fixedLiteralTable, distances: fixedDistanceTable,
+                                       out: out, capacity: capacity, written: &written)
             case 2:
                 try readDynamicTables(&reader, blockStart: blockStart)
+                full = try decodeBlock(&reader, literals: literalTable, distances: distanceTable,
+                                       out: out, capacity: capacity, written: &written)
             default:
                 throw InflateError.invalidBlockType(offset: blockStart)
             }
-            let full = try decodeBlock(&reader, input: input, out: out, capacity: capacity, written: &written)
             if full { return reader.result(written: written, finished: false) }
         } while !isFinal && written < capacity
         return reader.result(written: written, finished: isFinal)
     }
 
-    // MARK: - Blocks
+    // MARK: - Stored blocks
 
     /// Copies a stored block. Returns `true` when the output filled up inside it.
-    private func copyStored(_ reader: inout BitReader, input: UnsafeRawBufferPointer,
-                            out: UnsafeMutablePointer<UInt8>, capacity: Int, written: inout Int) throws -> Bool {
+    private func copyStored(_ reader: inout BitReader, out: UnsafeMutablePointer<UInt8>, capacity: Int,
+                            written: inout Int) throws(InflateError) -> Bool {
         reader.drop(reader.bits & 7)
         reader.refill()
         let offset = reader.byteOffset
         let length = Int(reader.take(16))
         let complement = Int(reader.take(16))
-        if reader.isOverrun { throw InflateError.truncated(offset: input.count) }
+        if reader.isOverrun { throw InflateError.truncated(offset: reader.inputCount) }
         guard length == (~complement & 0xFFFF) else {
             throw InflateError.storedLengthMismatch(offset: offset, length: length, complement: complement)
         }
         reader.rewindToByte()
         let wanted = min(length, capacity - written)
-        guard input.count - reader.position >= wanted else { throw InflateError.truncated(offset: input.count) }
-        if wanted > 0, let base = input.baseAddress {
-            (out + written).update(from: (base + reader.position).assumingMemoryBound(to: UInt8.self), count: wanted)
+        guard reader.inputCount - reader.position >= wanted else { throw InflateError.truncated(offset: reader.inputCount) }
+        if wanted > 0, let base = reader.base {
+            (out + written).update(from: base + reader.position, count: wanted)
         }
         reader.position += wanted
         written += wanted
         return wanted < length
-    }
-
-    /// Decodes one Huffman-coded block with the current tables. Returns `true` when the
-    /// output filled up before the end-of-block code.
-    private func decodeBlock(_ reader: inout BitReader, input: UnsafeRawBufferPointer,
-                             out: UnsafeMutablePointer<UInt8>, capacity: Int, written: inout Int) throws -> Bool {
-        let literalMask = UInt64((1 << literalBits) - 1)
-        let distanceMask = UInt64((1 << distanceBits) - 1)
-        let literals = literalTable
-        let distances = distanceTable
-        var written0 = written
-        defer { written = written0 }
-        while true {
-            reader.refill()
-            let symbolOffset = reader.byteOffset
-            let entry = literals[Int(truncatingIfNeeded: reader.buffer & literalMask)]
-            let codeLength = Int(entry & 15)
-            if codeLength == 0 { throw InflateError.invalidSymbol(offset: symbolOffset) }
-            reader.drop(codeLength)
-            let symbol = Int(entry >> 4)
-            if symbol < 256 {
-                if reader.isOverrun { throw InflateError.truncated(offset: input.count) }
-                if written0 == capacity { return true }
-                out[written0] = UInt8(truncatingIfNeeded: symbol)
-                written0 += 1
-                continue
-            }
-            if symbol == 256 {
-                if reader.isOverrun { throw InflateError.truncated(offset: input.count) }
-                return false
-            }
-            guard symbol <= 285 else { throw InflateError.invalidSymbol(offset: symbolOffset) }
-            let lengthIndex = symbol - 257
-            var length = Int(Tables.lengthBase[lengthIndex]) + Int(reader.take(Int(Tables.lengthExtra[lengthIndex])))
-            let distanceEntry = distances[Int(truncatingIfNeeded: reader.buffer & distanceMask)]
-            let distanceCodeLength = Int(distanceEntry & 15)
-            if distanceCodeLength == 0 { throw InflateError.invalidSymbol(offset: reader.byteOffset) }
-            reader.drop(distanceCodeLength)
-            let distanceSymbol = Int(distanceEntry >> 4)
-            guard distanceSymbol <= 29 else { throw InflateError.invalidSymbol(offset: reader.byteOffset) }
-            let distance = Int(Tables.distanceBase[distanceSymbol])
-                + Int(reader.take(Int(Tables.distanceExtra[distanceSymbol])))
-            if reader.isOverrun { throw InflateError.truncated(offset: input.count) }
-            guard distance <= written0 else {
-                throw InflateError.distanceTooFar(offset: symbolOffset, distance: distance, available: written0)
-            }
-            if written0 == capacity { return true }
-            length = min(length, capacity - written0)
-            var source = out + (written0 - distance)
-            var target = out + written0
-            if distance >= length {
-                target.update(from: source, count: length)
-            } else {
-                for _ in 0..<length {
-                    target.pointee = source.pointee
-                    target += 1
-                    source += 1
-                }
-            }
-            written0 += length
-        }
     }
 
     // MARK: - Tables
@@ -176,15 +127,20 @@ public final class Inflater {
         for i in 144..<256 { lengths[i] = 9 }
         for i in 256..<280 { lengths[i] = 7 }
         for i in 280..<288 { lengths[i] = 8 }
-        // Fixed codes are complete, so building cannot fail.
-        literalBits = (try? Self.buildTable(lengths, count: 288, into: literalTable, allowIncomplete: true)) ?? 0
+        // The fixed codes are complete, so building cannot fail; a failure would leave
+        // tables whose every lookup is invalid, never a wrong decode.
+        try? HuffmanTableBuilder.build(
+            lengths: lengths, count: 288, templates: HuffmanEntry.literalLengthTemplates,
+            rootBits: HuffmanTableBuilder.literalLengthRootBits, into: fixedLiteralTable,
+            capacity: HuffmanTableBuilder.literalLengthCapacity, scratch: scratch, allowIncomplete: false)
         for i in 0..<32 { lengths[i] = 5 }
-        distanceBits = (try? Self.buildTable(lengths, count: 32, into: distanceTable, allowIncomplete: true)) ?? 0
-        tablesAreFixed = true
+        try? HuffmanTableBuilder.build(
+            lengths: lengths, count: 32, templates: HuffmanEntry.distanceTemplates,
+            rootBits: HuffmanTableBuilder.distanceRootBits, into: fixedDistanceTable,
+            capacity: HuffmanTableBuilder.distanceCapacity, scratch: scratch, allowIncomplete: false)
     }
 
-    private func readDynamicTables(_ reader: inout BitReader, blockStart: Int) throws {
-        tablesAreFixed = false
+    private func readDynamicTables(_ reader: inout BitReader, blockStart: Int) throws(InflateError) {
         reader.refill()
         let literalCount = Int(reader.take(5)) + 257
         let distanceCount = Int(reader.take(5)) + 1
@@ -195,25 +151,26 @@ public final class Inflater {
         for i in 0..<19 { lengths[i] = 0 }
         for i in 0..<codeLengthCount {
             reader.refill()
-            lengths[Int(Tables.codeLengthOrder[i])] = UInt8(truncatingIfNeeded: reader.take(3))
+            lengths[Int(DeflateConstants.codeLengthOrder[i])] = UInt8(truncatingIfNeeded: reader.take(3))
         }
         if reader.isOverrun { throw InflateError.truncated(offset: reader.inputCount) }
-        let codeLengthBits: Int
         do {
-            codeLengthBits = try Self.buildTable(lengths, count: 19, into: codeLengthTable, allowIncomplete: false)
-        } catch let reason as TableProblem {
-            throw InflateError.invalidCodeLengths(offset: blockStart, reason: "code length code: \(reason.text)")
+            try HuffmanTableBuilder.build(
+                lengths: lengths, count: 19, templates: HuffmanEntry.codeLengthTemplates,
+                rootBits: HuffmanTableBuilder.codeLengthRootBits, into: codeLengthTable,
+                capacity: HuffmanTableBuilder.codeLengthCapacity, scratch: scratch, allowIncomplete: false)
+        } catch {
+            throw InflateError.invalidCodeLengths(offset: blockStart, reason: "code length code: \(error.text)")
         }
-        let mask = UInt64((1 << codeLengthBits) - 1)
+        let mask = UInt64((1 << HuffmanTableBuilder.codeLengthRootBits) - 1)
         let total = literalCount + distanceCount
         var index = 0
         while index < total {
             reader.refill()
             let entry = codeLengthTable[Int(truncatingIfNeeded: reader.buffer & mask)]
-            let codeLength = Int(entry & 15)
-            if codeLength == 0 { throw InflateError.invalidSymbol(offset: reader.byteOffset) }
-            reader.drop(codeLength)
-            let symbol = Int(entry >> 4)
+            if entry & HuffmanEntry.invalid != 0 { throw InflateError.invalidSymbol(offset: reader.byteOffset) }
+            reader.drop(HuffmanEntry.consumed(entry))
+            let symbol = HuffmanEntry.value(entry)
             if symbol < 16 {
                 lengths[index] = UInt8(truncatingIfNeeded: symbol)
                 index += 1
@@ -238,98 +195,29 @@ public final class Inflater {
             guard repeatCount <= total - index else {
                 throw InflateError.invalidCodeLengths(offset: blockStart, reason: "a repeat runs past the \(total) declared lengths")
             }
-            for _ in 0..<repeatCount {
-                lengths[index] = value
-                index += 1
-            }
+            (lengths + index).update(repeating: value, count: repeatCount)
+            index += repeatCount
         }
         if reader.isOverrun { throw InflateError.truncated(offset: reader.inputCount) }
         guard lengths[256] != 0 else {
             throw InflateError.invalidCodeLengths(offset: blockStart, reason: "no code for end-of-block")
         }
         do {
-            literalBits = try Self.buildTable(lengths, count: literalCount, into: literalTable, allowIncomplete: true)
-        } catch let reason as TableProblem {
-            throw InflateError.invalidCodeLengths(offset: blockStart, reason: "literal/length code: \(reason.text)")
+            try HuffmanTableBuilder.build(
+                lengths: lengths, count: literalCount, templates: HuffmanEntry.literalLengthTemplates,
+                rootBits: HuffmanTableBuilder.literalLengthRootBits, into: literalTable,
+                capacity: HuffmanTableBuilder.literalLengthCapacity, scratch: scratch, allowIncomplete: true)
+        } catch {
+            throw InflateError.invalidCodeLengths(offset: blockStart, reason: "literal/length code: \(error.text)")
         }
         do {
-            distanceBits = try Self.buildTable(lengths + literalCount, count: distanceCount, into: distanceTable,
-                                               allowIncomplete: true)
-        } catch let reason as TableProblem {
-            throw InflateError.invalidCodeLengths(offset: blockStart, reason: "distance code: \(reason.text)")
+            try HuffmanTableBuilder.build(
+                lengths: lengths + literalCount, count: distanceCount, templates: HuffmanEntry.distanceTemplates,
+                rootBits: HuffmanTableBuilder.distanceRootBits, into: distanceTable,
+                capacity: HuffmanTableBuilder.distanceCapacity, scratch: scratch, allowIncomplete: true)
+        } catch {
+            throw InflateError.invalidCodeLengths(offset: blockStart, reason: "distance code: \(error.text)")
         }
-    }
-
-    private struct TableProblem: Error {
-        let text: String
-    }
-
-    /// Builds a single-level lookup table indexed by the next `maxLength` input bits
-    /// (least significant first). Entry = `symbol << 4 | length`; 0 marks an unused code.
-    ///
-    /// Follows zlib's rules: over-subscribed sets are refused; incomplete sets only for
-    /// literal/length and distance codes (`allowIncomplete`) made of a single one-bit
-    /// code; a set with no code at all yields a table whose every use fails.
-    private static func buildTable(_ lengths: UnsafePointer<UInt8>, count: Int, into table: UnsafeMutablePointer<UInt32>,
-                                   allowIncomplete: Bool) throws -> Int {
-        var lengthCounts = [Int](repeating: 0, count: 16)
-        for i in 0..<count { lengthCounts[Int(lengths[i])] += 1 }
-        var maxLength = 15
-        while maxLength > 0 && lengthCounts[maxLength] == 0 { maxLength -= 1 }
-        if maxLength == 0 {
-            table[0] = 0
-            table[1] = 0
-            return 1
-        }
-        var left = 1
-        for length in 1...15 {
-            left <<= 1
-            left -= lengthCounts[length]
-            if left < 0 { throw TableProblem(text: "over-subscribed") }
-        }
-        if left > 0 && (!allowIncomplete || maxLength != 1) { throw TableProblem(text: "incomplete") }
-        let size = 1 << maxLength
-        if left > 0 { table.update(repeating: 0, count: size) }
-        var nextCode = [Int](repeating: 0, count: 16)
-        var code = 0
-        lengthCounts[0] = 0
-        for length in 1...15 {
-            code = (code + lengthCounts[length - 1]) << 1
-            nextCode[length] = code
-        }
-        for symbol in 0..<count {
-            let length = Int(lengths[symbol])
-            guard length > 0 else { continue }
-            let assigned = nextCode[length]
-            nextCode[length] += 1
-            var reversed = 0
-            var bits = assigned
-            for _ in 0..<length {
-                reversed = (reversed << 1) | (bits & 1)
-                bits >>= 1
-            }
-            let entry = UInt32(truncatingIfNeeded: symbol << 4 | length)
-            var slot = reversed
-            let step = 1 << length
-            while slot < size {
-                table[slot] = entry
-                slot += step
-            }
-        }
-        return maxLength
-    }
-
-    private enum Tables {
-        static let lengthBase: [UInt16] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
-                                           35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258]
-        static let lengthExtra: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2,
-                                           3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
-        static let distanceBase: [UInt16] = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193,
-                                             257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145,
-                                             8193, 12289, 16385, 24577]
-        static let distanceExtra: [UInt8] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6,
-                                             7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
-        static let codeLengthOrder: [UInt8] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
     }
 }
 
@@ -360,75 +248,4 @@ public struct InflateLimitError: Error, Sendable, Equatable, CustomStringConvert
     public var limit: Int
     /// A sentence a person can act on.
     public var description: String { "deflate: the data decompresses to more than \(limit) bytes" }
-}
-
-/// LSB-first bit reader over a byte buffer. Past the end it supplies zero bits and
-/// counts them, so callers can tell a real end of input from a short read.
-struct BitReader {
-    let base: UnsafePointer<UInt8>?
-    let inputCount: Int
-    var position = 0
-    var buffer: UInt64 = 0
-    var bits = 0
-    var phantomBits = 0
-
-    init(_ input: UnsafeRawBufferPointer) {
-        base = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        inputCount = input.count
-    }
-
-    /// Whether bits beyond the end of the input have been consumed.
-    @inline(__always) var isOverrun: Bool { bits < phantomBits }
-
-    /// The input byte holding the next unread bit.
-    var byteOffset: Int { min(inputCount, (position &* 8 &+ phantomBits &- bits) / 8) }
-
-    /// Tops the buffer up to at least 56 bits.
-    @inline(__always) mutating func refill() {
-        if position &+ 8 <= inputCount, let base {
-            let word = UInt64(littleEndian: UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
-            buffer |= word &<< UInt64(bits)
-            position &+= (63 &- bits) &>> 3
-            bits |= 56
-        } else {
-            slowRefill()
-        }
-    }
-
-    private mutating func slowRefill() {
-        while bits <= 56 {
-            if position < inputCount, let base {
-                buffer |= UInt64(base[position]) &<< UInt64(bits)
-                position += 1
-            } else {
-                phantomBits += 8
-            }
-            bits += 8
-        }
-    }
-
-    @inline(__always) mutating func drop(_ count: Int) {
-        buffer = buffer &>> UInt64(count)
-        bits &-= count
-    }
-
-    /// Takes `count` (≤ 32) bits; the buffer must hold them (call `refill` first).
-    @inline(__always) mutating func take(_ count: Int) -> UInt64 {
-        let value = buffer & ((1 &<< UInt64(count)) &- 1)
-        drop(count)
-        return value
-    }
-
-    /// Returns whole buffered bytes to the input (the reader must be byte-aligned).
-    mutating func rewindToByte() {
-        position -= (bits - phantomBits) / 8
-        buffer = 0
-        bits = 0
-        phantomBits = 0
-    }
-
-    func result(written: Int, finished: Bool) -> InflateResult {
-        let consumedBits = position * 8 + phantomBits - bits
-        return InflateResult(bytesWritten: written, bytesRead: min(inputCount, (consumedBits + 7) / 8), finished: finished)
-    }
 }

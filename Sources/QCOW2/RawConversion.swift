@@ -1,4 +1,5 @@
 import ByteStreams
+import Dispatch
 import SystemPackage
 
 #if canImport(Glibc)
@@ -13,7 +14,9 @@ import Darwin
 /// (`O_CREAT | O_EXCL`, mode 0644), sized with `ftruncate`, filled with `pwrite` of the
 /// non-zero 4 KiB blocks only (so zeros stay holes), then renamed over the
 /// destination. On failure the temporary file is removed; until the rename it is registered
-/// with ``InterruptCleanup``, so an interrupted process removes it too. Memory: one 1 MiB buffer.
+/// with ``InterruptCleanup``, so an interrupted process removes it too. Memory: two 1 MiB
+/// buffers: the next chunk is read (its compressed clusters decoded on every core) while the
+/// one before it is written.
 public enum RawConversion {
     /// What a conversion wrote.
     public struct Summary: Sendable, Equatable {
@@ -74,45 +77,102 @@ public enum RawConversion {
         } catch {
             throw ImageAccessError.io(path: path, reason: "\(error)")
         }
-        let chunkSize = 1 << 20
-        let block = 4096
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 4096)
-        defer { buffer.deallocate() }
-        var offset: UInt64 = 0
+        let producer = ChunkProducer(reader: reader, size: size)
         var written: UInt64 = 0
-        while offset < size {
-            // Ranges known to read as zeros stay holes without being read.
-            let zeros = try reader.knownZeroLength(at: offset, limit: size - offset)
-            if zeros > 0 {
-                offset += zeros
-                progress?(offset, size)
-                continue
+        var current = 0
+        producer.fill(current)
+        while let (offset, count) = try producer.take() {
+            // Read (and decompress) the next chunk on another thread while this one is written.
+            let next = 1 - current
+            let group = DispatchGroup()
+            DispatchQueue.global().async(group: group) { producer.fill(next) }
+            do {
+                written += try writeNonZeroBlocks(UnsafeRawBufferPointer(rebasing: producer.buffers[current][..<count]),
+                                                  at: offset, to: fd, path: path)
+            } catch {
+                group.wait()
+                throw error
             }
-            let count = Int(min(UInt64(chunkSize), size - offset))
-            let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[..<count])
-            try reader.read(into: chunk, at: offset)
-            // Write runs of non-zero blocks; leave zero blocks as holes.
-            var position = 0
-            while position < count {
-                var end = position
-                while end < count && !SparseFile.isZero(UnsafeRawBufferPointer(rebasing: chunk[end..<min(end + block, count)])) {
-                    end = min(end + block, count)
-                }
-                if end > position {
-                    do {
-                        try fd.pwriteAll(UnsafeRawBufferPointer(rebasing: chunk[position..<end]), at: offset + UInt64(position), path: path)
-                    } catch {
-                        throw ImageAccessError.io(path: path, reason: "\(error)")
-                    }
-                    written += UInt64(end - position)
-                    position = end
-                } else {
-                    position = min(position + block, count)
-                }
-            }
-            offset += UInt64(count)
-            progress?(offset, size)
+            group.wait()
+            progress?(offset + UInt64(count), size)
+            current = 1 - current
         }
+        progress?(size, size)
         return Summary(size: size, dataBytes: written)
+    }
+
+    /// Writes the runs of non-zero 4 KiB blocks of `chunk`, leaving zero blocks as holes;
+    /// returns the bytes written.
+    private static func writeNonZeroBlocks(_ chunk: UnsafeRawBufferPointer, at offset: UInt64, to fd: FileDescriptor,
+                                           path: String) throws -> UInt64 {
+        let block = 4096
+        let count = chunk.count
+        var written: UInt64 = 0
+        var position = 0
+        while position < count {
+            var end = position
+            while end < count && !SparseFile.isZero(UnsafeRawBufferPointer(rebasing: chunk[end..<min(end + block, count)])) {
+                end = min(end + block, count)
+            }
+            if end > position {
+                do {
+                    try fd.pwriteAll(UnsafeRawBufferPointer(rebasing: chunk[position..<end]), at: offset + UInt64(position), path: path)
+                } catch {
+                    throw ImageAccessError.io(path: path, reason: "\(error)")
+                }
+                written += UInt64(end - position)
+                position = end
+            } else {
+                position = min(position + block, count)
+            }
+        }
+        return written
+    }
+}
+
+/// Reads an image's guest bytes chunk by chunk, skipping ranges known to read as zeros (they
+/// stay holes without being read). One `fill` runs at a time: `write` waits for each before
+/// calling `take` or the next `fill`, so the reader is never used by two threads at once and
+/// the waiting thread sees everything `fill` wrote.
+private final class ChunkProducer: @unchecked Sendable {
+    static let chunkSize = 1 << 20
+    private let reader: ImageReader
+    private let size: UInt64
+    private var next: UInt64 = 0
+    private var outcome: Result<(offset: UInt64, count: Int)?, any Error> = .success(nil)
+    /// Two chunk buffers: one being filled while the other is written.
+    let buffers: [UnsafeMutableRawBufferPointer]
+
+    init(reader: ImageReader, size: UInt64) {
+        self.reader = reader
+        self.size = size
+        buffers = (0..<2).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 4096) }
+    }
+
+    deinit {
+        for buffer in buffers { buffer.deallocate() }
+    }
+
+    /// Reads the next chunk with data into buffer `index` (or notes the end, or the error).
+    func fill(_ index: Int) {
+        let buffer = buffers[index]
+        outcome = Result {
+            while next < size {
+                let zeros = try reader.knownZeroLength(at: next, limit: size - next)
+                if zeros == 0 { break }
+                next += zeros
+            }
+            guard next < size else { return nil }
+            let offset = next
+            let count = Int(min(UInt64(Self.chunkSize), size - offset))
+            try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]), at: offset)
+            next = offset + UInt64(count)
+            return (offset, count)
+        }
+    }
+
+    /// What the last `fill` produced: a chunk's offset and length, or `nil` at the end.
+    func take() throws -> (offset: UInt64, count: Int)? {
+        try outcome.get()
     }
 }
