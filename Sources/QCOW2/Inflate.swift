@@ -1,12 +1,12 @@
 /// What one call of ``Inflater/inflate(_:into:)`` did.
-public struct InflateResult: Sendable, Equatable {
+struct InflateResult: Sendable, Equatable {
     /// Bytes written to the front of the output buffer.
-    public var bytesWritten: Int
+    var bytesWritten: Int
     /// Compressed bytes consumed (a partly used last byte counts as consumed).
-    public var bytesRead: Int
+    var bytesRead: Int
     /// Whether the end of the final block was reached (`false` when decoding stopped
     /// because the output buffer was full).
-    public var finished: Bool
+    var finished: Bool
 }
 
 /// A raw DEFLATE (RFC 1951) decoder: no zlib or gzip wrapper, no preset dictionary.
@@ -20,7 +20,7 @@ public struct InflateResult: Sendable, Equatable {
 /// read a 64-bit word at a time and matches copied a word at a time; see `InflateBlock.swift`.
 /// An `Inflater` owns about 30 KiB of tables and reuses them across calls: keep one per
 /// thread of work rather than one per cluster (it is not safe to share between threads).
-public final class Inflater {
+final class Inflater {
     let literalTable: UnsafeMutablePointer<UInt32>
     let distanceTable: UnsafeMutablePointer<UInt32>
     let fixedLiteralTable: UnsafeMutablePointer<UInt32>
@@ -30,7 +30,7 @@ public final class Inflater {
     private let scratch: UnsafeMutablePointer<Int>
 
     /// A decoder with freshly allocated tables.
-    public init() {
+    init() {
         literalTable = .allocate(capacity: HuffmanTableBuilder.literalLengthCapacity)
         distanceTable = .allocate(capacity: HuffmanTableBuilder.distanceCapacity)
         fixedLiteralTable = .allocate(capacity: HuffmanTableBuilder.literalLengthCapacity)
@@ -62,7 +62,7 @@ public final class Inflater {
     ///
     /// - Throws: ``InflateError`` when the stream is malformed, or ends (runs out of
     ///   input) before either of those happens.
-    public func inflate(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(InflateError) -> InflateResult {
+    func inflate(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(InflateError) -> InflateResult {
         var reader = BitReader(input)
         let capacity = output.count
         guard capacity > 0, let out = output.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
@@ -222,12 +222,12 @@ public final class Inflater {
 }
 
 /// Convenience entry points for whole buffers.
-public enum Inflate {
+enum Inflate {
     /// Decodes a complete raw DEFLATE stream into a new array of at most `maximumOutput` bytes.
     ///
     /// - Throws: ``InflateError`` for malformed input; ``InflateLimitError`` when the
     ///   stream would produce more than `maximumOutput` bytes.
-    public static func decompress(_ input: [UInt8], maximumOutput: Int) throws -> [UInt8] {
+    static func decompress(_ input: [UInt8], maximumOutput: Int) throws -> [UInt8] {
         let capacity = max(0, min(maximumOutput, Int.max - 1)) + 1
         var output = [UInt8](repeating: 0, count: capacity)
         let inflater = Inflater()
@@ -243,9 +243,9 @@ public enum Inflate {
 }
 
 /// A whole-buffer decode would produce more than the caller allowed.
-public struct InflateLimitError: Error, Sendable, Equatable, CustomStringConvertible {
+struct InflateLimitError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The most bytes the caller allowed.
-    public var limit: Int
+    var limit: Int
     /// A sentence a person can act on.
-    public var description: String { "deflate: the data decompresses to more than \(limit) bytes" }
+    var description: String { "deflate: the data decompresses to more than \(limit) bytes" }
 }
