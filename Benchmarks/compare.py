@@ -311,6 +311,9 @@ def main():
                             note="scaling with cores")
             fresh_outputs()
             run(ours_extract)
+        guarded([("extract + validate", "zstd -dc | tar -x + 2 x qemu-img info"),
+                 ("extract + validate, taskset -c 0,1", "the same on taskset -c 0")], extract_rows)
+
         layer = os.path.join(ours_out, "layer.qcow2")
         if not os.path.exists(layer):
             # Our extract did not run: inspect the overlay the old pipeline made (or make one).

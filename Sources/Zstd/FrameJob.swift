@@ -1,6 +1,12 @@
 import CZstd
 import Dispatch
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One frame's work for a ``FrameWorker``: its input bytes, an output buffer of fixed
 /// capacity, and, once ``wait()`` returns, how many output bytes it produced or the error.
 ///
@@ -21,10 +27,28 @@ final class FrameJob: @unchecked Sendable {
     var error: ZstdError?
     private let done = DispatchSemaphore(value: 0)
 
-    init(inputCapacity: Int, outputCapacity: Int) {
-        input = .allocate(byteCount: max(1, inputCapacity), alignment: 16)
-        output = .allocate(byteCount: max(1, outputCapacity), alignment: 16)
+    /// A job with buffers of the given capacities, mapped straight from the kernel: pages
+    /// count as memory only once touched, and all of them go back when the job is freed
+    /// (`malloc` keeps freed megabytes of differently sized frames in its heap).
+    init(inputCapacity: Int, outputCapacity: Int) throws {
+        input = try Self.map(inputCapacity)
+        do {
+            output = try Self.map(outputCapacity)
+        } catch {
+            munmap(input.baseAddress, input.count)
+            throw error
+        }
         outputLimit = outputCapacity
+    }
+
+    private static func map(_ capacity: Int) throws -> UnsafeMutableRawBufferPointer {
+        let page = 4096
+        let size = (max(1, capacity) + page - 1) / page * page
+        guard let address = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              address != MAP_FAILED else {
+            throw ZstdError.library(operation: "mmap of \(size) bytes for a frame", reason: "out of memory")
+        }
+        return UnsafeMutableRawBufferPointer(start: address, count: size)
     }
 
     /// Bytes this job's buffers hold.
@@ -38,8 +62,8 @@ final class FrameJob: @unchecked Sendable {
     }
 
     deinit {
-        input.deallocate()
-        output.deallocate()
+        munmap(input.baseAddress, input.count)
+        munmap(output.baseAddress, output.count)
     }
 
     /// Marks the job finished (called by the worker, once).

@@ -174,7 +174,8 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
     /// input ends.
     private func plan() {
         while !streamNext && !streaming && !planningEnded {
-            let inFlight = queue.count - queueHead
+            let queued = queue.count - queueHead
+            let inFlight = queued + (current == nil ? 0 : 1)
             if inFlight > 0 && (inFlightBytes >= options.inFlightBudget || inFlight >= options.maxFramesInFlight) {
                 return
             }
@@ -243,7 +244,7 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
         guard frameSize <= options.compressedCap else {
             throw ZstdError.frameTooLarge(offset: bytesIn, limit: options.compressedCap)
         }
-        let job = takeJob(compressed: frameSize, content: content)
+        let job = try takeJob(compressed: frameSize, content: content)
         job.input.baseAddress!.copyMemory(from: input.baseAddress! + inputStart, byteCount: frameSize)
         job.inputCount = frameSize
         job.outputLimit = content
@@ -283,16 +284,17 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
     }
 
     /// A job whose buffers hold `compressed` and `content` bytes: a spare one when it fits.
-    private func takeJob(compressed: Int, content: Int) -> FrameJob {
+    private func takeJob(compressed: Int, content: Int) throws -> FrameJob {
         if let index = spare.firstIndex(where: { $0.input.count >= compressed && $0.output.count >= content }) {
             let job = spare.remove(at: index)
             job.reset()
             return job
         }
         if !spare.isEmpty { spare.removeFirst() }
-        // Rounded up so that the next frames of a stream usually fit the same buffers.
-        func rounded(_ n: Int) -> Int { (n + (256 << 10) - 1) / (256 << 10) * (256 << 10) }
-        return FrameJob(inputCapacity: rounded(compressed), outputCapacity: rounded(content))
+        // Rounded up (compressed sizes vary from frame to frame, content sizes do not) so
+        // that the next frames of a stream fit the same buffers and pages are faulted in once.
+        func rounded(_ n: Int, _ unit: Int) -> Int { (n + unit - 1) / unit * unit }
+        return try FrameJob(inputCapacity: rounded(compressed, 1 << 20), outputCapacity: rounded(content, 256 << 10))
     }
 
     private func release(_ job: FrameJob) {
@@ -312,7 +314,9 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
     /// buffer's tail is short); false at the end of the input.
     private func readMore() throws -> Bool {
         if upstreamEnded { return false }
-        if input.count - inputEnd < Self.readChunk {
+        // Keep the live bytes near the front, so only the start of the buffer is ever
+        // touched (a frame's worth plus a chunk), not all of it.
+        if inputStart >= Self.readChunk || input.count - inputEnd < Self.readChunk {
             let left = inputEnd - inputStart
             if left > 0 && inputStart > 0 {
                 memmove(input.baseAddress!, input.baseAddress! + inputStart, left)
@@ -377,7 +381,8 @@ public struct ZstdParallelOptions: Sendable, Equatable {
     /// Bytes of frame buffers (compressed and decoded) kept in flight before waiting for the
     /// oldest frame to be read (24 MiB; one frame is always allowed).
     public var inFlightBudget: Int
-    /// At most this many frames in flight, whatever their size.
+    /// At most this many frames in flight, whatever their size: `workers + 2` (one per
+    /// worker, the one being read, one ready).
     public var maxFramesInFlight: Int
     /// Largest window accepted, as a power of two (as ``ZstdDecompressionOptions/windowLogMax``).
     public var windowLogMax: Int
@@ -388,7 +393,7 @@ public struct ZstdParallelOptions: Sendable, Equatable {
         self.workers = max(0, workers)
         self.frameCap = max(1, frameCap)
         self.inFlightBudget = inFlightBudget
-        self.maxFramesInFlight = max(2, workers * 2 + 1)
+        self.maxFramesInFlight = max(2, workers + 2)
         self.windowLogMax = windowLogMax
     }
 

@@ -50,7 +50,7 @@ public final class ZstdSeekableCompressor<Downstream: ByteSink>: ByteSink {
                                            label: "zstd.seekable.compress.\(index)"))
         }
         self.workers = workers
-        self.filling = FrameJob(inputCapacity: options.frameSize, outputCapacity: ZSTD_compressBound(options.frameSize))
+        self.filling = try FrameJob(inputCapacity: options.frameSize, outputCapacity: ZSTD_compressBound(options.frameSize))
     }
 
     /// Bytes of frame buffers this compressor holds now (contexts not included).
@@ -99,7 +99,7 @@ public final class ZstdSeekableCompressor<Downstream: ByteSink>: ByteSink {
         do {
             if pending.count - pendingHead >= workers.count { try retireOldest() }
             let job = filling
-            filling = spare.popLast()
+            filling = try spare.popLast()
                 ?? FrameJob(inputCapacity: options.frameSize, outputCapacity: ZSTD_compressBound(options.frameSize))
             if options.workers == 0 {
                 workers[0].run(job)
