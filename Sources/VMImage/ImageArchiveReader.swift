@@ -30,7 +30,9 @@ struct ImageArchiveReader {
     /// created are left for the caller to remove on failure (see ``ImageFolder``).
     func read<Source: ByteSource>(from source: Source, into folder: ImageFolder) throws -> ImageContents {
         let counted = SharedSource(LimitedSource(source, limit: limits.maxImageSize, name: archiveName))
-        let decompressor = try ZstdDecompressor(readingFrom: counted)
+        // Frames are decoded on every core when the archive is made of independent frames
+        // (ours); a one-frame archive from other tools is streamed exactly as before.
+        let decompressor = try ZstdParallelDecompressor(readingFrom: counted)
         let reader = TarReader(reading: decompressor)
         var scan = Scan()
         while let entry = try reader.next() {

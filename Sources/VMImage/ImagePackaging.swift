@@ -14,18 +14,23 @@ import Darwin
 public struct PackageOptions: Sendable {
     /// zstd level (3 by default, like `zstd -3`).
     public var level: Int
-    /// zstd worker threads (one per core by default).
+    /// zstd worker threads (one per core by default); `0` compresses on the calling thread.
     public var workers: Int
+    /// Uncompressed bytes per zstd frame (`ZstdSeekableOptions.defaultFrameSize`, 4 MiB):
+    /// the archive is independent frames and a seek table (zstd's seekable format), so that
+    /// extraction decodes frames on every core.
+    public var frameSize: Int
     /// Modification time stored for every member, so the same folder gives the same bytes.
     public var modificationTime: Int64
     /// Called now and then with (disk bytes read, disk bytes to read); may be `nil`.
     public var progress: (@Sendable (_ done: UInt64, _ total: UInt64) -> Void)?
 
-    /// Level 3, every core, members dated 0.
+    /// Level 3, every core, 4 MiB frames, members dated 0.
     public init(level: Int = 3, workers: Int = ZstdCompressionOptions.availableCores, modificationTime: Int64 = 0,
                 progress: (@Sendable (UInt64, UInt64) -> Void)? = nil) {
         self.level = level
         self.workers = workers
+        self.frameSize = ZstdSeekableOptions.defaultFrameSize
         self.modificationTime = modificationTime
         self.progress = progress
     }
@@ -47,8 +52,9 @@ public struct PackageResult: Sendable, Equatable {
 extension ImageArchive {
     /// Packages the image folder `folder` (holding `disk.img` and `machine.json`) into the
     /// archive `target`: writes a fresh `layer.qcow2` overlay into the folder, then streams a
-    /// sparse tar of the three members through multithreaded zstd into a temporary file next
-    /// to `target`, and renames it into place. Temporary files are removed whatever happens.
+    /// sparse tar of the three members into a temporary file next to `target` as independent
+    /// zstd frames compressed in parallel, with a seek table at the end (zstd's seekable
+    /// format: still one zstd stream for `zstd -d`, GNU tar and bsdtar), and renames it into place. Temporary files are removed whatever happens.
     ///
     /// The folder is checked first with the same rules extraction applies, so a package that
     /// succeeds always extracts: `machine.json` must be valid, `disk.img` must be raw.
@@ -96,9 +102,9 @@ extension ImageArchive {
             var sink = FileSink(output.descriptor, path: output.path.string)
             let progressTotal = diskStatus.allocatedBytes
             let progress = options.progress
-            let compressor = try ZstdCompressor(
+            let compressor = try ZstdSeekableCompressor(
                 writingTo: ProgressSink(downstream: FileSinkBox(sink), report: { done in progress?(done, progressTotal) }),
-                options: ZstdCompressionOptions(level: options.level, workers: options.workers))
+                options: ZstdSeekableOptions(level: options.level, workers: options.workers, frameSize: options.frameSize))
             let writer = TarWriter(writingTo: compressor)
             let attributes = TarMemberAttributes(mode: 0o644, modificationTime: options.modificationTime)
             let member = try writer.appendFile(named: diskName, contentsOf: disk, attributes: attributes,

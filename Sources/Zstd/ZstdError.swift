@@ -24,6 +24,13 @@ public enum ZstdError: Error, Sendable, Equatable, CustomStringConvertible {
     case outputLimitExceeded(limit: Int)
     /// A libzstd call failed for another reason (bad parameter, out of memory…).
     case library(operation: String, reason: String)
+    /// A frame that declares a small content size takes more compressed bytes than any zstd
+    /// encoder makes for that size, so it is refused rather than buffered
+    /// (``ZstdParallelDecompressor``).
+    case frameTooLarge(offset: UInt64, limit: Int)
+    /// A frame decodes to more bytes than its header declares: the output buffer sized from
+    /// the header is never grown (``ZstdParallelDecompressor``).
+    case frameLargerThanDeclared(offset: UInt64, declared: UInt64)
 
     /// A sentence a person can act on.
     public var description: String {
@@ -46,6 +53,10 @@ public enum ZstdError: Error, Sendable, Equatable, CustomStringConvertible {
             return "zstd: the decompressed data is larger than the limit of \(limit) bytes"
         case let .library(operation, reason):
             return "zstd: \(operation) failed: \(reason)"
+        case let .frameTooLarge(offset, limit):
+            return "zstd: the frame at byte \(offset) is larger than \(limit) compressed bytes although its header declares at most a few MiB of content: the data is damaged or hostile"
+        case let .frameLargerThanDeclared(offset, declared):
+            return "zstd: the frame at byte \(offset) decodes to more than the \(declared) bytes its header declares: the data is damaged"
         }
     }
 
