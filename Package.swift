@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(
             name: "VMImageDownloadTests",
             dependencies: [
-                "VMImageDownload", "VMImage",
+                "VMImageDownload", "VMImage", "TestSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
