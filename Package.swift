@@ -40,7 +40,7 @@ let package = Package(
             ]
         ),
         .target(name: "Zstd", dependencies: ["CZstd", "ByteStreams"]),
-        .target(name: "Tar", dependencies: ["ByteStreams", "CSystemShim"]),
+        .target(name: "Tar", dependencies: ["ByteStreams"]),
         .target(name: "QCOW2", dependencies: ["ByteStreams", "Zstd", "CSystemShim"]),
         .target(
             name: "VMImage",
