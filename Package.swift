@@ -88,7 +88,7 @@ let package = Package(
 
         // Helpers shared by the test targets: oracles (qemu-img, tar, zstd), temp folders.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "ByteStreamsTests", dependencies: ["ByteStreams"]),
+        .testTarget(name: "ByteStreamsTests", dependencies: ["ByteStreams", "TestSupport"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "ByteStreams", "TestSupport"]),
         .testTarget(
             name: "TarTests",
