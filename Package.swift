@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        // SHA-256 of downloads (VMImageDownload only).
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
         // Only for `swift package generate-documentation` (the DocC catalog in Sources/VMImage).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -40,7 +42,7 @@ let package = Package(
             ]
         ),
         .target(name: "Zstd", dependencies: ["CZstd", "ByteStreams"]),
-        .target(name: "Tar", dependencies: ["ByteStreams", "CSystemShim"]),
+        .target(name: "Tar", dependencies: ["ByteStreams"]),
         .target(name: "QCOW2", dependencies: ["ByteStreams", "Zstd", "CSystemShim"]),
         .target(
             name: "VMImage",
@@ -59,6 +61,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
@@ -85,7 +88,7 @@ let package = Package(
 
         // Helpers shared by the test targets: oracles (qemu-img, tar, zstd), temp folders.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "ByteStreamsTests", dependencies: ["ByteStreams"]),
+        .testTarget(name: "ByteStreamsTests", dependencies: ["ByteStreams", "TestSupport"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "ByteStreams", "TestSupport"]),
         .testTarget(
             name: "TarTests",
@@ -107,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "VMImageDownloadTests",
             dependencies: [
-                "VMImageDownload", "VMImage",
+                "VMImageDownload", "VMImage", "TestSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -62,5 +62,16 @@ let package = Package(
             ],
             path: "StreamBenchmark"
         ),
+        // Download + SHA-256 throughput beside the download alone, over HTTP on loopback:
+        // `swift run -c release DownloadBenchmark` here.
+        .executableTarget(
+            name: "DownloadBenchmark",
+            dependencies: [
+                "BenchFixtures",
+                .product(name: "VMImageDownload", package: "swift-vmimage"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "DownloadBenchmark"
+        ),
     ]
 )

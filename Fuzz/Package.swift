@@ -25,7 +25,10 @@ let package = Package(
             path: "Sources/FuzzSupport"),
         .executableTarget(
             name: "FuzzZstd",
-            dependencies: ["FuzzSupport", .product(name: "Zstd", package: "swift-vmimage")]),
+            dependencies: [
+                "FuzzSupport", .product(name: "Zstd", package: "swift-vmimage"),
+                .product(name: "ByteStreams", package: "swift-vmimage"),
+            ]),
         .executableTarget(
             name: "FuzzQCOW2",
             dependencies: [

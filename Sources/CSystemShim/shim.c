@@ -5,10 +5,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/types.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #ifdef __linux__
-#include <linux/fs.h>
 #include <linux/falloc.h>
 #endif
 
@@ -39,59 +37,12 @@ int vmimage_punch_hole(int fd, int64_t offset, int64_t length) {
 #endif
 }
 
-int vmimage_fallocate(int fd, int64_t offset, int64_t length) {
-#ifdef __linux__
-    return fallocate(fd, 0, (off_t)offset, (off_t)length);
-#else
-    errno = EOPNOTSUPP;
-    return -1;
-#endif
-}
-
-int64_t vmimage_copy_file_range(int fd_in, int64_t *offset_in, int fd_out, int64_t *offset_out, uint64_t length) {
-#ifdef __linux__
-    off64_t in = (off64_t)*offset_in, out = (off64_t)*offset_out;
-    ssize_t n = copy_file_range(fd_in, &in, fd_out, &out, (size_t)length, 0);
-    *offset_in = (int64_t)in;
-    *offset_out = (int64_t)out;
-    return (int64_t)n;
-#else
-    errno = EOPNOTSUPP;
-    return -1;
-#endif
-}
-
-int vmimage_ficlone(int dest_fd, int src_fd) {
-#if defined(__linux__) && defined(FICLONE)
-    return ioctl(dest_fd, FICLONE, src_fd);
-#else
-    errno = EOPNOTSUPP;
-    return -1;
-#endif
-}
-
 int vmimage_memfd_create(const char *name) {
 #if defined(__linux__) && defined(MFD_CLOEXEC)
     return memfd_create(name, MFD_CLOEXEC);
 #else
     (void)name;
     errno = ENOSYS;
-    return -1;
-#endif
-}
-
-int vmimage_seek_data_whence(void) {
-#ifdef SEEK_DATA
-    return SEEK_DATA;
-#else
-    return -1;
-#endif
-}
-
-int vmimage_seek_hole_whence(void) {
-#ifdef SEEK_HOLE
-    return SEEK_HOLE;
-#else
     return -1;
 #endif
 }

@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// What a tar member is.
 public enum TarEntryKind: Sendable, Hashable {
     /// A regular file (type `0`, NUL, `7` contiguous, or GNU `S` sparse).
@@ -16,6 +18,23 @@ public enum TarEntryKind: Sendable, Hashable {
     case fifo
     /// Any other type flag (GNU volume label `V`, multi-volume `M`, vendor types…).
     case other(UInt8)
+}
+
+extension TarEntryKind: CustomStringConvertible {
+    /// The kind in words, as every message names it: `regular file`, `symbolic link`, …,
+    /// `member of type 'V'` (the flag escaped for a terminal).
+    public var description: String {
+        switch self {
+        case .regular: "regular file"
+        case .hardLink: "hard link"
+        case .symbolicLink: "symbolic link"
+        case .characterDevice: "character device"
+        case .blockDevice: "block device"
+        case .directory: "directory"
+        case .fifo: "FIFO"
+        case .other(let flag): "member of type \(TerminalText.quoted([flag]))"
+        }
+    }
 }
 
 /// The header dialect a member was written in.

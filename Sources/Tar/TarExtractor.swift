@@ -104,10 +104,10 @@ private struct ExtractionJob {
         switch entry.kind {
         case .regular, .directory, .symbolicLink, .hardLink:
             guard options.allowedKinds.contains(entry.kind) else {
-                throw fail(.disallowedType, "a \(Self.describe(entry.kind)) is not allowed here")
+                throw fail(.disallowedType, "a \(entry.kind) is not allowed here")
             }
         default:
-            throw fail(.disallowedType, "a \(Self.describe(entry.kind)) is never extracted")
+            throw fail(.disallowedType, "a \(entry.kind) is never extracted")
         }
         if let allowed = options.allowedNames, !allowed.contains(name) {
             throw fail(.disallowedName, "member name is not one of the expected names")
@@ -162,19 +162,6 @@ private struct ExtractionJob {
             break
         }
         extracted.append(TarExtractedMember(name: name, kind: entry.kind, size: entry.size, bytesWritten: written))
-    }
-
-    private static func describe(_ kind: TarEntryKind) -> String {
-        switch kind {
-        case .regular: "regular file"
-        case .hardLink: "hard link"
-        case .symbolicLink: "symbolic link"
-        case .characterDevice: "character device"
-        case .blockDevice: "block device"
-        case .directory: "directory"
-        case .fifo: "FIFO"
-        case .other(let flag): "member of type \(TerminalText.quoted([flag]))"
-        }
     }
 
     private mutating func noteCreated(_ path: String, isDirectory: Bool) {

@@ -108,13 +108,21 @@ enum TarNumber {
         guard !digits.isEmpty else { return nil }
         var value: UInt64 = 0
         for byte in digits {
-            guard byte >= 0x30, byte <= 0x39 else { return nil }
-            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - 0x30))
-            guard !o1, !o2 else { return nil }
-            value = sum
+            guard let next = appendingDecimalDigit(byte, to: value) else { return nil }
+            value = next
         }
         return value
+    }
+
+    /// `value` with the decimal digit `byte` appended (`value * 10 + digit`); `nil` when `byte`
+    /// is not an ASCII digit or the result is over 64 bits. The one step of every decimal parse,
+    /// for readers that take digits one at a time (the PAX 1.0 map).
+    static func appendingDecimalDigit(_ byte: UInt8, to value: UInt64) -> UInt64? {
+        guard byte >= 0x30, byte <= 0x39 else { return nil }
+        let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+        let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - 0x30))
+        guard !o1, !o2 else { return nil }
+        return sum
     }
 
     /// The decimal text of `value` as bytes.

@@ -43,25 +43,9 @@ enum TarDataWriter {
         _ bytes: UnsafeRawBufferPointer, at offset: UInt64, to file: FileDescriptor, block: UInt64, path: String
     ) throws -> UInt64 {
         var written: UInt64 = 0
-        var position = 0
-        var runStart: Int?
-        while position < bytes.count {
-            let absolute = offset + UInt64(position)
-            let blockEnd = min(position + Int(block - absolute % block), bytes.count)
-            if SparseFile.isZero(UnsafeRawBufferPointer(rebasing: bytes[position..<blockEnd])) {
-                if let start = runStart {
-                    try file.pwriteAll(UnsafeRawBufferPointer(rebasing: bytes[start..<position]), at: offset + UInt64(start), path: path)
-                    written += UInt64(position - start)
-                    runStart = nil
-                }
-            } else if runStart == nil {
-                runStart = position
-            }
-            position = blockEnd
-        }
-        if let start = runStart {
-            try file.pwriteAll(UnsafeRawBufferPointer(rebasing: bytes[start...]), at: offset + UInt64(start), path: path)
-            written += UInt64(bytes.count - start)
+        try ZeroRuns.forEachDataRun(in: bytes, at: offset, blockSize: block) { run in
+            try file.pwriteAll(UnsafeRawBufferPointer(rebasing: bytes[run]), at: offset + UInt64(run.lowerBound), path: path)
+            written += UInt64(run.count)
         }
         return written
     }

@@ -701,11 +701,8 @@ public final class TarReader<Source: ByteSource> {
                     guard digits > 0 else { break }
                     return value
                 }
-                guard byte >= 0x30, byte <= 0x39, digits < 20 else { break }
-                let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-                let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - 0x30))
-                guard !o1, !o2 else { break }
-                value = sum
+                guard digits < 20, let next = TarNumber.appendingDecimalDigit(byte, to: value) else { break }
+                value = next
                 digits += 1
             }
             throw TarError(.badSparseMap, "PAX 1.0 sparse map holds a line that is not a decimal number", member: member, offset: mapOffset)

@@ -303,21 +303,10 @@ public final class TarWriter<Sink: ByteSink> {
             let got = try descriptor.pread(into: scratch, at: position, path: path)
             bytesRead &+= UInt64(got)
             guard got == count else { throw shrank(member) }
-            var blockStart = position
-            var runStart: UInt64?
-            while blockStart < chunkEnd {
-                let blockEnd = min((blockStart / block + 1) * block, chunkEnd)
-                let bytes = UnsafeRawBufferPointer(
-                    rebasing: scratch[Int(blockStart - position)..<Int(blockEnd - position)])
-                if SparseFile.isZero(bytes) {
-                    if let start = runStart { collector.add(offset: start, length: blockStart - start) }
-                    runStart = nil
-                } else if runStart == nil {
-                    runStart = blockStart
-                }
-                blockStart = blockEnd
+            let start = position
+            ZeroRuns.forEachDataRun(in: UnsafeRawBufferPointer(scratch), at: start, blockSize: block) { run in
+                collector.add(offset: start + UInt64(run.lowerBound), length: UInt64(run.count))
             }
-            if let start = runStart { collector.add(offset: start, length: chunkEnd - start) }
             position = chunkEnd
         }
     }

@@ -75,7 +75,7 @@ struct ImageArchiveReader {
                             "an image archive holds only disk.img, layer.qcow2 and machine.json, spelled exactly so")
         }
         guard entry.kind == .regular else {
-            throw malformed(name, .memberType, "must be a regular file, found \(describe(entry.kind))")
+            throw malformed(name, .memberType, "must be a regular file, found a \(entry.kind)")
         }
         guard scan.sizes[name] == nil else {
             throw malformed(name, .duplicateMember, "appears more than once in the archive")
@@ -105,19 +105,6 @@ struct ImageArchiveReader {
             if isDisk { scan.diskData = entry.storedSize }
         }
         if isDisk { scan.diskPrefix = prefix }
-    }
-
-    private func describe(_ kind: TarEntryKind) -> String {
-        switch kind {
-        case .regular: "a regular file"
-        case .hardLink: "a hard link"
-        case .symbolicLink: "a symbolic link"
-        case .characterDevice: "a character device"
-        case .blockDevice: "a block device"
-        case .directory: "a directory"
-        case .fifo: "a FIFO"
-        case .other(let flag): "a member of type \(TerminalText.quoted([flag]))"
-        }
     }
 }
 

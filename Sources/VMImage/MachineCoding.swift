@@ -32,7 +32,7 @@ extension Machine {
                 member: member, rule: .jsonSyntax,
                 message: "a machine definition must be a JSON object, found \(value.typeName)")
         }
-        switch object["version"] {
+        switch object[MachineField.version.rawValue] {
         case nil, .integer(0):
             var issues: [MachineIssue] = []
             guard let migrated = MachineMigration.version1(fromVersion0: object, issues: &issues) else {
@@ -43,7 +43,7 @@ extension Machine {
             break
         case let version?:
             throw .invalidMachine(member: member, issues: [MachineIssue(
-                field: "version",
+                field: MachineField.version.rawValue,
                 message: "\(version.excerpt) is not a supported format version (1, or 0 when absent)")])
         }
         var parser = MachineParser()
@@ -61,31 +61,42 @@ extension Machine {
 
     /// The set fields as a JSON object, with `version`.
     var jsonObject: [String: JSONValue] {
-        var object: [String: JSONValue] = ["version": .integer(Int64(Machine.formatVersion))]
-        func put(_ key: String, _ value: String?) { if let value { object[key] = .string(value) } }
-        func put(_ key: String, _ value: Int?) { if let value { object[key] = .integer(Int64(value)) } }
-        put("uuid", uuid)
-        put("chipset", chipset?.rawValue)
-        put("cpu", cpu?.rawValue)
-        if let flags { object["flags"] = .array(flags.map { .string($0) }) }
-        put("threads", threads)
-        put("cores", cores)
-        put("sockets", sockets)
-        put("memory", memory)
-        put("usb", usb?.rawValue)
-        put("network", network?.rawValue)
-        put("mac", mac)
-        put("storage", storage?.rawValue)
-        put("graphics", graphics?.rawValue)
-        put("vgaMemory", vgaMemory)
-        put("graphicsRam", graphicsRAM)
-        put("graphicsVRam", graphicsVRAM)
-        put("sound", sound?.rawValue)
-        put("keyboard", keyboard?.rawValue)
-        put("keyboardLayout", keyboardLayout?.rawValue)
-        put("mouse", mouse?.rawValue)
-        put("tablet", tablet?.rawValue)
-        return object
+        var fields: [MachineField: JSONValue] = [:]
+        for field in MachineField.allCases {
+            fields[field] = jsonValue(of: field)
+        }
+        return MachineField.object(fields)
+    }
+
+    /// The JSON value of `field`, `nil` when it is unset.
+    private func jsonValue(of field: MachineField) -> JSONValue? {
+        func text(_ value: String?) -> JSONValue? { value.map { .string($0) } }
+        func option<Option: RawRepresentable<String>>(_ value: Option?) -> JSONValue? { value.map { .string($0.rawValue) } }
+        func integer(_ value: Int?) -> JSONValue? { value.map { .integer(Int64($0)) } }
+        switch field {
+        case .version: return .integer(Int64(Machine.formatVersion))
+        case .uuid: return text(uuid)
+        case .chipset: return option(chipset)
+        case .cpu: return option(cpu)
+        case .flags: return flags.map { .array($0.map { .string($0) }) }
+        case .threads: return integer(threads)
+        case .cores: return integer(cores)
+        case .sockets: return integer(sockets)
+        case .memory: return integer(memory)
+        case .usb: return option(usb)
+        case .network: return option(network)
+        case .mac: return text(mac)
+        case .storage: return option(storage)
+        case .graphics: return option(graphics)
+        case .vgaMemory: return integer(vgaMemory)
+        case .graphicsRAM: return integer(graphicsRAM)
+        case .graphicsVRAM: return integer(graphicsVRAM)
+        case .sound: return option(sound)
+        case .keyboard: return option(keyboard)
+        case .keyboardLayout: return option(keyboardLayout)
+        case .mouse: return option(mouse)
+        case .tablet: return option(tablet)
+        }
     }
 }
 

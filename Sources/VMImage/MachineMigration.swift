@@ -35,30 +35,30 @@ enum MachineMigration {
                 sound += "/" + controller
             }
         }
-        var result: [String: JSONValue] = [
-            "version": .integer(1),
-            "uuid": .string(uuid ?? ""),
-            "chipset": .string(Machine.Chipset.pcI440FX28.rawValue),
-            "cpu": .string(Machine.CPU.host.rawValue),
-            "threads": .integer(1),
-            "flags": .array([]),
-            "usb": .string(Machine.USBController.necXHCI.rawValue),
-            "network": .string(Machine.NetworkDevice.e1000.rawValue),
-            "mac": .string(mac ?? ""),
-            "storage": .string(Machine.StorageDevice.virtioBlockPCI.rawValue),
-            "graphics": .string(Machine.GraphicsDevice.vmwareSVGA.rawValue),
-            "sound": .string(sound),
-            "keyboard": .string(Machine.KeyboardDevice.usb.rawValue),
-            "keyboardLayout": .string(layout ?? ""),
-            "mouse": .string(Machine.MouseDevice.usb.rawValue),
-            "tablet": .string(Machine.TabletDevice.none.rawValue),
+        var result: [MachineField: JSONValue] = [
+            .version: .integer(1),
+            .uuid: .string(uuid ?? ""),
+            .chipset: .string(Machine.Chipset.pcI440FX28.rawValue),
+            .cpu: .string(Machine.CPU.host.rawValue),
+            .threads: .integer(1),
+            .flags: .array([]),
+            .usb: .string(Machine.USBController.necXHCI.rawValue),
+            .network: .string(Machine.NetworkDevice.e1000.rawValue),
+            .mac: .string(mac ?? ""),
+            .storage: .string(Machine.StorageDevice.virtioBlockPCI.rawValue),
+            .graphics: .string(Machine.GraphicsDevice.vmwareSVGA.rawValue),
+            .sound: .string(sound),
+            .keyboard: .string(Machine.KeyboardDevice.usb.rawValue),
+            .keyboardLayout: .string(layout ?? ""),
+            .mouse: .string(Machine.MouseDevice.usb.rawValue),
+            .tablet: .string(Machine.TabletDevice.none.rawValue),
         ]
         // Zero meant "unset" in version 0 (Go's zero value), so it is left to the defaults.
-        if let threads, threads != 0 { result["threads"] = .integer(threads) }
-        if let cores, cores != 0 { result["cores"] = .integer(cores) }
-        if let sockets, sockets != 0 { result["sockets"] = .integer(sockets) }
-        if let memory, memory != 0 { result["memory"] = .integer(memory) }
-        return result
+        if let threads, threads != 0 { result[.threads] = .integer(threads) }
+        if let cores, cores != 0 { result[.cores] = .integer(cores) }
+        if let sockets, sockets != 0 { result[.sockets] = .integer(sockets) }
+        if let memory, memory != 0 { result[.memory] = .integer(memory) }
+        return MachineField.object(result)
     }
 }
 

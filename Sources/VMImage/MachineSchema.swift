@@ -20,38 +20,41 @@ struct MachineParser {
     mutating func parseVersion1(_ object: [String: JSONValue]) -> Machine? {
         let before = issues.count
         var machine = Machine()
-        if object["version"] == nil {
-            issue("version", "required property is missing")
+        if object[MachineField.version.rawValue] == nil {
+            issue(MachineField.version.rawValue, "required property is missing")
         }
         for (key, value) in object.sorted(by: { $0.key < $1.key }) {
-            switch key {
-            case "version":
+            guard let field = MachineField(rawValue: key) else {
+                issue(jsonPath(key), "additional property is not allowed")
+                continue
+            }
+            switch field {
+            case .version:
                 if case .integer(let version) = value, version == Int64(Machine.formatVersion) {
                     break
                 }
                 issue(key, "\(value.excerpt) is not a supported format version (must be 1)")
-            case "uuid": machine.uuid = pattern(key, value, "^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", isUUID)
-            case "chipset": machine.chipset = option(key, value)
-            case "cpu": machine.cpu = option(key, value)
-            case "flags": machine.flags = flags(key, value)
-            case "threads": machine.threads = integer(key, value, in: 1...255)
-            case "cores": machine.cores = integer(key, value, in: 1...255)
-            case "sockets": machine.sockets = integer(key, value, in: 1...255)
-            case "memory": machine.memory = integer(key, value, in: 1...Int64.max)
-            case "usb": machine.usb = option(key, value)
-            case "network": machine.network = option(key, value)
-            case "mac": machine.mac = pattern(key, value, "^[0-9a-f][26ae](:[0-9a-f]{2}){5}$", isLocalUnicastMAC)
-            case "storage": machine.storage = option(key, value)
-            case "graphics": machine.graphics = option(key, value)
-            case "vgaMemory": machine.vgaMemory = integer(key, value, in: 1...Int64.max)
-            case "graphicsRam": machine.graphicsRAM = integer(key, value, in: 1...Int64.max)
-            case "graphicsVRam": machine.graphicsVRAM = integer(key, value, in: 1...Int64.max)
-            case "sound": machine.sound = option(key, value)
-            case "keyboard": machine.keyboard = option(key, value)
-            case "keyboardLayout": machine.keyboardLayout = option(key, value)
-            case "mouse": machine.mouse = option(key, value)
-            case "tablet": machine.tablet = option(key, value)
-            default: issue(jsonPath(key), "additional property is not allowed")
+            case .uuid: machine.uuid = pattern(key, value, "^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", isUUID)
+            case .chipset: machine.chipset = option(key, value)
+            case .cpu: machine.cpu = option(key, value)
+            case .flags: machine.flags = flags(key, value)
+            case .threads: machine.threads = integer(key, value, in: 1...255)
+            case .cores: machine.cores = integer(key, value, in: 1...255)
+            case .sockets: machine.sockets = integer(key, value, in: 1...255)
+            case .memory: machine.memory = integer(key, value, in: 1...Int64.max)
+            case .usb: machine.usb = option(key, value)
+            case .network: machine.network = option(key, value)
+            case .mac: machine.mac = pattern(key, value, "^[0-9a-f][26ae](:[0-9a-f]{2}){5}$", isLocalUnicastMAC)
+            case .storage: machine.storage = option(key, value)
+            case .graphics: machine.graphics = option(key, value)
+            case .vgaMemory: machine.vgaMemory = integer(key, value, in: 1...Int64.max)
+            case .graphicsRAM: machine.graphicsRAM = integer(key, value, in: 1...Int64.max)
+            case .graphicsVRAM: machine.graphicsVRAM = integer(key, value, in: 1...Int64.max)
+            case .sound: machine.sound = option(key, value)
+            case .keyboard: machine.keyboard = option(key, value)
+            case .keyboardLayout: machine.keyboardLayout = option(key, value)
+            case .mouse: machine.mouse = option(key, value)
+            case .tablet: machine.tablet = option(key, value)
             }
         }
         if unlisted > 0 {

@@ -10,8 +10,9 @@ import Darwin
 #endif
 
 /// `qcowtool cache list|remove|prune`: see and clean an image manager's folder.
-struct Cache: ParsableCommand {
+struct CacheCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cache",
         abstract: "See and clean an image manager's image folder (cached images, leftovers of crashes).",
         discussion: """
             Each command takes the folder's lock (.vmimage.lock), as a running image manager \

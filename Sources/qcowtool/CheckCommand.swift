@@ -10,19 +10,18 @@ import Darwin
 #endif
 
 /// `qcowtool check`: a read-only refcount check with qemu-img check's counts and exit codes.
-struct Check: ParsableCommand {
+struct CheckCommand: ParsableCommand, JSONWording, FormatWording {
     static let configuration = CommandConfiguration(
+        commandName: "check",
         abstract: "Check a qcow2 image's metadata and refcounts (read-only), like qemu-img check.",
         discussion: "Exit status: 0 clean, 1 check not completed, 2 corruptions, 3 leaks only, 63 the format (raw) has no check.")
 
-    @Flag(name: .long, help: "Print qemu-img check --output=json's JSON.")
-    var json = false
+    static let jsonHelp = "Print qemu-img check --output=json's JSON."
+    static let formatHelp = "The image format (qcow2 or raw); probed when not given."
 
-    @Option(help: "qemu-img's spelling: --output=json is --json.")
-    var output: Inspect.Output?
+    @OptionGroup var output: JSONOutputOptions<CheckCommand>
 
-    @Option(name: [.customShort("f"), .customLong("format")], help: "The image format (qcow2 or raw); probed when not given.")
-    var format: ImageInspection.Format?
+    @OptionGroup var formatOption: FormatOption<CheckCommand>
 
     @OptionGroup var chain: ChainFlags
 
@@ -41,7 +40,7 @@ struct Check: ParsableCommand {
             let fd = try FileDescriptor.open(PathText.filePath(file), .readOnly, options: [.closeOnExec, .nonBlocking])
             defer { try? fd.close() }
             let imageFile = try ImageFile(descriptor: fd, path: file)
-            let probed: FormatProbe.Outcome = format.map { $0 == .raw ? .raw : .qcow2 } ?? FormatProbe.probe(imageFile, path: file)
+            let probed: FormatProbe.Outcome = formatOption.format.map { $0 == .raw ? .raw : .qcow2 } ?? FormatProbe.probe(imageFile, path: file)
             if case .unread(let other) = probed { throw FormatProbe.refuse("check", path: file, format: other) }
             if probed == .raw {
                 // qemu-img probes a file no other format driver claims as raw, and raw
@@ -66,7 +65,7 @@ struct Check: ParsableCommand {
             throw ExitCode(1)
         }
         messages.flush()
-        print(json || output == .json ? result.json(filename: file) : result.humanSummary)
+        print(output.isJSON ? result.json(filename: file) : result.humanSummary)
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }
 

@@ -9,16 +9,18 @@ import Darwin
 #endif
 
 /// `qcowtool convert -O raw`: the guest disk as a sparse raw file, like qemu-img convert.
-struct Convert: ParsableCommand {
+struct ConvertCommand: ParsableCommand, FormatWording {
     static let configuration = CommandConfiguration(
+        commandName: "convert",
         abstract: "Write a qcow2 image's guest disk to a sparse raw file, like qemu-img convert -O raw.",
         discussion: "Follows the backing chain only when it passes the safety rules (or, with --trust-chain, as qemu-img follows it); refuses otherwise. The output is written to a temporary file beside DST and renamed into place.")
 
     @Option(name: .customShort("O"), help: "Output format (only raw).")
     var outputFormat: String
 
-    @Option(name: [.customShort("f"), .customLong("format")], help: "The input format (qcow2 or raw); probed when not given.")
-    var format: ImageInspection.Format?
+    static let formatHelp = "The input format (qcow2 or raw); probed when not given."
+
+    @OptionGroup var formatOption: FormatOption<ConvertCommand>
 
     @Flag(name: .customShort("p"), help: "Show progress on a terminal.")
     var progress = false
@@ -37,7 +39,7 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         InterruptHandler.install(command: "convert")
-        let probed = FormatProbe.probe(path: source, forced: format)
+        let probed = FormatProbe.probe(path: source, forced: formatOption.format)
         if case .unread(let other) = probed { throw FormatProbe.refuse("convert", path: source, format: other) }
         let raw = probed == .raw
         if !raw {

@@ -4,8 +4,9 @@ import QCOW2
 import SystemPackage
 
 /// `qcowtool create`: `qemu-img create -f qcow2` without qemu (see ``QCOW2Creator``).
-struct Create: ParsableCommand {
+struct CreateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "create",
         abstract: "Create a qcow2 image, like 'qemu-img create -f qcow2'.",
         discussion: """
             Options (-o, comma-separated, repeatable): compat (0.10|1.1), cluster_size, \

@@ -66,7 +66,7 @@ enum InspectFastPath {
         return job.files.isEmpty ? nil : job
     }
 
-    /// Runs `job` and exits with its status, as ArgumentParser would after `Inspect.run()`
+    /// Runs `job` and exits with its status, as ArgumentParser would after `InspectCommand.run()`
     /// (which prints nothing for the exit code it throws).
     static func run(_ job: InspectJob) -> Never {
         exit(job.run())

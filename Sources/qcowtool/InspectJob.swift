@@ -3,7 +3,7 @@ import QCOW2
 import SystemPackage
 
 /// What one `qcowtool inspect` command line asks for, once parsed (by ArgumentParser in
-/// ``Inspect``, or by ``InspectFastPath``), and doing it.
+/// ``InspectCommand``, or by ``InspectFastPath``), and doing it.
 struct InspectJob {
     /// Print qemu-img's JSON (`--json` or `--output=json`).
     var json: Bool

@@ -10,22 +10,21 @@ import Darwin
 #endif
 
 /// `qcowtool map`: where each range of the guest disk comes from, like qemu-img map.
-struct Map: ParsableCommand {
+struct MapCommand: ParsableCommand, JSONWording, FormatWording {
     static let configuration = CommandConfiguration(
+        commandName: "map",
         abstract: "Show where each range of a qcow2 image's guest disk is stored, like qemu-img map.",
         discussion: "The backing chain is followed only when it passes the safety rules (or, with --trust-chain, as qemu-img follows it); otherwise ranges the image does not hold show as unallocated.")
 
-    @Flag(name: .long, help: "Print qemu-img map --output=json's JSON.")
-    var json = false
+    static let jsonHelp = "Print qemu-img map --output=json's JSON."
+    static let formatHelp = "The image format (qcow2 or raw); probed when not given."
 
-    @Option(help: "qemu-img's spelling: --output=json is --json.")
-    var output: Inspect.Output?
+    @OptionGroup var output: JSONOutputOptions<MapCommand>
 
     @Option(name: .long, help: "Also draw the map as an SVG picture into this file (a strip per GiB, colour per kind).")
     var svg: String?
 
-    @Option(name: [.customShort("f"), .customLong("format")], help: "The image format (qcow2 or raw); probed when not given.")
-    var format: ImageInspection.Format?
+    @OptionGroup var formatOption: FormatOption<MapCommand>
 
     @OptionGroup var chain: ChainFlags
 
@@ -44,7 +43,7 @@ struct Map: ParsableCommand {
         }
         defer { try? fd.close() }
         let imageFile = Result { try ImageFile(descriptor: fd, path: file) }
-        let probed: FormatProbe.Outcome = format.map { $0 == .raw ? .raw : .qcow2 }
+        let probed: FormatProbe.Outcome = formatOption.format.map { $0 == .raw ? .raw : .qcow2 }
             ?? ((try? imageFile.get()).map { FormatProbe.probe($0, path: file) } ?? .qcow2)
         if case .unread(let other) = probed { throw FormatProbe.refuse("map", path: file, format: other) }
         let raw = probed == .raw
@@ -57,7 +56,7 @@ struct Map: ParsableCommand {
             throw ExitCode(1)
         }
         let refusal = (try? image?.get()).flatMap { ChainGate.refusal(for: $0, path: file, policy: chain.policy) }
-        let json = self.json || output == .json
+        let json = output.isJSON
         // Each merged record is printed as soon as it can no longer merge with the next, as
         // qemu-img prints it, and the picture keeps a bounded summary: a table shared by many
         // L1 entries can make millions of records, none of which we hold.

@@ -14,7 +14,10 @@ struct QcowTool: ParsableCommand {
         commandName: "qcowtool",
         abstract: "Audit, build and unpack VM images without qemu-img, tar or zstd binaries.",
         version: "0.1.0",
-        subcommands: [Inspect.self, Check.self, Map.self, Convert.self, Create.self, Package.self, Extract.self, Verify.self, NewDisk.self, Cache.self, MAC.self]
+        subcommands: [
+            InspectCommand.self, CheckCommand.self, MapCommand.self, ConvertCommand.self, CreateCommand.self, PackageCommand.self,
+            ExtractCommand.self, VerifyCommand.self, NewDiskCommand.self, CacheCommand.self, MACCommand.self,
+        ]
     )
 
     /// Runs plain `inspect` command lines without ArgumentParser (see ``InspectFastPath``),
@@ -49,15 +52,5 @@ struct QcowTool: ParsableCommand {
         #else
         Darwin.exit(code.rawValue)
         #endif
-    }
-}
-
-/// `qcowtool mac`: prints a random, locally administered unicast MAC address.
-struct MAC: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Print a random MAC address (locally administered, unicast).")
-
-    func run() throws {
-        print(randomMAC())
     }
 }

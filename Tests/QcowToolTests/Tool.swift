@@ -15,18 +15,7 @@ enum Tool {
     static func fixtures(_ area: String) -> String { "\(repository)/TestImages/\(area)" }
 
     /// The `qcowtool` executable SwiftPM built beside the test bundle.
-    static let binary: String = {
-        var candidates: [String] = []
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("qcowtool").path)
-        }
-        if let first = CommandLine.arguments.first {
-            let url = URL(fileURLWithPath: first).standardizedFileURL
-            candidates.append(url.deletingLastPathComponent().appendingPathComponent("qcowtool").path)
-        }
-        candidates.append("\(repository)/.build/debug/qcowtool")
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
-    }()
+    static let binary = BuiltExecutable.path("qcowtool", repository: repository)
 
     /// Runs `qcowtool arguments…` (in `directory`, when given).
     @discardableResult

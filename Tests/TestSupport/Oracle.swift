@@ -99,11 +99,17 @@ public struct TemporaryFolder: Sendable {
     }
 }
 
-/// Deterministic pseudo-random bytes (SplitMix64), so fixtures made in tests are reproducible.
+/// Deterministic pseudo-random bytes (SplitMix64), so fixtures made in tests are reproducible and a
+/// failing random case can be replayed from the seed in its message.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
+    /// The seed the generator started from.
+    public let seed: UInt64
     private var state: UInt64
     /// A generator starting from `seed`.
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) {
+        self.seed = seed
+        state = seed
+    }
     /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import VMImageDownload
 
@@ -107,53 +108,6 @@ struct SHA256Tests {
             }
             #expect(hasher.hexDigest() == sum, "length \(bytes.count) in \(pieces) pieces, seed \(generator.seed)")
         }
-    }
-
-    @Test func parsesContentRange() {
-        #expect(ContentRange("bytes 100-999/1000") == ContentRange(start: 100, end: 999, total: 1000))
-        #expect(ContentRange("bytes 0-0/*")?.total == nil)
-        for bad in [nil, "", "bytes 5-4/10", "bytes 0-9/9", "items 0-1/2", "bytes 0-/*", "bytes a-b/c", "bytes 0-1"] {
-            #expect(ContentRange(bad) == nil, "\(bad ?? "nil")")
-        }
-    }
-
-    @Test func backoffDoublesWithJitterAndIsCapped() {
-        var options = DownloadOptions()
-        options.baseDelay = .milliseconds(100)
-        options.maxDelay = .seconds(1)
-        #expect(options.delay(afterAttempt: 1, jitter: 1) == .milliseconds(100))
-        #expect(options.delay(afterAttempt: 2, jitter: 1) == .milliseconds(200))
-        #expect(options.delay(afterAttempt: 3, jitter: 0.75) == .milliseconds(300))
-        #expect(options.delay(afterAttempt: 4, jitter: 1.25) == .seconds(1))
-        #expect(options.delay(afterAttempt: 60, jitter: 1) == .seconds(1))
-        for attempt in 1...6 {
-            let delay = options.randomDelay(afterAttempt: attempt)
-            let base = options.delay(afterAttempt: attempt, jitter: 1)
-            #expect(delay >= min(base * 0.75, .seconds(1)) && delay <= min(base * 1.25, .seconds(1)))
-        }
-    }
-}
-
-/// A small seeded generator, so a failing random case can be replayed from the seed in its message.
-private struct SplitMix64: RandomNumberGenerator {
-    let seed: UInt64
-    private var value: UInt64
-
-    init(seed: UInt64) {
-        self.seed = seed
-        value = seed
-    }
-
-    mutating func next() -> UInt64 {
-        value &+= 0x9e37_79b9_7f4a_7c15
-        var mixed = value
-        mixed = (mixed ^ (mixed >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94d0_49bb_1331_11eb
-        return mixed ^ (mixed >> 31)
-    }
-
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
     }
 }
 

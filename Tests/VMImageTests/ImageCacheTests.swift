@@ -30,7 +30,7 @@ func imageFolders(_ root: String) -> [String] {
 
 /// An archive with incompressible data, so that half of it is a real partial download.
 func bulkyArchive(_ scratch: TemporaryFolder) throws -> [UInt8] {
-    var random = TestSupport.SplitMix64(seed: 16)
+    var random = SplitMix64(seed: 16)
     var disk = [UInt8](repeating: 0, count: 16 << 20)
     disk.replaceSubrange((1 << 20)..<(5 << 20), with: random.bytes(4 << 20))
     return try ArchiveBuilder.archive([

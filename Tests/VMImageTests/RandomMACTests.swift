@@ -1,17 +1,6 @@
+import TestSupport
 import Testing
 @testable import VMImage
-
-/// A deterministic generator (SplitMix64) so a test can replay the same addresses.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("randomMAC")
 struct RandomMACTests {
@@ -50,8 +39,8 @@ struct RandomMACTests {
     }
 
     @Test func isReproducibleWithAGivenGenerator() {
-        var a = SplitMix64(state: 42)
-        var b = SplitMix64(state: 42)
+        var a = SplitMix64(seed: 42)
+        var b = SplitMix64(seed: 42)
         let first = (0..<5).map { _ in randomMAC(using: &a) }
         #expect(first == (0..<5).map { _ in randomMAC(using: &b) })
         #expect(Set(first).count == 5)

@@ -17,15 +17,6 @@ int64_t vmimage_seek_hole(int fd, int64_t offset);
 /// fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length).
 int vmimage_punch_hole(int fd, int64_t offset, int64_t length);
 
-/// fallocate(fd, 0, offset, length): reserve blocks.
-int vmimage_fallocate(int fd, int64_t offset, int64_t length);
-
-/// copy_file_range(in, &in_offset, out, &out_offset, length, 0); offsets are updated.
-int64_t vmimage_copy_file_range(int fd_in, int64_t *offset_in, int fd_out, int64_t *offset_out, uint64_t length);
-
-/// ioctl(dest, FICLONE, src): share all of src's extents with dest (reflink).
-int vmimage_ficlone(int dest_fd, int src_fd);
-
 /// sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE): start writeback of the
 /// dirty pages in the range without waiting for it (Linux; elsewhere it does nothing and
 /// returns 0, since it is only ever a hint that makes a later fsync shorter).
@@ -35,9 +26,5 @@ int vmimage_start_writeback(int fd, int64_t offset, int64_t length);
 /// errno ENOSYS). The fuzz targets hold each input in one, so code that reads through a
 /// descriptor runs on bytes without touching a file system.
 int vmimage_memfd_create(const char *name);
-
-/// The value of SEEK_DATA / SEEK_HOLE on this system.
-int vmimage_seek_data_whence(void);
-int vmimage_seek_hole_whence(void);
 
 #endif

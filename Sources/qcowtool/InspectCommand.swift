@@ -7,10 +7,8 @@ import Glibc
 import Darwin
 #endif
 
-extension ImageInspection.Format: ExpressibleByArgument {}
-
 /// `qcowtool inspect` (alias `info`): what `qemu-img info` says, plus the audit.
-struct Inspect: ParsableCommand {
+struct InspectCommand: ParsableCommand, JSONWording, FormatWording {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show what qemu-img info shows about qcow2 or raw files, and audit them.",
@@ -21,19 +19,12 @@ struct Inspect: ParsableCommand {
             """,
         aliases: ["info"])
 
-    @Flag(help: "Print qemu-img's JSON (same field names and layout) plus an \"audit\" member.")
-    var json = false
+    static let jsonHelp = "Print qemu-img's JSON (same field names and layout) plus an \"audit\" member."
+    static let formatHelp = "Force the format instead of probing (qcow2 or raw)."
 
-    /// `--output=json|human`, as qemu-img spells it.
-    enum Output: String, ExpressibleByArgument {
-        case json, human
-    }
+    @OptionGroup var output: JSONOutputOptions<InspectCommand>
 
-    @Option(help: "qemu-img's spelling: --output=json is --json.")
-    var output: Output?
-
-    @Option(name: [.customShort("f"), .customLong("format")], help: "Force the format instead of probing (qcow2 or raw).")
-    var format: ImageInspection.Format?
+    @OptionGroup var formatOption: FormatOption<InspectCommand>
 
     @Flag(help: "Exit 1 when the audit finds an error in any file.")
     var strict = false
@@ -52,7 +43,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let status = InspectJob(
-            json: json || output == .json, format: format, strict: strict, backingChain: backingChain, policy: chain.policy, files: files
+            json: output.isJSON, format: formatOption.format, strict: strict, backingChain: backingChain, policy: chain.policy, files: files
         ).run()
         if status != 0 { throw ExitCode(status) }
     }

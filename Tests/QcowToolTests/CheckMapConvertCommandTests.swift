@@ -2,19 +2,24 @@ import Foundation
 import Testing
 import TestSupport
 
-/// `qcowtool check`, `map` and `convert` as processes, on the qemu-made fixtures.
-/// Runs the binary `swift build` left in `.build/debug`; skipped when it is not there.
-@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: qcowtoolPath)))
+/// `qcowtool check`, `map` and `convert` on the qemu-made `qcow2-data` images: the exact text of
+/// the JSON and the human output, the spellings of `--json`, and what a refusal leaves behind.
+@Suite(.enabled(if: DataImages.shared != nil))
 struct CheckMapConvertCommandTests {
     func run(_ arguments: [String]) throws -> Oracle.Output {
-        try Oracle.run(qcowtoolPath, arguments, currentDirectory: QemuImages.folder)
+        try Tool.run(arguments, in: try #require(DataImages.shared).folder.path)
+    }
+
+    /// The stored qemu-img verdict `NAME.qcow2.SUFFIX` as text.
+    func oracle(_ name: String, _ suffix: String) throws -> String {
+        String(decoding: try #require(DataImages.shared).stored("\(name).qcow2", suffix), as: UTF8.self)
     }
 
     @Test(arguments: ["compat010", "leak", "badref", "zlib", "snapshots"])
     func checkPrintsQemuJSONAndExitCode(name: String) throws {
         let out = try run(["check", "--json", "\(name).qcow2"])
-        #expect(out.text == (try QemuImages.oracle(name, "check.json")))
-        #expect("\(out.status)\n" == (try QemuImages.oracle(name, "check.rc")))
+        #expect(out.text == (try oracle(name, "check.json")))
+        #expect("\(out.status)\n" == (try oracle(name, "check.rc")))
         let qemuSpelling = try run(["check", "--output=json", "\(name).qcow2"])
         #expect(qemuSpelling.text == out.text && qemuSpelling.status == out.status)
         let human = try run(["check", "\(name).qcow2"])
@@ -30,7 +35,7 @@ struct CheckMapConvertCommandTests {
 
     @Test func mapJSONMatchesQemuAndHumanNamesKinds() throws {
         let out = try run(["map", "--json", "chain-top.qcow2"])
-        let expected = try QemuImages.oracle("chain-top", "map.json")
+        let expected = try oracle("chain-top", "map.json")
         #expect(out.status == 0 && out.text == expected)
         let human = try run(["map", "zlib.qcow2"])
         #expect(human.status == 0 && human.text.contains("compressed") && human.text.contains("data"))
@@ -41,24 +46,24 @@ struct CheckMapConvertCommandTests {
         defer { folder.remove() }
         let out = try run(["convert", "-O", "raw", "chain-top.qcow2", folder.file("disk.raw")])
         #expect(out.status == 0 && out.stderr.isEmpty)
-        let expectedSum = try QemuImages.oracle("chain-top", "raw.sha256")
-        let sum = try Oracle.run("sha256sum", [folder.file("disk.raw")]).text.prefix(64)
-        #expect("\(sum)\n" == expectedSum)
+        let expectedSum = try oracle("chain-top", "raw.sha256")
+        #expect(try Tool.sha256(folder.file("disk.raw")) + "\n" == expectedSum)
         let wrongFormat = try run(["convert", "-O", "qcow2", "zlib.qcow2", folder.file("x")])
         #expect(wrongFormat.status != 0)
-        #expect(!FileManager.default.fileExists(atPath: folder.file("x")))
+        #expect(!Tool.exists(folder.file("x")))
     }
 
     @Test func convertRefusesAnUnsafeChainAndLeavesNothing() throws {
+        let images = try #require(DataImages.shared)
         let folder = try TemporaryFolder("convert-evil")
         defer { folder.remove() }
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: QemuImages.path("chain-top"))))
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: images.folder.file("chain-top.qcow2"))))
         let name = Array("chain-mid2.qcow2".utf8)
         let at = try #require((0..<4096).first { Array(bytes[$0..<($0 + name.count)]) == name })
         // An absolute name that exists (a missing one fails earlier, as qemu-img's open does).
         bytes.replaceSubrange(at..<(at + name.count), with: Array("/etc//////passwd".utf8))
         try Data(bytes).write(to: URL(fileURLWithPath: folder.file("evil.qcow2")))
-        let out = try Oracle.run(qcowtoolPath, ["convert", "-O", "raw", "evil.qcow2", "out.raw"], currentDirectory: folder.path)
+        let out = try Tool.run(["convert", "-O", "raw", "evil.qcow2", "out.raw"], in: folder.path)
         #expect(out.status == 1)
         #expect(out.stderr.split(separator: "\n").count == 1 && out.stderr.contains("absolute path"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["evil.qcow2"])

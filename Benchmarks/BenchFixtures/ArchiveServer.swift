@@ -1,7 +1,6 @@
 // A minimal HTTP/1.1 server on 127.0.0.1 that answers every GET with one file, optionally paced
-// to a fixed rate, and notes when it sends the first byte of the body: the start of the
-// "bytes start arriving → instance ready" interval.
-import BenchFixtures
+// to a fixed rate, and notes when it sends the first byte of the body: the start of
+// StreamBenchmark's "bytes start arriving → instance ready" interval. DownloadBenchmark uses it too.
 import Foundation
 
 #if canImport(Glibc)
@@ -9,16 +8,16 @@ import Glibc
 #endif
 
 /// Seconds on CLOCK_MONOTONIC, the clock both the server thread and the benchmark read.
-func monotonicSeconds() -> Double {
+public func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// Serves `path` to every request, one connection at a time, on a thread of its own.
-final class ArchiveServer: @unchecked Sendable {
+public final class ArchiveServer: @unchecked Sendable {
     /// The port it listens on (chosen by the kernel).
-    let port: UInt16
+    public let port: UInt16
     private let listener: Int32
     private let path: String
     private let lock = NSLock()
@@ -26,7 +25,7 @@ final class ArchiveServer: @unchecked Sendable {
     private var firstByte: Double?
 
     /// Listens on 127.0.0.1 and starts serving `path`.
-    init(serving path: String) throws {
+    public init(serving path: String) throws {
         self.path = path
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FixtureError("socket: errno \(errno)") }
@@ -48,15 +47,15 @@ final class ArchiveServer: @unchecked Sendable {
     }
 
     /// The body's pace in bytes per second for the next requests (nil: as fast as loopback goes).
-    func setPace(bytesPerSecond: Double?) {
+    public func setPace(bytesPerSecond: Double?) {
         lock.withLock { pacing = bytesPerSecond }
     }
 
     /// Forgets the last first-byte time; call before each request.
-    func resetFirstByte() { lock.withLock { firstByte = nil } }
+    public func resetFirstByte() { lock.withLock { firstByte = nil } }
 
     /// When the body's first byte of the latest request was sent (monotonic seconds).
-    var firstByteSent: Double? { lock.withLock { firstByte } }
+    public var firstByteSent: Double? { lock.withLock { firstByte } }
 
     private func acceptLoop() {
         while true {
