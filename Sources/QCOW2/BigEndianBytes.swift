@@ -13,18 +13,29 @@ import Darwin
 /// is assembled byte by byte.
 struct BigEndianBytes {
     let bytes: [UInt8]
+    /// Where offset 0 is in `bytes` (a view of a part of them without copying it).
+    let start: Int
     /// Bytes past this many read as zeros even when the array holds more (a view of a
     /// prefix without copying it).
     let count: Int
 
     init(_ bytes: [UInt8], count: Int? = nil) {
         self.bytes = bytes
-        self.count = min(count ?? bytes.count, bytes.count)
+        self.start = 0
+        self.count = max(0, min(count ?? bytes.count, bytes.count))
+    }
+
+    /// A view of `count` bytes of `bytes` from `start`, without copying them; what lies
+    /// outside `bytes` reads as zeros.
+    init(_ bytes: [UInt8], start: Int, count: Int) {
+        self.bytes = bytes
+        self.start = min(max(0, start), bytes.count)
+        self.count = start < 0 ? 0 : max(0, min(count, bytes.count - self.start))
     }
 
     /// The byte at `offset`, or 0 past the end.
     func u8(_ offset: Int) -> UInt8 {
-        offset >= 0 && offset < count ? bytes[offset] : 0
+        offset >= 0 && offset < count ? bytes[start &+ offset] : 0
     }
 
     /// The big-endian 16-bit value at `offset`.
@@ -40,7 +51,7 @@ struct BigEndianBytes {
     private func load<T: FixedWidthInteger>(_ offset: Int, as type: T.Type) -> T {
         let size = MemoryLayout<T>.size
         if offset >= 0, offset <= count &- size {
-            return T(bigEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) })
+            return T(bigEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: start &+ offset, as: T.self) })
         }
         var value: T = 0
         for i in 0..<size { value = value << 8 | T(u8(offset &+ i)) }
@@ -54,7 +65,7 @@ struct BigEndianBytes {
         var result = [UInt8](repeating: 0, count: count)
         guard offset >= 0, offset < self.count else { return result }
         let available = min(count, self.count - offset)
-        for i in 0..<available { result[i] = bytes[offset + i] }
+        for i in 0..<available { result[i] = bytes[start + offset + i] }
         return result
     }
 }

@@ -65,7 +65,7 @@ public final class ImageReader {
     /// The backing name of the bottom qcow2 layer when the chain was not followed.
     let unopenedBacking: String?
     private var descriptors: [FileDescriptor]
-    private let clusters = ParallelClusterDecoder()
+    private var clusters = ParallelClusterDecoder()
     private var clusterCache: [Int: (host: UInt64, bytes: [UInt8])] = [:]
 
     /// The guest disk size in bytes. A raw image counts whole sectors, as qemu's block layer
@@ -73,6 +73,13 @@ public final class ImageReader {
     public var virtualSize: UInt64 {
         guard case let .raw(file) = layers[0] else { return layers[0].virtualSize }
         return file.size > UInt64.max - 511 ? file.size : (file.size + 511) & ~UInt64(511)
+    }
+    /// Threads that decode the compressed clusters of one read: one per core (at most 8) by
+    /// default. `1` keeps all the work on the calling thread, and ``RawConversion`` then
+    /// also reads ahead on it (for a caller that must not start threads, or a fuzzer).
+    public var decodingThreads: Int {
+        get { clusters.workerCount }
+        set { clusters = ParallelClusterDecoder(workerCount: newValue) }
     }
     /// Files opened: 1 for the image alone, more with a backing chain.
     public var chainLength: Int { layers.count }

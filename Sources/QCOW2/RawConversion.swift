@@ -82,10 +82,15 @@ public enum RawConversion {
         var current = 0
         producer.fill(current)
         while let (offset, count) = try producer.take() {
-            // Read (and decompress) the next chunk on another thread while this one is written.
+            // Read (and decompress) the next chunk on another thread while this one is written,
+            // unless the reader is kept to the calling thread.
             let next = 1 - current
             let group = DispatchGroup()
-            DispatchQueue.global().async(group: group) { producer.fill(next) }
+            if reader.decodingThreads > 1 {
+                DispatchQueue.global().async(group: group) { producer.fill(next) }
+            } else {
+                producer.fill(next)
+            }
             do {
                 written += try writeNonZeroBlocks(UnsafeRawBufferPointer(rebasing: producer.buffers[current][..<count]),
                                                   at: offset, to: fd, path: path)

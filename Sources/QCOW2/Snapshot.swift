@@ -54,12 +54,11 @@ public struct QCOW2SnapshotTable: Sendable, Hashable {
     /// `header.snapshotsOffset` on (bytes past their end read as zeros, as qemu reads
     /// past the end of a file). A pure function, for tests and fuzzing.
     public init(parsing bytes: [UInt8], header: QCOW2Header) throws {
-        let b = BigEndianBytes(bytes)
         let base = header.snapshotsOffset
         try self.init(header: header) { offset, count in
             // offset ≥ base always; past Int range only in absurd tables, which read as zeros.
-            guard let at = Int(exactly: offset - base) else { return [UInt8](repeating: 0, count: count) }
-            return b.slice(at, count: count)
+            guard let at = Int(exactly: offset - base) else { return BigEndianBytes([]) }
+            return BigEndianBytes(bytes, start: at, count: count)
         }
     }
 
@@ -69,8 +68,10 @@ public struct QCOW2SnapshotTable: Sendable, Hashable {
         try self.init(header: image.header) { offset, count in try window.read(at: offset, count: count) }
     }
 
-    /// The parser proper: `read(offset, count)` returns `count` file bytes (count ≤ 65535).
-    init(header: QCOW2Header, read: (UInt64, Int) throws -> [UInt8]) throws {
+    /// The parser proper: `read(offset, count)` returns a view of `count` file bytes
+    /// (count ≤ 65535; zeros past what it holds), so no entry costs an allocation but for
+    /// its ID and name.
+    init(header: QCOW2Header, read: (UInt64, Int) throws -> BigEndianBytes) throws {
         offset = header.snapshotsOffset
         snapshots = []
         let count = Int(header.snapshotCount)  // ≤ 65536, checked by the header parser
@@ -80,7 +81,7 @@ public struct QCOW2SnapshotTable: Sendable, Hashable {
             position = (position + 7) & ~7
             let entryOffset = position
             try Self.checkReadable(position, 40)
-            let h = BigEndianBytes(try read(position, 40))
+            let h = try read(position, 40)
             position += 40
             var snapshot = QCOW2Snapshot(
                 entryOffset: entryOffset, entryLength: 0,
@@ -96,15 +97,15 @@ public struct QCOW2SnapshotTable: Sendable, Hashable {
             }
             let extraSize = Int(snapshot.extraDataSize)
             try Self.checkReadable(position, UInt64(extraSize + idSize + nameSize))
-            let extra = BigEndianBytes(try read(position, extraSize))
+            let extra = try read(position, extraSize)
             if extraSize >= 8 { snapshot.vmStateSize = extra.u64(0) }
             snapshot.diskSize = extraSize >= 16 ? extra.u64(8) : nil
             if extraSize >= 24, extra.u64(16) != UInt64.max { snapshot.icount = extra.u64(16) }
             if extraSize > 24 { snapshot.unknownExtraData = extra.slice(24, count: extraSize - 24) }
             position += UInt64(extraSize)
-            snapshot.idBytes = try read(position, idSize)
+            snapshot.idBytes = try read(position, idSize).slice(0, count: idSize)
             position += UInt64(idSize)
-            snapshot.nameBytes = try read(position, nameSize)
+            snapshot.nameBytes = try read(position, nameSize).slice(0, count: nameSize)
             position += UInt64(nameSize)
             snapshot.entryLength = Int(position - entryOffset)
             guard position - offset <= Self.maximumTableBytes else {
@@ -130,14 +131,15 @@ struct ReadWindow {
 
     init(image: QCOW2Image) { self.image = image }
 
-    mutating func read(at offset: UInt64, count: Int) throws -> [UInt8] {
-        guard count > 0 else { return [] }
+    mutating func read(at offset: UInt64, count: Int) throws -> BigEndianBytes {
+        // Past the end of the file every byte reads as zero (as qemu's block layer reads it):
+        // a table a hostile header puts there costs no read and no buffer.
+        guard count > 0, offset < image.fileSize else { return BigEndianBytes([]) }
         if offset < start || offset - start + UInt64(count) > UInt64(bytes.count) {
             start = offset
             let toEnd = offset < image.fileSize ? image.fileSize - offset : 0
             bytes = try image.read(at: offset, count: Int(max(UInt64(count), min(64 << 10, toEnd))))
         }
-        let at = Int(offset - start)
-        return Array(bytes[at..<(at + count)])
+        return BigEndianBytes(bytes, start: Int(offset - start), count: count)
     }
 }

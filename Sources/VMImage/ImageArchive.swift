@@ -1,3 +1,5 @@
+import Zstd
+
 /// The layout of an image archive (`image.tar.zst`): one zstd stream of a tar holding
 /// exactly ``diskName``, ``layerName`` and ``machineName``, each a regular file.
 public enum ImageArchive {
@@ -11,17 +13,23 @@ public enum ImageArchive {
     public static let memberNames = [diskName, layerName, machineName]
 }
 
-/// Size limits applied to image archives before a byte is written.
+/// Limits applied to image archives before a byte is written: sizes, and the threads that
+/// reading one may use.
 public struct ImageLimits: Sendable, Equatable {
     /// The largest compressed archive, member, and virtual disk size accepted (50 GiB by default).
     public var maxImageSize: UInt64
     /// The largest `machine.json` accepted (1 MiB).
     public var maxMachineSize: UInt64
+    /// The most threads decoding an archive's independent zstd frames at once (one per core
+    /// by default); `0` decodes every frame on the calling thread.
+    public var maxDecodingThreads: Int
 
     /// Limits of `maxImageSize` bytes for the archive, each member and the virtual size.
-    public init(maxImageSize: UInt64 = 50 << 30, maxMachineSize: UInt64 = UInt64(Machine.maxDefinitionSize)) {
+    public init(maxImageSize: UInt64 = 50 << 30, maxMachineSize: UInt64 = UInt64(Machine.maxDefinitionSize),
+                maxDecodingThreads: Int = ZstdCompressionOptions.availableCores) {
         self.maxImageSize = maxImageSize
         self.maxMachineSize = maxMachineSize
+        self.maxDecodingThreads = max(0, maxDecodingThreads)
     }
 }
 

@@ -32,7 +32,8 @@ struct ImageArchiveReader {
         let counted = SharedSource(LimitedSource(source, limit: limits.maxImageSize, name: archiveName))
         // Frames are decoded on every core when the archive is made of independent frames
         // (ours); a one-frame archive from other tools is streamed exactly as before.
-        let decompressor = try ZstdParallelDecompressor(readingFrom: counted)
+        let decompressor = try ZstdParallelDecompressor(
+            readingFrom: counted, options: ZstdParallelOptions(workers: limits.maxDecodingThreads))
         let reader = TarReader(reading: decompressor)
         var scan = Scan()
         while let entry = try reader.next() {

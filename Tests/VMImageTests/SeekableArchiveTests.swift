@@ -55,6 +55,20 @@ struct SeekableArchiveTests {
         #expect(try ImageArchive.verify(archive: FilePath(scratch.file("image.tar.zst"))) == contents)
     }
 
+    @Test("any number of decoding threads (0 = the calling thread, 1, 3) extracts the same disk",
+          arguments: [0, 1, 3])
+    func decodingThreads(_ threads: Int) throws {
+        let scratch = try TemporaryFolder("seekable-threads")
+        defer { scratch.remove() }
+        let (disk, archive) = try Self.packaged(in: scratch)
+        let limits = ImageLimits(maxDecodingThreads: threads)
+        let contents = try ImageArchive.extract(from: BufferSource(archive, maximumChunk: 65536),
+                                                into: FilePath(scratch.file("out")), limits: limits)
+        #expect(contents.virtualSize == 64 << 20)
+        #expect(sameBytes(try Self.diskBytes(scratch.file("out/disk.img")), disk))
+        #expect(try ImageArchive.verify(from: BufferSource(archive), limits: limits) == contents)
+    }
+
     @Test("GNU tar (zstd -d | tar -xS, and tar --zstd) and bsdtar extract the archive unchanged",
           .enabled(if: Oracle.has("zstd") && Oracle.has("tar")))
     func toolsExtract() throws {

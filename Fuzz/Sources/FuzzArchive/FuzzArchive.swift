@@ -18,7 +18,10 @@ nonisolated(unsafe) private let scratch: ScratchFolder? = {
 
 /// Small limits, so that a few bytes declaring a huge disk cannot make one input take
 /// seconds (zstd turns 1 MiB of input into gigabytes of zeros; ASan makes scanning them slow).
-private let limits = ImageLimits(maxImageSize: 16 << 20)
+/// Frames are decoded on this thread (the planning, buffering and ordering code is the same):
+/// libdispatch's workers keep memory from one input to the next, which libFuzzer's leak
+/// check then scans for after every input. Several threads are SeekableArchiveTests'.
+private let limits = ImageLimits(maxImageSize: 16 << 20, maxDecodingThreads: 0)
 
 /// The zstd frame magic, little-endian.
 private let zstdMagic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
