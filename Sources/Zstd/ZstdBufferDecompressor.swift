@@ -16,14 +16,7 @@ public final class ZstdBufferDecompressor {
     /// - Throws: ``ZstdError/library(operation:reason:)`` when libzstd cannot create the
     ///   context or refuses the window cap.
     public init(options: ZstdDecompressionOptions = .init()) throws(ZstdError) {
-        guard let context = ZSTD_createDCtx() else {
-            throw ZstdError.library(operation: "ZSTD_createDCtx", reason: "out of memory")
-        }
-        if ZSTD_isError(ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, Int32(clamping: options.windowLogMax))) != 0 {
-            ZSTD_freeDCtx(context)
-            throw ZstdError.library(operation: "setting windowLogMax",
-                                    reason: "\(options.windowLogMax) is outside what libzstd accepts (10…31)")
-        }
+        let context = try makeDecompressionContext(windowLogMax: options.windowLogMax)
         self.context = context
         self.options = options
     }

@@ -29,14 +29,7 @@ public final class ZstdDecompressor<Upstream: ByteSource>: ByteSource {
 
     /// A decompressor reading compressed bytes from `upstream`.
     public init(readingFrom upstream: Upstream, options: ZstdDecompressionOptions = .init()) throws {
-        guard let context = ZSTD_createDCtx() else {
-            throw ZstdError.library(operation: "ZSTD_createDCtx", reason: "out of memory")
-        }
-        if ZSTD_isError(ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, Int32(clamping: options.windowLogMax))) != 0 {
-            ZSTD_freeDCtx(context)
-            throw ZstdError.library(operation: "setting windowLogMax",
-                                    reason: "\(options.windowLogMax) is outside what libzstd accepts (10…31)")
-        }
+        let context = try makeDecompressionContext(windowLogMax: options.windowLogMax)
         self.context = context
         self.upstream = upstream
         self.options = options

@@ -80,14 +80,7 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
     ///
     /// - Throws: ``ZstdError/library(operation:reason:)`` when libzstd refuses a setting.
     public init(readingFrom upstream: Upstream, options: ZstdParallelOptions = .init()) throws {
-        guard let stream = ZSTD_createDCtx() else {
-            throw ZstdError.library(operation: "ZSTD_createDCtx", reason: "out of memory")
-        }
-        if ZSTD_isError(ZSTD_DCtx_setParameter(stream, ZSTD_d_windowLogMax, Int32(clamping: options.windowLogMax))) != 0 {
-            ZSTD_freeDCtx(stream)
-            throw ZstdError.library(operation: "setting windowLogMax",
-                                    reason: "\(options.windowLogMax) is outside what libzstd accepts (10…31)")
-        }
+        let stream = try makeDecompressionContext(windowLogMax: options.windowLogMax)
         var workers: [FrameWorker] = []
         do {
             for index in 0..<max(1, options.workers) {
