@@ -73,9 +73,9 @@ let package = Package(
             // Release builds link the Swift runtime and FoundationEssentials statically: start-up
             // then skips loading and relocating 11 shared libraries. FoundationEssentials' static
             // archive needs its two helper archives named. libzstd stays the system's shared
-            // library here: Debian's libzstd.a is built without ZSTD_MULTITHREAD, so a static
-            // link would compress on one thread (package 0.93x the old pipeline instead of
-            // 1.6x). `./dev dist` builds the one-file, fully static qcowtool on top of these flags
+            // library here, as library users get it (package and extract run their own frame
+            // workers, so neither needs libzstd's threads and both builds use every core).
+            // `./dev dist` builds the one-file, fully static qcowtool on top of these flags
             // (`-static-executable`), for sandboxes that have no libzstd (README "Install").
             // Release only: the test bundle links this target too, and it must share the dynamic
             // runtime with swift-testing.
