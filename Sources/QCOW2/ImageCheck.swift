@@ -202,6 +202,17 @@ struct CheckWalker {
         }
     }
 
+    /// The entries of the L2 table at `offset` that start inside the file, and how many.
+    /// The rest read as zeros (unallocated: no reference, no message), so they are not read;
+    /// an entry the end of the file cuts is read whole, zero-filled.
+    func l2TableInsideFile(at offset: UInt64) throws -> (table: BigEndianBytes, entries: Int) {
+        guard offset < file.size else { return (BigEndianBytes([]), 0) }
+        let entrySize = UInt64(layout.l2EntrySize)
+        let inside = (file.size - offset + entrySize - 1) / entrySize
+        let entries = Int(min(UInt64(layout.l2Entries), inside))
+        return (BigEndianBytes(try file.read(count: entries * layout.l2EntrySize, at: offset)), entries)
+    }
+
     mutating func walkL2(offset: UInt64, active: Bool) throws {
         // A table wholly past the end of the file reads as zeros, and an all-zero table adds
         // nothing (no reference, no message): skip it rather than decode its entries. Garbage
@@ -209,9 +220,9 @@ struct CheckWalker {
         // file that took 23 s of CPU here and 0.4 s in qemu-img check).
         guard offset < file.size else { return }
         let extended = layout.extendedL2
-        let table = BigEndianBytes(try file.read(count: layout.l2Entries * layout.l2EntrySize, at: offset))
+        let (table, entries) = try l2TableInsideFile(at: offset)
         var nextContiguous: UInt64 = 0
-        for i in 0..<layout.l2Entries {
+        for i in 0..<entries {
             guard let entry = L2Entry.read(from: table, index: i, extended: extended) else { break }
             let kind = entry.kind(extended: extended, externalDataFile: layout.hasDataFile)
             if kind != .compressed && entry.reservedBits != 0 {
@@ -277,10 +288,13 @@ struct CheckWalker {
             report("ERROR bitmap directory of \(bitmaps.directorySize) bytes is too large")
             return
         }
-        let directory = BigEndianBytes(try file.read(count: Int(bitmaps.directorySize), at: bitmaps.directoryOffset))
+        // Bytes past the end of the file read as zeros (the views supply them): a zero
+        // directory entry names an empty table, a zero table entry no cluster.
+        let directorySize = Int(bitmaps.directorySize)
+        let directory = BigEndianBytes(try file.readInsideFile(count: directorySize, at: bitmaps.directoryOffset))
         var position = 0
         for _ in 0..<bitmaps.count {
-            guard position + 24 <= directory.count else {
+            guard position + 24 <= directorySize else {
                 result.corruptions += 1
                 report("ERROR bitmap directory is truncated")
                 return
@@ -293,8 +307,8 @@ struct CheckWalker {
                 result.corruptions += 1
                 continue
             }
-            let table = BigEndianBytes(try file.read(count: Int(tableSize) * 8, at: tableOffset))
-            for i in 0..<Int(tableSize) {
+            let table = BigEndianBytes(try file.readInsideFile(count: Int(tableSize) * 8, at: tableOffset))
+            for i in 0..<min(Int(tableSize), (table.count + 7) / 8) {
                 let entry = table.u64(i * 8)
                 let offset = entry & QCOW2Format.bitmapTableOffsetMask
                 if entry & QCOW2Format.bitmapTableReservedMask != 0
@@ -309,6 +323,9 @@ struct CheckWalker {
 
     /// qemu's `check_refblocks`.
     mutating func checkRefcountBlocks() {
+        // Entries past the end of the file are zero (``RefcountTable/loadEntries()`` does not
+        // hold them): offset 0 is aligned and inside the image (the file has at least one
+        // cluster), so qemu reports nothing for them.
         for (i, raw) in (stored.entries ?? []).enumerated() {
             let offset = RefcountTable.blockOffset(raw)
             let cluster = offset >> UInt64(clusterBits)
@@ -377,8 +394,8 @@ struct CheckWalker {
                 result.corruptions += 1
                 report("ERROR OFLAG_COPIED L2 cluster: l1_index=\(index) l1_entry=\(hex(l1Entry.raw)) refcount=\(refcount)")
             }
-            let table = BigEndianBytes(try file.read(count: layout.l2Entries * layout.l2EntrySize, at: l2Offset))
-            for j in 0..<layout.l2Entries {
+            let (table, entries) = try l2TableInsideFile(at: l2Offset)
+            for j in 0..<entries {
                 guard let entry = L2Entry.read(from: table, index: j, extended: extended) else { break }
                 let kind = entry.kind(extended: extended, externalDataFile: layout.hasDataFile)
                 guard kind == .normal || kind == .zeroAllocated else { continue }

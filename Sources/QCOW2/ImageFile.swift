@@ -48,6 +48,15 @@ public struct ImageFile: Sendable {
         }
     }
 
+    /// The part of the `count` bytes from `offset` that lies inside the file: what a read of
+    /// `count` bytes gives, without the zeros past the end (a ``BigEndianBytes`` view of the
+    /// result reads them as zeros). A table that claims megabytes past the end of a small
+    /// file then costs what the file holds.
+    func readInsideFile(count: Int, at offset: UInt64) throws -> [UInt8] {
+        guard count > 0, offset < size else { return [] }
+        return try read(count: Int(min(UInt64(count), size - offset)), at: offset)
+    }
+
     /// The one `pread` of this module's image reads: fills `buffer` from `offset`, bytes past
     /// the end of the file (or past a short read's end) zeroed. Throws the system's error,
     /// naming `reportedPath` (by default ``path``).

@@ -42,16 +42,19 @@ public indirect enum QemuJSON: Sendable, Hashable {
     /// The members of `members` in qemu's `QDict` iteration order: by bucket
     /// (`tdb_hash(key) % 512`), and within a bucket the last inserted first.
     public static func qdictOrder(_ members: [(String, QemuJSON)]) -> [(String, QemuJSON)] {
+        guard members.count > 1 else { return members }
         let keyed = members.enumerated().map { (bucket: qdictBucket($0.element.0), index: $0.offset, member: $0.element) }
         return keyed.sorted { a, b in a.bucket != b.bucket ? a.bucket < b.bucket : a.index > b.index }.map(\.member)
     }
 
     /// qemu's `tdb_hash(key) % QDICT_BUCKET_MAX`.
     static func qdictBucket(_ key: String) -> UInt32 {
-        let bytes = Array(key.utf8)
-        var value: UInt32 = 0x238F_13AF &* UInt32(truncatingIfNeeded: bytes.count)
-        for (i, byte) in bytes.enumerated() {
-            value = value &+ (UInt32(byte) << UInt32((i * 5) % 24))
+        let utf8 = key.utf8
+        var value: UInt32 = 0x238F_13AF &* UInt32(truncatingIfNeeded: utf8.count)
+        var shift: UInt32 = 0
+        for byte in utf8 {
+            value = value &+ (UInt32(byte) << shift)
+            shift = shift >= 19 ? shift - 19 : shift + 5  // (i * 5) % 24
         }
         return (1_103_515_243 &* value &+ 12345) % 512
     }
@@ -59,7 +62,7 @@ public indirect enum QemuJSON: Sendable, Hashable {
     private func newline(_ out: inout String, _ pretty: Bool, _ indent: Int) {
         guard pretty else { return }
         out += "\n"
-        out += String(repeating: " ", count: indent * 4)
+        for _ in 0..<indent { out += "    " }
     }
 
     private func write(to out: inout String, pretty: Bool, indent: Int) {

@@ -59,16 +59,23 @@ struct RefcountTable {
     /// Clusters one refcount block covers, as a power of two.
     var entriesPerBlockBits: Int { clusterBits + 3 - width.order }
 
-    /// Reads the whole table (bytes past the end of the file read as zeros).
+    /// Reads the table. Entries past the end of the file read as zeros, so only the entries
+    /// that start inside the file are held (``entry(_:)`` gives 0 for the rest): a table that
+    /// claims 8 MiB in a small file costs what the file holds, not 8 MiB of zeros.
     mutating func loadEntries() throws {
-        let bytes = BigEndianBytes(try file.read(count: count * 8, at: offset))
-        entries = (0..<count).map { bytes.u64($0 * 8) }
+        let table = BigEndianBytes(try file.readInsideFile(count: count * 8, at: offset))
+        // Entries that start inside the file (the last one may end past it: zeros fill it).
+        let held = (table.count + 7) / 8
+        entries = [UInt64](unsafeUninitializedCapacity: held) { buffer, initialized in
+            for i in 0..<held { buffer[i] = table.u64(i * 8) }
+            initialized = held
+        }
     }
 
-    /// Table entry `index` as stored (0 past the table).
+    /// Table entry `index` as stored (0 past the table, or past the end of the file).
     func entry(_ index: UInt64) throws -> UInt64 {
         guard index < UInt64(count) else { return 0 }
-        if let entries { return entries[Int(index)] }
+        if let entries { return index < UInt64(entries.count) ? entries[Int(index)] : 0 }
         return BigEndianBytes(try file.read(count: 8, at: offset + index * 8)).u64(0)
     }
 
