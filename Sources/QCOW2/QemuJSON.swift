@@ -43,8 +43,14 @@ public indirect enum QemuJSON: Sendable, Hashable {
     /// (`tdb_hash(key) % 512`), and within a bucket the last inserted first.
     public static func qdictOrder(_ members: [(String, QemuJSON)]) -> [(String, QemuJSON)] {
         guard members.count > 1 else { return members }
-        let keyed = members.enumerated().map { (bucket: qdictBucket($0.element.0), index: $0.offset, member: $0.element) }
-        return keyed.sorted { a, b in a.bucket != b.bucket ? a.bucket < b.bucket : a.index > b.index }.map(\.member)
+        // One integer per member sorts as (bucket ascending, insertion index descending).
+        var keys = [UInt64]()
+        keys.reserveCapacity(members.count)
+        for (index, member) in members.enumerated() {
+            keys.append(UInt64(qdictBucket(member.0)) << 32 | UInt64(UInt32.max - UInt32(truncatingIfNeeded: index)))
+        }
+        keys.sort()
+        return keys.map { members[Int(UInt32.max - UInt32(truncatingIfNeeded: $0))] }
     }
 
     /// qemu's `tdb_hash(key) % QDICT_BUCKET_MAX`.
@@ -119,9 +125,10 @@ public indirect enum QemuJSON: Sendable, Hashable {
             default:
                 let v = scalar.value
                 if v > 0xFFFF {
-                    out += "\\u" + hex4(0xD800 + ((v - 0x10000) >> 10)) + "\\u" + hex4(0xDC00 + ((v - 0x10000) & 0x3FF))
+                    appendEscape(0xD800 + ((v - 0x10000) >> 10), to: &out)
+                    appendEscape(0xDC00 + ((v - 0x10000) & 0x3FF), to: &out)
                 } else if v < 0x20 || v >= 0x7F {
-                    out += "\\u" + hex4(v)
+                    appendEscape(v, to: &out)
                 } else {
                     out.unicodeScalars.append(scalar)
                 }
@@ -130,9 +137,13 @@ public indirect enum QemuJSON: Sendable, Hashable {
         out += "\""
     }
 
-    private static func hex4(_ value: UInt32) -> String {
-        let digits = String(value, radix: 16, uppercase: true)
-        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    /// Appends `\uXXXX` (upper-case hex) for a UTF-16 code unit.
+    private static func appendEscape(_ unit: UInt32, to out: inout String) {
+        out += "\\u"
+        for shift in stride(from: 12, through: 0, by: -4) {
+            let digit = UInt8(truncatingIfNeeded: unit >> UInt32(shift)) & 0xF
+            out.unicodeScalars.append(Unicode.Scalar(digit < 10 ? 0x30 + digit : 0x37 + digit))
+        }
     }
 }
 

@@ -26,7 +26,8 @@ import Darwin
 /// seek table) are dropped; the seek table itself is never consulted, so a lying one cannot
 /// change a byte of the output.
 ///
-/// Memory: one input buffer (``ZstdParallelOptions/compressedCap`` plus 1 MiB), and frames in
+/// Memory: one input buffer (2 MiB, growing to at most ``ZstdParallelOptions/compressedCap``
+/// plus 1 MiB while a frame needs it), and frames in
 /// flight until they hold ``ZstdParallelOptions/inFlightBudget`` bytes (at least one; their
 /// compressed and decoded buffers), one decompression context per worker, and one streaming
 /// context bounded by `windowLogMax`.
@@ -49,7 +50,9 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
     /// Streaming context for the frames decoded in place.
     private let stream: OpaquePointer
 
-    private let input: UnsafeMutableRawBufferPointer
+    private var input: UnsafeMutableRawBufferPointer
+    /// The most `input` grows to: the largest frame a worker takes, plus one read.
+    private let inputCapacityLimit: Int
     private var inputStart = 0
     private var inputEnd = 0
     private var upstreamEnded = false
@@ -94,7 +97,8 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
         self.workers = workers
         self.upstream = upstream
         self.options = options
-        self.input = .allocate(byteCount: options.compressedCap + Self.readChunk, alignment: 16)
+        inputCapacityLimit = options.compressedCap + Self.readChunk
+        input = .allocate(byteCount: min(inputCapacityLimit, 2 * Self.readChunk), alignment: 16)
     }
 
     deinit {
@@ -316,6 +320,15 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
             }
             inputStart = 0
             inputEnd = left
+        }
+        if input.count - inputEnd < Self.readChunk && input.count < inputCapacityLimit {
+            // A frame longer than the buffer: grow it (doubling, up to the limit).
+            let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: min(inputCapacityLimit, input.count * 2), alignment: 16)
+            grown.baseAddress!.copyMemory(from: input.baseAddress! + inputStart, byteCount: inputEnd - inputStart)
+            input.deallocate()
+            input = grown
+            inputEnd -= inputStart
+            inputStart = 0
         }
         let room = min(Self.readChunk, input.count - inputEnd)
         let n = try upstream.read(into: UnsafeMutableRawBufferPointer(rebasing: input[inputEnd..<(inputEnd + room)]))

@@ -100,6 +100,33 @@ import TestSupport
         #expect(same, "stderr differs from qemu-img's: \(ourErrors.count) bytes vs \(expected.count)")
     }
 
+    @Test("inspect --json on 65,535 snapshots: under 128 MiB and qemu-img's peak, qemu-img info's JSON member for member",
+          .enabled(if: Oracle.has("python3")))
+    func inspectFanOut() throws {
+        let folder = try TemporaryFolder("fanout-inspect")
+        defer { folder.remove() }
+        let image = folder.file("snapshots.qcow2")
+        try Self.make("check", image, ["--snapshots", "65535", "--cluster-bits", "9", "--bad-entries", "0"])
+        let ours = try Self.measure(Tool.binary, ["inspect", "--json", image],
+                                    stdout: folder.file("ours.json"), stderr: folder.file("ours.err"))
+        #expect(ours.status == 0, "\((try? String(contentsOfFile: folder.file("ours.err"), encoding: .utf8)) ?? "")")
+        // The whole report is one JSON document (qemu-img holds it too: 340 MiB here). The
+        // format caps the count at 65,535, so this is the worst case: 90 MiB measured.
+        #expect(ours.peakRSS <= 2 * Self.peakLimit, "inspect peak RSS \(Self.mib(ours.peakRSS)) in \(ours.seconds) s")
+        let ourJSON = try JSON.parse(try Data(contentsOf: URL(fileURLWithPath: folder.file("ours.json"))), "inspect --json")
+        let snapshots = (ourJSON as? [String: Any])?["snapshots"] as? [[String: Any]]
+        #expect(snapshots?.count == 65535)
+        guard Tool.hasQemu else { return }
+        let qemu = try Self.measure(try #require(Oracle.path(of: "qemu-img")), ["info", "--output=json", image],
+                                    stdout: folder.file("qemu.json"), stderr: folder.file("qemu.err"))
+        #expect(qemu.status == 0)
+        let qemuJSON = try JSON.parse(try Data(contentsOf: URL(fileURLWithPath: folder.file("qemu.json"))), "qemu-img info")
+        let differences = JSON.differences(qemuJSON, ourJSON, ignoring: ["actual-size", "audit"])
+        #expect(differences.isEmpty, "\(differences.prefix(5).joined(separator: "; "))")
+        #expect(ours.seconds <= qemu.seconds, "inspect --json \(ours.seconds) s, qemu-img info \(qemu.seconds) s")
+        #expect(ours.peakRSS <= qemu.peakRSS, "inspect \(Self.mib(ours.peakRSS)), qemu-img info \(Self.mib(qemu.peakRSS))")
+    }
+
     @Test("map --json and --svg on 64 L1 entries sharing one alternating L2 table: under 64 MiB, qemu-img's records",
           .enabled(if: Oracle.has("python3")))
     func mapFanOut() throws {

@@ -12,14 +12,20 @@ nonisolated(unsafe) private let file = MemoryFile(name: "fuzz-qcow2")
 public func fuzzQCOW2(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     // The header parse needs at most the first cluster (2 MiB); the audit of a raw file 4 KiB.
     let prefix = fuzzInput(data, min(size, QCOW2Header.maximumClusterSize))
-    _ = try? QCOW2Header(parsing: prefix, fileSize: UInt64(size))
+    let header = try? QCOW2Header(parsing: prefix, fileSize: UInt64(size))
     _ = Audit(rawPrefix: Array(prefix.prefix(4096)), fileSize: UInt64(size))
     guard let file, file.load(data, size) else { return 0 }
     let fd = FileDescriptor(rawValue: file.descriptor)
+    // A small file can claim 65,535 snapshots (the table past its end reads as zeros): the
+    // parse and the check still see them all, but printing each one is the same code as
+    // printing the first few and takes seconds under ASan (14 MB of JSON), so the fuzzer
+    // would spend its time printing. FanOutTests.inspectFanOut checks such output against qemu-img.
+    let renders = (header?.snapshotCount ?? 0) <= 1024
     if let image = try? QCOW2Image(descriptor: fd, path: "fuzz.qcow2") {
-        _ = Audit(image: image).json.rendered()
+        let audit = Audit(image: image)
+        if renders { _ = audit.json.rendered() }
     }
-    if let inspection = try? ImageInspection(descriptor: fd, filename: "fuzz.qcow2") {
+    if let inspection = try? ImageInspection(descriptor: fd, filename: "fuzz.qcow2"), renders {
         _ = inspection.json
     }
     // `check` opens more leniently than the rest (as `qemu-img check` does).
