@@ -25,7 +25,9 @@ extension Audit {
 
     /// Backing formats a qcow2 image may name: image formats only, never a protocol or a
     /// driver that exposes host files (`vvfat`, `file`, `nbd`, …).
-    static let safeBackingFormats: Set<String> = ["raw", "qcow2", "qcow", "qed", "vmdk", "vdi", "vhdx", "vpc"]
+    /// (An array, not a `Set`: `inspect` is a whole process per image, and a `Set<String>` is
+    /// one more generic type for the runtime to instantiate at start-up.)
+    static let safeBackingFormats: [String] = ["raw", "qcow2", "qcow", "qed", "vmdk", "vdi", "vhdx", "vpc"]
 
     /// Audits a parsed qcow2 header plus whatever `facts` hold (a pure function).
     public init(header: QCOW2Header, fileSize: UInt64, facts: QCOW2Facts = QCOW2Facts()) {
@@ -96,12 +98,15 @@ extension Audit {
         if header.additionalHeaderBytes.contains(where: { $0 != 0 }) {
             warning(.unknownHeaderFields, "header bytes 105..<\(header.headerLength) hold non-zero values in fields unknown to qemu 7.2")
         }
-        var seen: Set<UInt32> = []
+        // Known types only: a handful, so a list (no `Set` to instantiate at start-up).
+        var seen: [UInt32] = []
         for ext in header.extensions {
             if !ext.isKnown {
                 warning(.unknownHeaderExtension, "header extension type 0x\(String(ext.type, radix: 16)) at byte \(ext.offset) (\(ext.data.count) bytes) is unknown to qemu 7.2")
-            } else if !seen.insert(ext.type).inserted {
+            } else if seen.contains(ext.type) {
                 error(.duplicateHeaderExtension, "the \(ext.name) extension appears more than once (again at byte \(ext.offset)); tools disagree on which one counts")
+            } else {
+                seen.append(ext.type)
             }
         }
         if header.bitmapsExtension != nil {

@@ -24,7 +24,7 @@ enum InspectFastPath {
         var rest = arguments
         guard let command = rest.popFirst(), command == "inspect" || command == "info" else { return nil }
         var job = InspectJob(json: false, format: nil, strict: false, backingChain: false, policy: .untrusted, files: [])
-        var seen: Set<String> = []
+        var seen: [String] = []  // (not a Set: one generic type fewer to instantiate at start-up)
         while let argument = rest.popFirst() {
             guard !argument.isEmpty else { return nil }
             guard argument.hasPrefix("-") else {
@@ -39,7 +39,8 @@ enum InspectFastPath {
                 attached = String(argument[argument.index(after: equals)...])
             }
             let option = name == "-f" ? "--format" : name
-            guard seen.insert(option).inserted else { return nil }
+            guard !seen.contains(option) else { return nil }
+            seen.append(option)
             switch option {
             case "--json", "--strict", "--backing-chain", "--trust-chain":
                 guard attached == nil else { return nil }
