@@ -12,6 +12,23 @@ extension Inflater {
     /// whole 8-byte words.
     private static let fastOutputSlack = 264
 
+    /// The entry a root entry `link` that names a subtable leads to (the root bits already
+    /// dropped): the one two-level lookup rule of the tables ``HuffmanTableBuilder`` makes.
+    @inline(__always)
+    private static func subtableEntry(_ table: UnsafePointer<UInt32>, link: UInt32, _ r: BitReader) -> UInt32 {
+        table[HuffmanEntry.value(link) &+ Int(truncatingIfNeeded: r.buffer & ((1 &<< HuffmanEntry.extraBits(link)) &- 1))]
+    }
+
+    /// The entry of the next code in `table`: the root entry, or when it names a subtable, the
+    /// subtable's (dropping the root bits).
+    @inline(__always)
+    private static func entry(_ table: UnsafePointer<UInt32>, mask: UInt64, _ r: inout BitReader) -> UInt32 {
+        let root = table[Int(truncatingIfNeeded: r.buffer & mask)]
+        guard root & HuffmanEntry.subtable != 0 else { return root }
+        r.drop(HuffmanEntry.consumed(root))
+        return subtableEntry(table, link: root, r)
+    }
+
     /// Decodes one Huffman-coded block. Returns `true` when the output filled up before the
     /// end-of-block code.
     func decodeBlock(_ reader: inout BitReader, literals: UnsafePointer<UInt32>, distances: UnsafePointer<UInt32>,
@@ -48,8 +65,7 @@ extension Inflater {
                 }
                 if entry & HuffmanEntry.subtable != 0 {
                     r.drop(HuffmanEntry.consumed(entry))
-                    entry = literals[HuffmanEntry.value(entry)
-                        &+ Int(truncatingIfNeeded: r.buffer & ((1 &<< HuffmanEntry.extraBits(entry)) &- 1))]
+                    entry = Self.subtableEntry(literals, link: entry, r)
                     if entry & HuffmanEntry.literal != 0 {
                         r.drop(HuffmanEntry.consumed(entry))
                         out[w] = UInt8(truncatingIfNeeded: entry &>> 16)
@@ -66,12 +82,7 @@ extension Inflater {
                 }
                 r.drop(HuffmanEntry.consumed(entry))
                 let length = HuffmanEntry.value(entry) &+ Int(truncatingIfNeeded: r.take(HuffmanEntry.extraBits(entry)))
-                var distanceEntry = distances[Int(truncatingIfNeeded: r.buffer & distanceMask)]
-                if distanceEntry & HuffmanEntry.subtable != 0 {
-                    r.drop(HuffmanEntry.consumed(distanceEntry))
-                    distanceEntry = distances[HuffmanEntry.value(distanceEntry)
-                        &+ Int(truncatingIfNeeded: r.buffer & ((1 &<< HuffmanEntry.extraBits(distanceEntry)) &- 1))]
-                }
+                let distanceEntry = Self.entry(distances, mask: distanceMask, &r)
                 if distanceEntry & HuffmanEntry.invalid != 0 { throw InflateError.invalidSymbol(offset: r.byteOffset) }
                 r.drop(HuffmanEntry.consumed(distanceEntry))
                 let distance = HuffmanEntry.value(distanceEntry)
@@ -85,12 +96,7 @@ extension Inflater {
                 // Careful path: one symbol, every step checked.
                 r.refill()
                 let symbolOffset = r.byteOffset
-                var entry = literals[Int(truncatingIfNeeded: r.buffer & literalMask)]
-                if entry & HuffmanEntry.subtable != 0 {
-                    r.drop(HuffmanEntry.consumed(entry))
-                    entry = literals[HuffmanEntry.value(entry)
-                        &+ Int(truncatingIfNeeded: r.buffer & ((1 &<< HuffmanEntry.extraBits(entry)) &- 1))]
-                }
+                let entry = Self.entry(literals, mask: literalMask, &r)
                 if entry & HuffmanEntry.invalid != 0 { throw InflateError.invalidSymbol(offset: symbolOffset) }
                 r.drop(HuffmanEntry.consumed(entry))
                 if r.isOverrun { throw InflateError.truncated(offset: r.inputCount) }
@@ -102,12 +108,7 @@ extension Inflater {
                 }
                 if entry & HuffmanEntry.endOfBlock != 0 { return false }
                 var length = HuffmanEntry.value(entry) + Int(r.take(HuffmanEntry.extraBits(entry)))
-                var distanceEntry = distances[Int(truncatingIfNeeded: r.buffer & distanceMask)]
-                if distanceEntry & HuffmanEntry.subtable != 0 {
-                    r.drop(HuffmanEntry.consumed(distanceEntry))
-                    distanceEntry = distances[HuffmanEntry.value(distanceEntry)
-                        &+ Int(truncatingIfNeeded: r.buffer & ((1 &<< HuffmanEntry.extraBits(distanceEntry)) &- 1))]
-                }
+                let distanceEntry = Self.entry(distances, mask: distanceMask, &r)
                 if distanceEntry & HuffmanEntry.invalid != 0 { throw InflateError.invalidSymbol(offset: r.byteOffset) }
                 r.drop(HuffmanEntry.consumed(distanceEntry))
                 let distance = HuffmanEntry.value(distanceEntry) + Int(r.take(HuffmanEntry.extraBits(distanceEntry)))
