@@ -106,30 +106,19 @@ public enum RawConversion {
         return Summary(size: size, dataBytes: written)
     }
 
-    /// Writes the runs of non-zero 4 KiB blocks of `chunk`, leaving zero blocks as holes;
+    /// Writes the runs of non-zero 4 KiB blocks of `chunk` (blocks aligned to file offsets:
+    /// ``ZeroRuns``, the scanner the tar writer and reader use), leaving zero blocks as holes;
     /// returns the bytes written.
     private static func writeNonZeroBlocks(_ chunk: UnsafeRawBufferPointer, at offset: UInt64, to fd: FileDescriptor,
                                            path: String) throws -> UInt64 {
-        let block = 4096
-        let count = chunk.count
         var written: UInt64 = 0
-        var position = 0
-        while position < count {
-            var end = position
-            while end < count && !SparseFile.isZero(UnsafeRawBufferPointer(rebasing: chunk[end..<min(end + block, count)])) {
-                end = min(end + block, count)
+        try ZeroRuns.forEachDataRun(in: chunk, at: offset, blockSize: 4096) { run in
+            do {
+                try fd.pwriteAll(UnsafeRawBufferPointer(rebasing: chunk[run]), at: offset + UInt64(run.lowerBound), path: path)
+            } catch {
+                throw ImageAccessError.io(path: path, reason: "\(error)")
             }
-            if end > position {
-                do {
-                    try fd.pwriteAll(UnsafeRawBufferPointer(rebasing: chunk[position..<end]), at: offset + UInt64(position), path: path)
-                } catch {
-                    throw ImageAccessError.io(path: path, reason: "\(error)")
-                }
-                written += UInt64(end - position)
-                position = end
-            } else {
-                position = min(position + block, count)
-            }
+            written += UInt64(run.count)
         }
         return written
     }
