@@ -268,6 +268,12 @@ extension TarSparseFormats {
         }
         let major = try number("GNU.sparse.major")
         let minor = try number("GNU.sparse.minor")
+        // Complete PAX 0.0 pairs are read (numbers, cap) even when another map wins, so many
+        // pairs are refused whichever version the member states.
+        var pax00 = SparseExtentList(maximum: maximumExtents, member: member)
+        if !records.folded00Map.isEmpty, !records.awaitsNumbytes {
+            try appendMapText(records.folded00Map, source: "GNU.sparse.offset/numbytes", to: &pax00, offset: at)
+        }
         var list = SparseExtentList(maximum: maximumExtents, member: member)
         var mapBytes: UInt64 = 0
         let format: TarSparseFormat
@@ -285,7 +291,7 @@ extension TarSparseFormats {
             guard !records.awaitsNumbytes else {
                 throw TarError(.badSparseMap, "GNU.sparse.offset without GNU.sparse.numbytes", member: member, offset: at)
             }
-            try appendMapText(records.folded00Map, source: "GNU.sparse.offset/numbytes", to: &list, offset: at)
+            list = pax00
         } else {
             return nil
         }

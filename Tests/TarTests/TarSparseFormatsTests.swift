@@ -70,6 +70,11 @@ struct TarSparseFormatsTests {
         #expect(a.map == b.map)
         #expect(a.map.extents == [SparseExtent(offset: 0, length: 512), SparseExtent(offset: 9000, length: 488)])
         #expect(a.mapBytes == 0)
+        // PAX 0.0 pairs past the cap are refused even beside a 0.1 map that would win.
+        let both = try Self.records([("GNU.sparse.size", "10000"), ("GNU.sparse.map", "0,512")] + (0..<9).flatMap {
+            [("GNU.sparse.offset", "\($0 * 600)"), ("GNU.sparse.numbytes", "10")]
+        })
+        expectTarError(.limitExceeded) { _ = try read(both) }
         // Only a name: not a sparse member.
         #expect(try read(try Self.records([("GNU.sparse.name", "n")])) == nil)
     }
