@@ -33,6 +33,11 @@ enum HeaderLayout {
     static let ustarVersion: [UInt8] = [0x30, 0x30]
     static let gnuMagic: [UInt8] = Array("ustar  \u{0}".utf8)  // magic + version together
 
+    /// Zero bytes that follow `size` bytes of member data up to the next block boundary.
+    static func padding(after size: UInt64) -> UInt64 {
+        (UInt64(blockSize) &- size % UInt64(blockSize)) % UInt64(blockSize)
+    }
+
     /// Unsigned and signed sums of `block` with the checksum field counted as spaces.
     static func checksums(_ block: UnsafeRawBufferPointer) -> (unsigned: UInt64, signed: Int64) {
         var unsigned: UInt64 = 0

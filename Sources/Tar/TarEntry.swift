@@ -71,18 +71,8 @@ public struct TarEntry: Sendable, Equatable {
     public var kind: TarEntryKind
     /// The raw type flag byte of the member's header.
     public var typeFlag: UInt8
-    /// Permission bits and file type bits as stored (`mode` field).
-    public var mode: UInt32
-    /// Owner's numeric id.
-    public var uid: UInt64
-    /// Group's numeric id.
-    public var gid: UInt64
-    /// Owner's name (may be empty).
-    public var userName: String
-    /// Group's name (may be empty).
-    public var groupName: String
-    /// Modification time in whole seconds since the epoch.
-    public var modificationTime: Int64
+    /// Permissions, owner and modification time, as the header and its pax records give them.
+    public var attributes: TarMemberAttributes
     /// Link target of a hard or symbolic link (empty otherwise).
     public var linkName: String
     /// Logical size: for a sparse member its real size, holes included.
@@ -104,4 +94,37 @@ public struct TarEntry: Sendable, Equatable {
     public var headerOffset: UInt64
     /// Archive offset of the member's stored data.
     public var dataOffset: UInt64
+}
+
+extension TarEntry {
+    /// Permission and file type bits as stored: ``TarMemberAttributes/mode`` of ``attributes``.
+    public var mode: UInt32 {
+        get { attributes.mode }
+        set { attributes.mode = newValue }
+    }
+    /// The owner's numeric id, kept in ``attributes``.
+    public var uid: UInt64 {
+        get { attributes.uid }
+        set { attributes.uid = newValue }
+    }
+    /// The group's numeric id, kept in ``attributes``.
+    public var gid: UInt64 {
+        get { attributes.gid }
+        set { attributes.gid = newValue }
+    }
+    /// The owner's name (may be empty), kept in ``attributes``.
+    public var userName: String {
+        get { attributes.userName }
+        set { attributes.userName = newValue }
+    }
+    /// The group's name (may be empty), kept in ``attributes``.
+    public var groupName: String {
+        get { attributes.groupName }
+        set { attributes.groupName = newValue }
+    }
+    /// Seconds since the epoch, whole, kept in ``attributes``.
+    public var modificationTime: Int64 {
+        get { attributes.modificationTime }
+        set { attributes.modificationTime = newValue }
+    }
 }

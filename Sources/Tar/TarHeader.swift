@@ -14,12 +14,16 @@ struct TarHeader {
     var deviceMajor: UInt64
     var deviceMinor: UInt64
     var format: TarFormat
-    /// GNU type `S` only: the header's map entries, whether extension blocks follow, the real size.
-    var gnuSparse: (extents: [SparseExtent], isExtended: Bool, realSize: UInt64)?
+    /// Archive offset of this block.
+    var offset: UInt64
+    /// GNU type `S` only: a copy of the header block, whose map entries, `isextended` flag and
+    /// real size ``TarSparseFormats/oldGNUMap(header:headerOffset:maximumExtents:member:nextBlock:)`` reads.
+    var oldGNUSparseHeader: [UInt8]?
 
     /// Decodes `block` (512 bytes), verifying its checksum. `offset` and `member` only label errors.
     init(decoding block: UnsafeRawBufferPointer, offset: UInt64) throws {
         precondition(block.count == HeaderLayout.blockSize)
+        self.offset = offset
         let rawName = block.text(HeaderLayout.name)
         let label = decodeName(rawName)
 
@@ -92,38 +96,9 @@ struct TarHeader {
             guard format == .gnu else {
                 throw TarError(.badHeaderField, "sparse member (type 'S') without the GNU magic", member: label, offset: offset)
             }
-            var extents: [SparseExtent] = []
-            for index in 0..<HeaderLayout.gnuSparseEntries {
-                let at = HeaderLayout.gnuSparse + index * HeaderLayout.sparseEntrySize
-                guard let extent = try TarHeader.sparseEntry(block, at: at, member: label, offset: offset) else { break }
-                extents.append(extent)
-            }
-            let realSize = try number(HeaderLayout.gnuRealSize, "GNU sparse realsize")
-            gnuSparse = (extents, block[HeaderLayout.gnuIsExtended] != 0, realSize)
+            oldGNUSparseHeader = Array(block)
         } else {
-            gnuSparse = nil
+            oldGNUSparseHeader = nil
         }
-    }
-
-    /// One old-GNU sparse entry (12-byte offset, 12-byte length) at `at`, or `nil` when the
-    /// entry is empty (its length field starts with NUL), which ends the list.
-    ///
-    /// An entry with only one of its two fields empty is refused: GNU tar ends the list at an
-    /// empty length, bsdtar at an empty offset, so the two would read different maps.
-    static func sparseEntry(_ block: UnsafeRawBufferPointer, at: Int, member: String, offset: UInt64) throws -> SparseExtent? {
-        guard (block[at] == 0) == (block[at + 12] == 0) else {
-            throw TarError(
-                .badSparseMap,
-                "GNU sparse entry at header byte \(at) has an empty \(block[at] == 0 ? "offset" : "length") but not an empty "
-                    + "\(block[at] == 0 ? "length" : "offset") (GNU tar and bsdtar end the map at different entries)",
-                member: member, offset: offset)
-        }
-        guard block[at + 12] != 0 else { return nil }
-        guard let start = TarNumber.unsigned(block.field(at..<(at + 12))),
-            let length = TarNumber.unsigned(block.field((at + 12)..<(at + 24)))
-        else {
-            throw TarError(.badSparseMap, "GNU sparse entry at header byte \(at) is not a valid number", member: member, offset: offset)
-        }
-        return SparseExtent(offset: start, length: length)
     }
 }

@@ -24,7 +24,7 @@ public final class TarReader<Source: ByteSource> {
     /// Archive offset of the next byte the reader will consume.
     public private(set) var archiveOffset: UInt64 = 0
     /// Stored data bytes of the current member not read yet (for progress reports).
-    public var remainingData: UInt64 { currentEntry == nil ? 0 : remainingStored }
+    public var remainingData: UInt64 { currentEntry == nil ? 0 : data.remaining }
 
     private let buffer: UnsafeMutableRawBufferPointer
     private var start = 0
@@ -33,12 +33,8 @@ public final class TarReader<Source: ByteSource> {
     private var ended = false
     private var failure: Error?
 
-    // The current member's data.
-    private var runs: [SparseExtent] = []
-    private var runIndex = 0
-    private var runConsumed: UInt64 = 0
-    private var remainingStored: UInt64 = 0
-    private var padding: UInt64 = 0
+    /// The current member's data: what is left, where in its runs, the padding after it.
+    private var data = TarMemberData.none
 
     // Global pax records (`g`), in force until replaced.
     private var globalRecords: [String: [UInt8]] = [:]  // entry keys only
@@ -129,12 +125,21 @@ public final class TarReader<Source: ByteSource> {
             consume(take)
             left -= take
         }
-        try skip(UInt64(Self.padding(for: UInt64(count))), member: member)
+        try skip(HeaderLayout.padding(after: UInt64(count)), member: member)
         return bytes
     }
 
-    private static func padding(for size: UInt64) -> UInt64 {
-        (512 &- size % 512) % 512
+    /// The next 512-byte block, consumed, for the sparse map readers (see ``NextSparseBlock``).
+    private func nextSparseBlock(member: String) -> NextSparseBlock {
+        { what in
+            let offset = self.archiveOffset
+            guard try self.ensure(HeaderLayout.blockSize) else {
+                throw TarError(.truncated, "archive ends inside \(what)", member: member, offset: offset)
+            }
+            let block = self.block()
+            self.consume(HeaderLayout.blockSize)
+            return (block, offset)
+        }
     }
 
     // MARK: Entries
@@ -161,10 +166,9 @@ public final class TarReader<Source: ByteSource> {
     private func nextEntry() throws -> TarEntry? {
         if ended { return nil }
         if let entry = currentEntry {
-            try skip(remainingStored, member: entry.name)
-            remainingStored = 0
-            try skip(padding, member: entry.name)
-            padding = 0
+            try skip(data.remaining, member: entry.name)
+            try skip(data.padding, member: entry.name)
+            data = .none
             currentEntry = nil
         }
         var pending = PendingMetadata()
@@ -227,9 +231,8 @@ public final class TarReader<Source: ByteSource> {
                         try applyGlobal(key, value)
                     }
                 default:
-                    let runs = options.maximumSparseExtents
                     try PaxRecords.forEach(in: data, member: label, offset: headerOffset) { key, value in
-                        try pending.pax.add(key, value, maximumRuns: runs, member: label, offset: headerOffset)
+                        try pending.pax.add(key, value, member: label, offset: headerOffset)
                     }
                 }
             default:
@@ -313,7 +316,7 @@ public final class TarReader<Source: ByteSource> {
 
     private func readChunk(into destination: UnsafeMutableRawBufferPointer) throws -> TarDataChunk? {
         guard destination.count > 0 else { return nil }
-        guard let (offset, runLeft) = try currentRun() else { return nil }
+        guard currentEntry != nil, let (offset, runLeft) = data.currentRun() else { return nil }
         let want = Int(min(UInt64(destination.count), runLeft))
         let count: Int
         if available == 0, want >= 64 << 10 {
@@ -331,7 +334,7 @@ public final class TarReader<Source: ByteSource> {
             destination.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: count)
             consume(count)
         }
-        advance(by: count)
+        data.advance(by: count)
         return TarDataChunk(offset: offset, count: count)
     }
 
@@ -346,12 +349,12 @@ public final class TarReader<Source: ByteSource> {
 
     /// The next piece of the current member's data as a view of the buffer, consumed.
     private func nextSlice() throws -> (UInt64, UnsafeRawBufferPointer)? {
-        guard let (offset, runLeft) = try currentRun() else { return nil }
+        guard currentEntry != nil, let (offset, runLeft) = data.currentRun() else { return nil }
         guard try refill() else { throw truncatedData() }
         let count = Int(min(UInt64(available), runLeft))
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + count)])
         consume(count)
-        advance(by: count)
+        data.advance(by: count)
         return (offset, bytes)
     }
 
@@ -365,27 +368,9 @@ public final class TarReader<Source: ByteSource> {
         return total
     }
 
-    /// The logical offset and remaining length of the current run, skipping empty runs;
-    /// `nil` when no data is left.
-    private func currentRun() throws -> (UInt64, UInt64)? {
-        guard currentEntry != nil, remainingStored > 0 else { return nil }
-        while runIndex < runs.count {
-            let run = runs[runIndex]
-            if runConsumed < run.length { return (run.offset + runConsumed, run.length - runConsumed) }
-            runIndex += 1
-            runConsumed = 0
-        }
-        return nil
-    }
-
-    private func advance(by count: Int) {
-        runConsumed += UInt64(count)
-        remainingStored -= UInt64(count)
-    }
-
     private func truncatedData() -> TarError {
         TarError(
-            .truncated, "archive ends \(remainingStored) bytes short of the member's data",
+            .truncated, "archive ends \(data.remaining) bytes short of the member's data",
             member: currentEntry?.name, offset: archiveOffset)
     }
 
@@ -431,11 +416,10 @@ public final class TarReader<Source: ByteSource> {
         for (key, value) in pending.pax.values {
             records[key] = value.isEmpty ? nil : value
         }
-        let sparseRecords = pending.pax.sparse
 
         try Self.checkAgreement(pending, header: header, offset: headerOffset)
         var nameBytes = records["path"] ?? pending.longName ?? header.name
-        if let sparseName = sparseRecords["GNU.sparse.name"] { nameBytes = sparseName }
+        if let sparseName = pending.pax.sparse.values["GNU.sparse.name"] { nameBytes = sparseName }
         let name = decodeName(nameBytes)
         guard !nameBytes.contains(0) else {
             throw TarError(.badExtendedHeader, "member name contains a NUL byte", member: name, offset: headerOffset)
@@ -485,11 +469,11 @@ public final class TarReader<Source: ByteSource> {
         let isPax = pending.pax.hasRecords || sawGlobalRecords
 
         var entry = TarEntry(
-            name: name, kind: kind, typeFlag: header.typeFlag, mode: UInt32(truncatingIfNeeded: header.mode),
-            uid: try number("uid") ?? header.uid, gid: try number("gid") ?? header.gid,
-            userName: decodeName(records["uname"] ?? header.userName),
-            groupName: decodeName(records["gname"] ?? header.groupName),
-            modificationTime: mtime,
+            name: name, kind: kind, typeFlag: header.typeFlag,
+            attributes: TarMemberAttributes(
+                mode: UInt32(truncatingIfNeeded: header.mode), uid: try number("uid") ?? header.uid,
+                gid: try number("gid") ?? header.gid, userName: decodeName(records["uname"] ?? header.userName),
+                groupName: decodeName(records["gname"] ?? header.groupName), modificationTime: mtime),
             linkName: decodeName(records["linkpath"] ?? pending.longLink ?? header.linkName),
             size: hasData ? size : 0, storedSize: hasData ? size : 0, sparseMap: nil, sparseFormat: nil,
             format: isPax ? .pax : header.format,
@@ -501,19 +485,27 @@ public final class TarReader<Source: ByteSource> {
 
         var mapBytes: UInt64 = 0
         if kind == .regular {
-            if let gnu = header.gnuSparse {
-                let extents = try readOldGNUExtensions(
-                    first: gnu.extents, isExtended: gnu.isExtended, member: name, headerOffset: headerOffset)
-                entry.sparseMap = try validatedMap(realSize: gnu.realSize, extents: extents, member: name, offset: headerOffset)
+            let maximum = options.maximumSparseExtents
+            if let sparseHeader = header.oldGNUSparseHeader {
+                entry.sparseMap = try sparseHeader.withUnsafeBytes {
+                    try TarSparseFormats.oldGNUMap(
+                        header: $0, headerOffset: header.offset, maximumExtents: maximum, member: name,
+                        nextBlock: nextSparseBlock(member: name))
+                }
                 entry.sparseFormat = .oldGNU
-                entry.dataOffset = archiveOffset
-            } else if !sparseRecords.isEmpty || pending.pax.hasSparseRuns {
-                mapBytes = try applyPaxSparse(pending.pax, to: &entry, archived: archived)
+            } else if !pending.pax.sparse.isEmpty, let pax = try TarSparseFormats.paxMap(
+                pending.pax.sparse, archived: archived, dataOffset: archiveOffset, maximumExtents: maximum, member: name,
+                headerOffset: headerOffset, nextBlock: nextSparseBlock(member: name))
+            {
+                entry.sparseMap = pax.map
+                entry.sparseFormat = pax.format
+                mapBytes = pax.mapBytes
             }
+            entry.dataOffset = archiveOffset
         }
         if let map = entry.sparseMap {
             // What remains of the archived bytes after a PAX 1.0 map must be exactly the data runs.
-            let stored = archived - mapBytes  // readPax1Map never reads past `archived`
+            let stored = archived - mapBytes  // appendPax1Map never reads past `archived`
             guard map.dataSize == stored else {
                 throw TarError(
                     .sizeMismatch, "sparse map holds \(map.dataSize) bytes of data but the member stores \(stored)",
@@ -521,205 +513,11 @@ public final class TarReader<Source: ByteSource> {
             }
             entry.size = map.realSize
             entry.storedSize = stored
-            runs = map.extents
+            data = TarMemberData(runs: map.extents, stored: stored, archived: archived)
         } else {
-            runs = [SparseExtent(offset: 0, length: entry.storedSize)]
+            data = TarMemberData(runs: [SparseExtent(offset: 0, length: entry.storedSize)], stored: entry.storedSize, archived: archived)
         }
-        runIndex = 0
-        runConsumed = 0
-        remainingStored = entry.storedSize
-        padding = Self.padding(for: archived)
         currentEntry = entry
         return entry
-    }
-
-    private func validatedMap(realSize: UInt64, extents: [SparseExtent], member: String, offset: UInt64) throws -> SparseMap {
-        do {
-            return try SparseMap(realSize: realSize, extents: extents)
-        } catch {
-            throw TarError(.badSparseMap, error.description, member: member, offset: offset)
-        }
-    }
-
-    /// Reads the extension blocks that follow an old GNU sparse header.
-    ///
-    /// GNU tar reads an extension block only when the list before it is full (four entries in
-    /// the header, 21 in a block) and bsdtar whenever the flag is set, so a flag after a short
-    /// list, which includes an empty extension block, is refused: the two would disagree on
-    /// where the data starts. So every block but the last holds 21 entries and counts against
-    /// ``TarReaderOptions/maximumSparseExtents``: a chain of empty blocks cannot run on.
-    private func readOldGNUExtensions(first: [SparseExtent], isExtended: Bool, member: String, headerOffset: UInt64) throws -> [SparseExtent] {
-        var extents = first
-        var more = isExtended
-        var listIsFull = first.count == HeaderLayout.gnuSparseEntries
-        var listOffset = headerOffset
-        while more {
-            guard listIsFull else {
-                throw TarError(
-                    .badSparseMap,
-                    "GNU sparse map is marked as continued after a list that ended early "
-                        + "(GNU tar stops there, bsdtar reads on: they disagree on where the data starts)",
-                    member: member, offset: listOffset)
-            }
-            let blockOffset = archiveOffset
-            guard try ensure(HeaderLayout.blockSize) else {
-                throw TarError(.truncated, "archive ends inside a GNU sparse extension block", member: member, offset: blockOffset)
-            }
-            let block = block()
-            var count = 0
-            for index in 0..<HeaderLayout.extensionEntries {
-                guard let extent = try TarHeader.sparseEntry(
-                    block, at: index * HeaderLayout.sparseEntrySize, member: member, offset: blockOffset)
-                else { break }
-                extents.append(extent)
-                count += 1
-            }
-            listIsFull = count == HeaderLayout.extensionEntries
-            listOffset = blockOffset
-            more = block[HeaderLayout.extensionIsExtended] != 0
-            consume(HeaderLayout.blockSize)
-            guard extents.count <= options.maximumSparseExtents else {
-                throw TarError(
-                    .limitExceeded, "sparse map has more than \(options.maximumSparseExtents) entries",
-                    member: member, offset: blockOffset)
-            }
-        }
-        return extents
-    }
-
-    /// Builds the sparse map of a PAX 0.0, 0.1 or 1.0 member.
-    ///
-    /// - Returns: how many archived bytes a PAX 1.0 map took (0 for the other versions).
-    private func applyPaxSparse(_ pax: PaxMetadata, to entry: inout TarEntry, archived: UInt64) throws -> UInt64 {
-        let records = pax.sparse
-        var mapBytes: UInt64 = 0
-        let member = entry.name
-        let at = entry.headerOffset
-        func number(_ key: String) throws -> UInt64? {
-            guard let value = records[key] else { return nil }
-            guard let number = TarNumber.decimal(value) else {
-                throw TarError(.badSparseMap, "pax '\(key)' is not a number", member: member, offset: at)
-            }
-            return number
-        }
-        let major = try number("GNU.sparse.major")
-        let minor = try number("GNU.sparse.minor")
-        var extents: [SparseExtent] = []
-        let format: TarSparseFormat
-        if major == 1 {
-            guard minor == 0 else {
-                throw TarError(.badSparseMap, "unsupported GNU sparse version 1.\(minor ?? 0)", member: member, offset: at)
-            }
-            format = .pax1_0
-            let mapStart = archiveOffset
-            extents = try readPax1Map(member: member, archived: archived)
-            entry.dataOffset = archiveOffset
-            mapBytes = archiveOffset - mapStart
-        } else if let map = records["GNU.sparse.map"] {
-            format = .pax0_1
-            extents = try Self.parseMap01(map, maximumRuns: options.maximumSparseExtents, member: member, offset: at)
-        } else if pax.hasSparseRuns {
-            format = .pax0_0
-            guard !pax.hasUnpairedOffset else {
-                throw TarError(.badSparseMap, "GNU.sparse.offset without GNU.sparse.numbytes", member: member, offset: at)
-            }
-            extents = pax.sparseRuns
-        } else {
-            return 0  // Only GNU.sparse.name or similar: not a sparse member.
-        }
-        if format != .pax1_0, let count = try number("GNU.sparse.numblocks"), count != UInt64(extents.count) {
-            throw TarError(
-                .badSparseMap, "GNU.sparse.numblocks says \(count) but the map has \(extents.count) entries", member: member, offset: at)
-        }
-        guard let realSize = try number("GNU.sparse.realsize") ?? number("GNU.sparse.size") else {
-            throw TarError(.badSparseMap, "sparse member without GNU.sparse.realsize or GNU.sparse.size", member: member, offset: at)
-        }
-        entry.sparseMap = try validatedMap(realSize: realSize, extents: extents, member: member, offset: at)
-        entry.sparseFormat = format
-        return mapBytes
-    }
-
-    /// Parses a PAX 0.1 `GNU.sparse.map` value (`offset,length,offset,length,…`) without
-    /// splitting it first, refusing more than `maximumRuns` pairs as soon as they appear.
-    private static func parseMap01(_ map: [UInt8], maximumRuns: Int, member: String, offset at: UInt64) throws -> [SparseExtent] {
-        var extents: [SparseExtent] = []
-        var pendingOffset: UInt64?
-        var fieldStart = 0
-        var index = 0
-        while index <= map.count {
-            if index == map.count || map[index] == UInt8(ascii: ",") {
-                guard let number = TarNumber.decimal(map[fieldStart..<index]) else {
-                    throw TarError(
-                        .badSparseMap, "GNU.sparse.map value \(extents.count * 2 + (pendingOffset == nil ? 0 : 1)) is not a number",
-                        member: member, offset: at)
-                }
-                if let start = pendingOffset {
-                    guard extents.count < maximumRuns else {
-                        throw TarError(.limitExceeded, "sparse map has more than \(maximumRuns) entries", member: member, offset: at)
-                    }
-                    extents.append(SparseExtent(offset: start, length: number))
-                    pendingOffset = nil
-                } else {
-                    pendingOffset = number
-                }
-                fieldStart = index + 1
-            }
-            index += 1
-        }
-        guard pendingOffset == nil else {
-            throw TarError(.badSparseMap, "GNU.sparse.map has an odd number of values", member: member, offset: at)
-        }
-        return extents
-    }
-
-    /// Reads a PAX 1.0 map from the start of the member's data: a count, then offset/length
-    /// pairs, one decimal per line, padded to a block.
-    private func readPax1Map(member: String, archived: UInt64) throws -> [SparseExtent] {
-        let mapOffset = archiveOffset
-        var used: UInt64 = 0
-        var blockBytes = [UInt8](repeating: 0, count: HeaderLayout.blockSize)
-        var position = HeaderLayout.blockSize
-        func nextNumber() throws -> UInt64 {
-            var digits = 0
-            var value: UInt64 = 0
-            while true {
-                if position == HeaderLayout.blockSize {
-                    guard used + 512 <= archived else {
-                        throw TarError(.badSparseMap, "PAX 1.0 sparse map runs past the member's data", member: member, offset: mapOffset)
-                    }
-                    guard try ensure(HeaderLayout.blockSize) else {
-                        throw TarError(.truncated, "archive ends inside a PAX 1.0 sparse map", member: member, offset: archiveOffset)
-                    }
-                    blockBytes.withUnsafeMutableBytes { $0.copyMemory(from: block()) }
-                    consume(HeaderLayout.blockSize)
-                    used += 512
-                    position = 0
-                }
-                let byte = blockBytes[position]
-                position += 1
-                if byte == 0x0A {
-                    guard digits > 0 else { break }
-                    return value
-                }
-                guard digits < 20, let next = TarNumber.appendingDecimalDigit(byte, to: value) else { break }
-                value = next
-                digits += 1
-            }
-            throw TarError(.badSparseMap, "PAX 1.0 sparse map holds a line that is not a decimal number", member: member, offset: mapOffset)
-        }
-        let count = try nextNumber()
-        guard count <= UInt64(options.maximumSparseExtents) else {
-            throw TarError(
-                .limitExceeded, "sparse map declares \(count) entries, more than the limit \(options.maximumSparseExtents)",
-                member: member, offset: mapOffset)
-        }
-        var extents: [SparseExtent] = []
-        extents.reserveCapacity(Int(count))
-        for _ in 0..<count {
-            let offset = try nextNumber()
-            let length = try nextNumber()
-            extents.append(SparseExtent(offset: offset, length: length))
-        }
-        return extents
     }
 }

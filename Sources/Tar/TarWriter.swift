@@ -80,7 +80,7 @@ public final class TarWriter<Sink: ByteSink> {
     }
 
     private func padToBlock(_ size: UInt64) throws {
-        try emitZeros(Int((512 - size % 512) % 512))
+        try emitZeros(Int(HeaderLayout.padding(after: size)))
     }
 
     /// Runs `body` unless the writer is finished or broken; a throw breaks the writer,
