@@ -19,7 +19,7 @@ extension Audit {
             return nil
         }
         if image.header.snapshotCount > 0 {
-            facts.snapshots = attempt { try QCOW2SnapshotTable(image: image) }
+            facts.snapshots = attempt { try image.snapshotTable() }
         }
         facts.bitmaps = attempt { try QCOW2BitmapDirectory.read(from: image) }
         _ = attempt { try LUKSHeader.read(from: image) }

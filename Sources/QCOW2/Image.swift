@@ -14,6 +14,8 @@ public struct QCOW2Image: Sendable {
     public let fileSize: UInt64
     /// The parsed, validated header.
     public let header: QCOW2Header
+    /// ``snapshotTable()``, once read.
+    private let snapshots = OnceCache<QCOW2SnapshotTable>()
 
     /// Bytes read by the first `pread`: enough for the header, extensions and backing
     /// name of typical images (they read the whole first cluster only when needed).
@@ -81,6 +83,15 @@ public struct QCOW2Image: Sendable {
     /// qemu's block layer returns them). `count` must already be capped by the caller.
     public func read(at offset: UInt64, count: Int) throws -> [UInt8] {
         try file.bytes(count: count, at: offset, reportedPath: .some(path))
+    }
+
+    /// The snapshot table, read at most once per opened image (qemu reads it once too, at
+    /// open): the audit, the layout the walkers use and the info share it, so a table of
+    /// 65,535 entries is parsed once, not four times.
+    /// - Throws: ``QCOW2HeaderError`` when qemu would refuse the table, `ByteStreamError` when
+    ///   it cannot be read (the same error on every call).
+    public func snapshotTable() throws -> QCOW2SnapshotTable {
+        try snapshots.value { try QCOW2SnapshotTable(image: self) }
     }
 
     /// The image file as the table readers and walkers read it (the same borrowed descriptor).

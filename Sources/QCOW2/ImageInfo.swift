@@ -158,7 +158,7 @@ extension ImageInfo {
     public init(image: QCOW2Image, filename: String, actualSize: UInt64?) throws {
         // qemu reads (and checks) the snapshot table on open, but lists no internal snapshots
         // of an image with an external data file (its snapshot calls return -ENOTSUP).
-        let snapshots = image.header.snapshotCount > 0 ? try QCOW2SnapshotTable(image: image) : nil
+        let snapshots = image.header.snapshotCount > 0 ? try image.snapshotTable() : nil
         self.init(filename: filename, header: image.header, snapshots: image.header.hasExternalDataFile ? nil : snapshots,
                   bitmaps: try QCOW2BitmapDirectory.read(from: image), luks: try LUKSHeader.read(from: image),
                   actualSize: actualSize)

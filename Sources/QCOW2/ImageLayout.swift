@@ -106,7 +106,7 @@ struct ImageLayout: Sendable {
                                                 reason: "extended L2 entries need clusters of at least 16 KiB")
         }
         if snapshotCount > 0 {
-            let table = try QCOW2SnapshotTable(image: image)
+            let table = try image.snapshotTable()
             snapshots = table.snapshots.map {
                 Snapshot(l1Offset: $0.l1TableOffset, l1Size: $0.l1Size, id: $0.id, name: $0.name,
                          entryEnd: $0.entryOffset &+ UInt64($0.entryLength), extraDataSize: $0.extraDataSize)

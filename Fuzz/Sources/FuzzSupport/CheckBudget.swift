@@ -15,7 +15,7 @@ public enum CheckBudget {
     public static func allowsCheck(of image: QCOW2Image) -> Bool {
         let header = image.header
         var l1Entries = UInt64(header.l1Size)
-        if header.snapshotCount > 0, let table = try? QCOW2SnapshotTable(image: image) {
+        if header.snapshotCount > 0, let table = try? image.snapshotTable() {
             for snapshot in table.snapshots { l1Entries += UInt64(snapshot.l1Size) }
         }
         let l2Entries = UInt64(header.clusterSize / (header.hasExtendedL2 ? 16 : 8))
