@@ -17,7 +17,7 @@ enum CreateBackingSize {
             descriptor = try NamedFile.open(name, relativeTo: folder)
         } catch {
             switch error.reason {
-            case let .system(code): throw .invalidBackingFile(path: displayPath, reason: CreateSystemError.message(code))
+            case let .system(code): throw .invalidBackingFile(path: displayPath, reason: Errno(rawValue: code).description)
             case .symbolicLink: throw .invalidBackingFile(path: displayPath, reason: "it is a symbolic link, which is never followed")
             case let .notRegular(kind): throw .invalidBackingFile(path: displayPath, reason: "it is \(kind), not a regular file")
             }
@@ -25,7 +25,7 @@ enum CreateBackingSize {
         let fd = descriptor.rawValue
         defer { try? descriptor.close() }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .invalidBackingFile(path: displayPath, reason: CreateSystemError.message(errno)) }
+        guard fstat(fd, &st) == 0 else { throw .invalidBackingFile(path: displayPath, reason: Errno(rawValue: errno).description) }
         let length = UInt64(clamping: st.st_size)
         switch format {
         case .raw:
@@ -37,7 +37,7 @@ enum CreateBackingSize {
                 let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, $0.count - got, off_t(got)) }
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw .invalidBackingFile(path: displayPath, reason: CreateSystemError.message(errno))
+                    throw .invalidBackingFile(path: displayPath, reason: Errno(rawValue: errno).description)
                 }
                 if n == 0 { break }
                 got += n
