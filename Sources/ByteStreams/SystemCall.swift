@@ -118,37 +118,52 @@ public enum SystemCall {
     /// `nonBlocking`, so that a FIFO fails instead of hanging). A link at `path` is followed:
     /// this is for paths a person named; names found in files go through `*at` calls.
     public static func openForReading(_ path: String, nonBlocking: Bool) throws(SystemCallError) -> FileDescriptor {
-        let flags = O_RDONLY | O_CLOEXEC | (nonBlocking ? O_NONBLOCK : 0)
-        while true {
-            let raw = PathText.withCString(path) { open($0, flags) }
-            if raw >= 0 { return FileDescriptor(rawValue: raw) }
-            let code = errno
-            if code != EINTR { throw SystemCallError(operation: "open", path: path, code: code) }
-        }
+        try openRetrying(path, in: nil, flags: O_RDONLY | O_CLOEXEC | (nonBlocking ? O_NONBLOCK : 0), mode: 0, reportedPath: path)
     }
 
     /// Opens the entry `name` in `folder` read-only without blocking and without following a
     /// link (`O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC`; a link fails with `ELOOP`):
     /// for names found in files, which must never lead elsewhere or hang on a FIFO.
     public static func openForReading(_ name: String, in folder: FileDescriptor, path: String?) throws(SystemCallError) -> FileDescriptor {
-        while true {
-            let raw = PathText.withCString(name) { openat(folder.rawValue, $0, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC) }
-            if raw >= 0 { return FileDescriptor(rawValue: raw) }
-            let code = errno
-            if code != EINTR { throw SystemCallError(operation: "open", path: path, code: code) }
-        }
+        try openRetrying(name, in: folder, flags: O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, mode: 0, reportedPath: path)
     }
 
     /// Opens (creating it with `mode` when missing, emptying it when present) the file `path`
     /// for writing, never through a symbolic link (`O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
     /// O_CLOEXEC`).
     public static func openForRewriting(_ path: String, mode: mode_t) throws(SystemCallError) -> FileDescriptor {
+        try openRetrying(path, in: nil, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode: mode, reportedPath: path)
+    }
+
+    /// Opens (creating it with `mode` when missing, keeping its bytes) the file `path` for
+    /// reading and writing, never through a symbolic link (`O_RDWR | O_CREAT | O_NOFOLLOW |
+    /// O_CLOEXEC`): a lock file.
+    public static func openForUpdate(_ path: String, mode: mode_t) throws(SystemCallError) -> FileDescriptor {
+        try openRetrying(path, in: nil, flags: O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode: mode, reportedPath: path)
+    }
+
+    /// `open` (or `openat` in `folder`) of `name` with `flags` and `mode`, retrying `EINTR`.
+    private static func openRetrying(
+        _ name: String, in folder: FileDescriptor?, flags: Int32, mode: mode_t, reportedPath: String?
+    ) throws(SystemCallError) -> FileDescriptor {
         while true {
-            let raw = PathText.withCString(path) { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode) }
+            let raw = PathText.withCString(name) { openat(folder?.rawValue ?? AT_FDCWD, $0, flags, mode) }
             if raw >= 0 { return FileDescriptor(rawValue: raw) }
             let code = errno
-            if code != EINTR { throw SystemCallError(operation: "open", path: path, code: code) }
+            if code != EINTR { throw SystemCallError(operation: "open", path: reportedPath, code: code) }
         }
+    }
+
+    /// Takes an exclusive `flock` on `descriptor` without waiting (`LOCK_EX | LOCK_NB`,
+    /// retrying `EINTR`); `false` when another open file holds it.
+    public static func lockExclusiveWithoutWaiting(_ descriptor: FileDescriptor, path: String?) throws(SystemCallError) -> Bool {
+        while flock(descriptor.rawValue, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            if code == EINTR { continue }
+            if code == EWOULDBLOCK { return false }
+            throw SystemCallError(operation: "lock", path: path, code: code)
+        }
+        return true
     }
 
     /// The status of the open file `descriptor` (`fstat`).
