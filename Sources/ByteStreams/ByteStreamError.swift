@@ -2,7 +2,9 @@ import SystemPackage
 
 /// Failures of the byte plumbing itself (files, buffers), as opposed to format errors.
 public enum ByteStreamError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A system call failed.
+    /// A system call failed. Only Tar's own calls still throw this; ByteStreams' file
+    /// helpers (``FileSource``, ``FileSink``, ``SparseFile``, `pread`/`pwriteAll`) throw
+    /// ``SystemCallError``, the one error of ``SystemCall``.
     case system(operation: String, path: String?, errno: Errno)
     /// A sink or reader was asked to hold more than its limit.
     case limitExceeded(limit: Int)

@@ -18,15 +18,11 @@ public struct FileSource: ByteSource, Sendable {
         self.path = path
     }
 
-    /// Reads the next bytes (retrying on `EINTR`).
+    /// Reads the next bytes (retrying on `EINTR`); throws ``SystemCallError``.
     public mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        do {
-            let n = try descriptor.read(into: buffer, retryOnInterrupt: true)
-            bytesRead &+= UInt64(n)
-            return n
-        } catch let errno as Errno {
-            throw ByteStreamError.system(operation: "read", path: path, errno: errno)
-        }
+        let n = try SystemCall.readAvailable(descriptor, into: buffer, path: path)
+        bytesRead &+= UInt64(n)
+        return n
     }
 }
 
@@ -47,60 +43,25 @@ public struct FileSink: ByteSink, Sendable {
         self.path = path
     }
 
-    /// Writes all of `bytes`, looping over short writes.
+    /// Writes all of `bytes`, looping over short writes; throws ``SystemCallError``.
     public mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
-        do {
-            var done = 0
-            while done < bytes.count {
-                done += try descriptor.write(UnsafeRawBufferPointer(rebasing: bytes[done...]), retryOnInterrupt: true)
-            }
-            bytesWritten &+= UInt64(bytes.count)
-        } catch let errno as Errno {
-            throw ByteStreamError.system(operation: "write", path: path, errno: errno)
-        }
+        try SystemCall.writeAll(bytes, to: descriptor, path: path)
+        bytesWritten &+= UInt64(bytes.count)
     }
 }
 
 extension FileDescriptor {
-    /// Reads exactly `buffer.count` bytes at `offset`, or fewer only at end of file.
+    /// Reads exactly `buffer.count` bytes at `offset`, or fewer only at end of file
+    /// (``SystemCall/readFully(_:into:at:path:)``).
     ///
     /// - Returns: the number of bytes read.
-    public func pread(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64, path: String? = nil) throws -> Int {
-        guard let start = Int64(exactly: offset) else {
-            throw ByteStreamError.system(operation: "pread", path: path, errno: .invalidArgument)
-        }
-        var filled = 0
-        do {
-            while filled < buffer.count {
-                let n = try read(
-                    fromAbsoluteOffset: start + Int64(filled),
-                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]),
-                    retryOnInterrupt: true)
-                if n == 0 { break }
-                filled += n
-            }
-        } catch let errno as Errno {
-            throw ByteStreamError.system(operation: "pread", path: path, errno: errno)
-        }
-        return filled
+    public func pread(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64, path: String? = nil) throws(SystemCallError) -> Int {
+        try SystemCall.readFully(self, into: buffer, at: offset, path: path)
     }
 
-    /// Writes all of `bytes` at `offset`.
-    public func pwriteAll(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, path: String? = nil) throws {
-        guard let start = Int64(exactly: offset) else {
-            throw ByteStreamError.system(operation: "pwrite", path: path, errno: .invalidArgument)
-        }
-        var done = 0
-        do {
-            while done < bytes.count {
-                done += try write(
-                    toAbsoluteOffset: start + Int64(done),
-                    UnsafeRawBufferPointer(rebasing: bytes[done...]),
-                    retryOnInterrupt: true)
-            }
-        } catch let errno as Errno {
-            throw ByteStreamError.system(operation: "pwrite", path: path, errno: errno)
-        }
+    /// Writes all of `bytes` at `offset` (``SystemCall/writeAll(_:to:at:path:)``).
+    public func pwriteAll(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, path: String? = nil) throws(SystemCallError) {
+        try SystemCall.writeAll(bytes, to: self, at: offset, path: path)
     }
 
     /// Asks the kernel to start writing the dirty pages of `length` bytes at `offset` to

@@ -23,11 +23,8 @@ public enum SparseFile {
     }
 
     /// `fstat` of `descriptor`.
-    public static func status(of descriptor: FileDescriptor, path: String? = nil) throws -> Status {
-        var st = stat()
-        guard fstat(descriptor.rawValue, &st) == 0 else {
-            throw ByteStreamError.system(operation: "fstat", path: path, errno: Errno(rawValue: errno))
-        }
+    public static func status(of descriptor: FileDescriptor, path: String? = nil) throws(SystemCallError) -> Status {
+        let st = try SystemCall.status(of: descriptor, path: path)
         return Status(
             size: UInt64(clamping: st.st_size),
             allocatedBytes: UInt64(clamping: st.st_blocks) &* 512,
@@ -56,21 +53,16 @@ public enum SparseFile {
         var offset: UInt64 = 0
         var first = true
         while offset < size {
-            let data = vmimage_seek_data(descriptor.rawValue, Int64(clamping: offset))
-            if data < 0 {
-                let e = errno
-                if e == ENXIO { break }  // no data after offset
-                if first, e == EINVAL || e == EOPNOTSUPP { return false }
-                throw ByteStreamError.system(operation: "lseek(SEEK_DATA)", path: path, errno: Errno(rawValue: e))
+            let data: UInt64?
+            do throws(SystemCallError) {
+                data = try SystemCall.nextData(in: descriptor, from: offset, path: path)
+            } catch {
+                if first && (error.errno.rawValue == EINVAL || error.errno.rawValue == EOPNOTSUPP) { return false }
+                throw error
             }
             first = false
-            let dataStart = UInt64(data)
-            if dataStart >= size { break }
-            let hole = vmimage_seek_hole(descriptor.rawValue, data)
-            if hole < 0 {
-                throw ByteStreamError.system(operation: "lseek(SEEK_HOLE)", path: path, errno: Errno(rawValue: errno))
-            }
-            let dataEnd = min(UInt64(hole), size)
+            guard let dataStart = data, dataStart < size else { break }  // no data after offset
+            let dataEnd = min(try SystemCall.nextHole(in: descriptor, from: dataStart, path: path), size)
             guard dataEnd > dataStart else { break }
             try body(dataStart..<dataEnd)
             offset = dataEnd
@@ -82,22 +74,13 @@ public enum SparseFile {
     ///
     /// - Returns: `false` when the file system cannot punch holes.
     @discardableResult
-    public static func punchHole(in descriptor: FileDescriptor, offset: UInt64, length: UInt64, path: String? = nil) throws -> Bool {
-        guard length > 0 else { return true }
-        if vmimage_punch_hole(descriptor.rawValue, Int64(clamping: offset), Int64(clamping: length)) == 0 { return true }
-        let e = errno
-        if e == EOPNOTSUPP || e == ENOSYS { return false }
-        throw ByteStreamError.system(operation: "fallocate(PUNCH_HOLE)", path: path, errno: Errno(rawValue: e))
+    public static func punchHole(in descriptor: FileDescriptor, offset: UInt64, length: UInt64, path: String? = nil) throws(SystemCallError) -> Bool {
+        try SystemCall.punchHole(in: descriptor, offset: offset, length: length, path: path)
     }
 
     /// Sets the file size with `ftruncate` (growing it leaves a hole).
-    public static func setSize(of descriptor: FileDescriptor, to size: UInt64, path: String? = nil) throws {
-        guard let length = off_t(exactly: size) else {
-            throw ByteStreamError.system(operation: "ftruncate", path: path, errno: .fileTooLarge)
-        }
-        guard ftruncate(descriptor.rawValue, length) == 0 else {
-            throw ByteStreamError.system(operation: "ftruncate", path: path, errno: Errno(rawValue: errno))
-        }
+    public static func setSize(of descriptor: FileDescriptor, to size: UInt64, path: String? = nil) throws(SystemCallError) {
+        try SystemCall.setLength(descriptor, to: size, path: path)
     }
 
     /// Whether every byte of `bytes` is zero.

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/types.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #ifdef __linux__
 #include <linux/falloc.h>
@@ -53,5 +54,15 @@ int vmimage_start_writeback(int fd, int64_t offset, int64_t length) {
 #else
     (void)fd; (void)offset; (void)length;
     return 0;
+#endif
+}
+
+int vmimage_rename_noreplace(int olddirfd, const char *oldname, int newdirfd, const char *newname) {
+#if defined(__linux__) && defined(RENAME_NOREPLACE)
+    return renameat2(olddirfd, oldname, newdirfd, newname, RENAME_NOREPLACE);
+#else
+    (void)olddirfd; (void)oldname; (void)newdirfd; (void)newname;
+    errno = ENOSYS;
+    return -1;
 #endif
 }

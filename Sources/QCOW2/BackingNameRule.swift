@@ -5,7 +5,7 @@ import ByteStreams
 /// An image may only name a file that sits beside it in the same folder: a plain file
 /// name, resolved relative to the image's own folder. Anything else lets a stranger's
 /// image read (or, for data files, write) host files, or reach the network.
-public enum BackingNameProblem: Sendable, Equatable, CustomStringConvertible {
+public enum BackingNameProblem: Sendable, Hashable, CustomStringConvertible {
     /// The name is empty.
     case empty
     /// Longer than qemu's limit of 1023 bytes.

@@ -90,13 +90,9 @@ extension ImageFile {
     /// Opens a path the user named (possibly a symlink the user made) read-only and
     /// non-blocking, so a FIFO fails instead of hanging; the caller closes it.
     ///
-    /// - Throws: `ByteStreamError.system` naming the path and `open`'s errno.
-    static func openArgument(_ path: String) throws -> FileDescriptor {
-        do {
-            return try FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
-        } catch let errno as Errno {
-            throw ByteStreamError.system(operation: "open", path: path, errno: errno)
-        }
+    /// - Throws: ``SystemCallError`` naming the path and `open`'s errno.
+    static func openArgument(_ path: String) throws(SystemCallError) -> FileDescriptor {
+        try SystemCall.openForReading(path, nonBlocking: true)
     }
 }
 
@@ -105,7 +101,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CSystemShim
 
 extension ImageFile {
     /// Whether the file stores data or a hole at `offset`, and for how many bytes (at
@@ -114,16 +109,18 @@ extension ImageFile {
     /// that cannot tell reports data.
     func extent(at offset: UInt64, length: UInt64) -> (isHole: Bool, length: UInt64) {
         guard length > 0 else { return (false, 0) }
-        guard offset < size, let start = Int64(exactly: offset) else { return (true, length) }
-        let data = vmimage_seek_data(descriptor.rawValue, start)
-        if data < 0 {
-            return errno == ENXIO ? (true, length) : (false, length)
+        guard offset < size, Int64(exactly: offset) != nil else { return (true, length) }
+        let next: UInt64?
+        do throws(SystemCallError) {
+            next = try SystemCall.nextData(in: descriptor, from: offset, path: path)
+        } catch {
+            return (false, length)  // the file system cannot tell: data
         }
-        if data == start {
-            let hole = vmimage_seek_hole(descriptor.rawValue, start)
-            guard hole > start else { return (false, length) }
-            return (false, min(UInt64(hole) - offset, length))
+        guard let data = next else { return (true, length) }  // no data before the end
+        if data == offset {
+            guard let hole = try? SystemCall.nextHole(in: descriptor, from: offset, path: path), hole > offset else { return (false, length) }
+            return (false, min(hole - offset, length))
         }
-        return (true, min(UInt64(data) - offset, length))
+        return (true, min(data - offset, length))
     }
 }

@@ -29,35 +29,39 @@ public enum NamedFile {
     ///
     /// - Throws: ``NamedFileError`` when `path` is a symlink, not a regular file, or cannot be opened.
     public static func open(_ path: String, relativeTo folder: Int32 = AT_FDCWD) throws(NamedFileError) -> FileDescriptor {
-        var before = stat()
-        guard PathText.withCString(path, { fstatat(folder, $0, &before, AT_SYMLINK_NOFOLLOW) }) == 0 else {
-            throw NamedFileError(path: path, reason: .system(errno: errno))
+        let folder = FileDescriptor(rawValue: folder)
+        let before: stat?
+        do throws(SystemCallError) {
+            before = try SystemCall.entryStatus(path, in: folder, path: path)
+        } catch {
+            throw NamedFileError(path: path, reason: .system(errno: error.errno.rawValue))
         }
+        guard let before else { throw NamedFileError(path: path, reason: .system(errno: ENOENT)) }
         try requireRegular(before, path: path)
-        let fd = PathText.withCString(path) { openat(folder, $0, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC) }
-        guard fd >= 0 else {
-            let code = errno
-            throw NamedFileError(path: path, reason: code == ELOOP ? .symbolicLink : .system(errno: code))
+        let descriptor: FileDescriptor
+        do throws(SystemCallError) {
+            descriptor = try SystemCall.openForReading(path, in: folder, path: path)
+        } catch {
+            throw NamedFileError(path: path, reason: error.errno.rawValue == ELOOP ? .symbolicLink : .system(errno: error.errno.rawValue))
         }
-        var after = stat()
-        guard fstat(fd, &after) == 0 else {
-            let code = errno
-            try? FileDescriptor(rawValue: fd).close()
-            throw NamedFileError(path: path, reason: .system(errno: code))
-        }
-        do {
+        do throws(NamedFileError) {
+            let after: stat
+            do throws(SystemCallError) {
+                after = try SystemCall.status(of: descriptor, path: path)
+            } catch {
+                throw NamedFileError(path: path, reason: .system(errno: error.errno.rawValue))
+            }
             try requireRegular(after, path: path)
         } catch {
-            try? FileDescriptor(rawValue: fd).close()
+            SystemCall.closeIgnoringErrors(descriptor)
             throw error
         }
-        return FileDescriptor(rawValue: fd)
+        return descriptor
     }
 
     /// The device and inode of the open file `descriptor`, or `nil` when `fstat` fails.
     public static func identity(of descriptor: FileDescriptor) -> Identity? {
-        var st = stat()
-        guard fstat(descriptor.rawValue, &st) == 0 else { return nil }
+        guard let st = try? SystemCall.status(of: descriptor, path: nil) else { return nil }
         return Identity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
     }
 

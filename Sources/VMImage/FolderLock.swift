@@ -1,3 +1,4 @@
+import ByteStreams
 import SystemPackage
 
 #if canImport(Glibc)
@@ -24,34 +25,39 @@ final class FolderLock: Sendable {
     static let fileName = ".vmimage.lock"
 
     /// The open lock file.
-    let descriptor: Int32
+    let descriptor: FileDescriptor
 
     /// Takes the lock of `folder`, or throws ``VMImageError/imageFolderInUse(path:)`` at once
     /// when another holder has it.
     init(folder: FilePath) throws(VMImageError) {
         let path = folder.appending(Self.fileName).string
-        let raw = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard raw >= 0 else {
-            throw .fileSystem(operation: "open lock file", path: path, errno: errno)
+        let descriptor: FileDescriptor
+        do throws(SystemCallError) {
+            descriptor = try SystemCall.openForUpdate(path, mode: 0o644)
+        } catch {
+            throw .fileSystem(operation: "open lock file", path: path, errno: error.errno.rawValue)
         }
-        var status = stat()
-        guard fstat(raw, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
-            close(raw)
+        let isRegular: Bool
+        let locked: Bool
+        do throws(SystemCallError) {
+            isRegular = (try SystemCall.status(of: descriptor, path: path).st_mode & S_IFMT) == S_IFREG
+            locked = isRegular ? try SystemCall.lockExclusiveWithoutWaiting(descriptor, path: path) : false
+        } catch {
+            SystemCall.closeIgnoringErrors(descriptor)
+            throw .fileSystem(operation: error.operation, path: path, errno: error.errno.rawValue)
+        }
+        guard isRegular else {
+            SystemCall.closeIgnoringErrors(descriptor)
             throw .fileSystem(operation: "use as lock file (not a regular file)", path: path, errno: EINVAL)
         }
-        while flock(raw, LOCK_EX | LOCK_NB) != 0 {
-            let code = errno
-            if code == EINTR { continue }
-            close(raw)
-            if code == EAGAIN {  // EWOULDBLOCK
-                throw .imageFolderInUse(path: folder.string)
-            }
-            throw .fileSystem(operation: "lock", path: path, errno: code)
+        guard locked else {
+            SystemCall.closeIgnoringErrors(descriptor)
+            throw .imageFolderInUse(path: folder.string)
         }
-        descriptor = raw
+        self.descriptor = descriptor
     }
 
     deinit {
-        close(descriptor)  // releases the lock
+        SystemCall.closeIgnoringErrors(descriptor)  // releases the lock
     }
 }

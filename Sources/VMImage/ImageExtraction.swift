@@ -110,6 +110,22 @@ func temporaryFolderPath(label: String) -> FilePath {
     return FilePath(base).appending("swift-vmimage-\(label)-\(getpid())-\(suffix)")
 }
 
+/// The ``VMImageError`` for a failure to write an output file through an ``AtomicFile``.
+func fileSystemError(_ error: AtomicFileError) -> VMImageError {
+    switch error {
+    case let .system(failure):
+        return .fileSystem(operation: failure.operation, path: failure.path ?? "", errno: failure.errno.rawValue)
+    case let .invalidTargetPath(path):
+        return .fileSystem(operation: "write (no file name)", path: path, errno: EINVAL)
+    case let .targetExists(path):
+        return .fileSystem(operation: "create (it exists)", path: path, errno: EEXIST)
+    case let .targetIsSymbolicLink(path):
+        return .fileSystem(operation: "replace (a symbolic link: never followed nor replaced)", path: path, errno: ELOOP)
+    case let .targetNotRegularFile(path):
+        return .fileSystem(operation: "replace (not a regular file)", path: path, errno: EEXIST)
+    }
+}
+
 /// Maps the errors of the lower layers to ``VMImageError``: format errors in the archive
 /// are the payload's fault, system errors are the host's.
 func imageError(_ error: any Error, archiveName: String) -> VMImageError {
@@ -127,6 +143,10 @@ func imageError(_ error: any Error, archiveName: String) -> VMImageError {
         case .limitExceeded, .unexpectedEnd:
             return .malformedPayload(member: archiveName, rule: .sizeLimit, message: error.description)
         }
+    case let error as SystemCallError:
+        return .fileSystem(operation: error.operation, path: error.path ?? archiveName, errno: error.errno.rawValue)
+    case let error as AtomicFileError:
+        return fileSystemError(error)
     case let error as Errno:
         return .fileSystem(operation: "I/O", path: archiveName, errno: error.rawValue)
     default:

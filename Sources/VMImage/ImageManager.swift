@@ -152,14 +152,10 @@ public actor ImageManager {
         let image = try await loadedImage(imageID, load: load)
         let disk = image.folder.appending(randomName("instance") + ".qcow2")
         do {
-            _ = try QCOW2Creator.create(
-                at: disk,
-                options: QCOW2CreateOptions(
-                    virtualSize: image.contents.virtualSize, lazyRefcounts: true,
-                    backingFile: ImageArchive.diskName, backingFormat: .raw, sync: false))
+            try OverlayCreation.create(at: disk, virtualSize: image.contents.virtualSize, replacing: false)
         } catch {
             await image.release()
-            throw VMImageError.fileSystem(operation: "create instance disk (\(error))", path: disk.string, errno: EIO)
+            throw error
         }
         do {
             try await image.recordUse()

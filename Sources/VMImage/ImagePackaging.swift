@@ -85,21 +85,14 @@ extension ImageArchive {
         try ImageValidation.checkDisk(prefix: prefix, size: diskStatus.size)
 
         // A fresh overlay: backing disk.img, raw, lazy refcounts, no data.
-        do {
-            _ = try QCOW2Creator.create(
-                at: folder.file(layerName),
-                options: QCOW2CreateOptions(
-                    virtualSize: diskStatus.size, lazyRefcounts: true, backingFile: diskName,
-                    backingFormat: .raw, overwrite: true, sync: false))
-        } catch {
-            throw VMImageError.fileSystem(operation: "create layer.qcow2 (\(error))", path: folder.file(layerName).string, errno: EIO)
-        }
+        try OverlayCreation.create(at: folder.file(layerName), virtualSize: diskStatus.size, replacing: true)
         let layer = try folder.openForReading(layerName)
         defer { try? layer.close() }
 
-        let output = try TemporaryOutput(for: target)
+        // The archive named on the command line replaces an older one, as any output file does.
+        let output = try AtomicFile(target: PathText.text(target), purpose: "partial")
         do {
-            var sink = FileSink(output.descriptor, path: output.path.string)
+            var sink = FileSink(output.descriptor, path: output.temporaryPath)
             let progressTotal = diskStatus.allocatedBytes
             let progress = options.progress
             let compressor = try ZstdSeekableCompressor(
@@ -115,7 +108,7 @@ extension ImageArchive {
             _ = try writer.finish()
             let downstream = try compressor.finish()
             sink = downstream.downstream.sink
-            try output.commit()
+            try output.publish(.replacingRegularFile, sync: true)
             return PackageResult(
                 virtualSize: diskStatus.size, diskDataBytes: member.storedSize,
                 tarBytes: compressor.bytesIn, archiveBytes: sink.bytesWritten)
@@ -183,75 +176,6 @@ struct ProgressSink<Downstream: ByteSink>: ByteSink {
         if total - reported >= 64 << 20 {
             reported = total
             report(total)
-        }
-    }
-}
-
-/// A temporary file next to a target path, renamed onto it by ``commit()`` or removed by
-/// ``discard()``; registered with ``InterruptCleanup`` until then.
-final class TemporaryOutput {
-    let target: FilePath
-    let path: FilePath
-    let descriptor: FileDescriptor
-    private var done = false
-    private let cleanupTicket: InterruptCleanup.Ticket
-
-    init(for target: FilePath) throws {
-        guard let name = target.lastComponent?.string, !name.isEmpty else {
-            throw VMImageError.fileSystem(operation: "write (no file name)", path: target.string, errno: EINVAL)
-        }
-        let folder = target.removingLastComponent()
-        var generator = SystemRandomNumberGenerator()
-        let suffix = String(generator.next() & 0xFFFF_FFFF, radix: 36)
-        let path = (folder.isEmpty ? FilePath(".") : folder).appending(".\(name).partial-\(suffix)")
-        let (raw, ticket) = try InterruptCleanup.transaction { (registry) throws(VMImageError) in
-            let raw = open(path.string, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-            guard raw >= 0 else {
-                throw VMImageError.fileSystem(operation: "create", path: path.string, errno: errno)
-            }
-            return (raw, registry.add(path.string, kind: .file))
-        }
-        self.target = target
-        self.path = path
-        self.descriptor = FileDescriptor(rawValue: raw)
-        self.cleanupTicket = ticket
-    }
-
-    deinit {
-        if !done { discard() }
-    }
-
-    /// Flushes the file to disk and renames it onto the target.
-    func commit() throws {
-        guard fsync(descriptor.rawValue) == 0 else {
-            throw VMImageError.fileSystem(operation: "fsync", path: path.string, errno: errno)
-        }
-        try? descriptor.close()
-        done = true
-        try InterruptCleanup.transaction { (registry) throws(VMImageError) in
-            defer { registry.remove(cleanupTicket) }
-            guard rename(path.string, target.string) == 0 else {
-                let code = errno
-                unlink(path.string)
-                throw VMImageError.fileSystem(operation: "rename onto \(target.string)", path: path.string, errno: code)
-            }
-        }
-        let folder = target.removingLastComponent()
-        let raw = open(folder.isEmpty ? "." : folder.string, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if raw >= 0 {
-            _ = fsync(raw)
-            close(raw)
-        }
-    }
-
-    /// Closes and deletes the temporary file.
-    func discard() {
-        guard !done else { return }
-        done = true
-        try? descriptor.close()
-        InterruptCleanup.transaction { registry in
-            unlink(path.string)
-            registry.remove(cleanupTicket)
         }
     }
 }

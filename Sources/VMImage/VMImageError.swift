@@ -1,4 +1,5 @@
 import ByteStreams
+import QCOW2
 
 /// An error from the VMImage modules: what failed, where, and whether the input is to blame.
 ///
@@ -24,12 +25,16 @@ public enum VMImageError: Error, Sendable, Hashable, CustomStringConvertible {
     /// holds the lock of the image folder `path`: a worker owns its image folder (see
     /// ``ImageManager/init(imageFolder:gc:monitor:limits:)``), so give each manager its own.
     case imageFolderInUse(path: String)
+    /// The qcow2 overlay `path` (an instance's disk, or the `layer.qcow2` written by packaging)
+    /// could not be created; `underlying` is the creator's typed error (a system call's errno,
+    /// an existing symbolic link at the path…), kept whole for the caller to inspect.
+    case overlayCreation(path: String, underlying: QCOW2CreateError)
 
     /// Whether the input is to blame (the task's payload is malformed), not the host.
     public var isMalformedPayload: Bool {
         switch self {
         case .malformedPayload, .invalidMachine: true
-        case .downloadFailed, .fileSystem, .misuse, .imageFolderInUse: false
+        case .downloadFailed, .fileSystem, .misuse, .imageFolderInUse, .overlayCreation: false
         }
     }
 
@@ -55,6 +60,8 @@ public enum VMImageError: Error, Sendable, Hashable, CustomStringConvertible {
                 + "\(FolderLock.fileName)); each manager needs a folder of its own"
         case let .fileSystem(operation, path, errno):
             return "\(operation) \(TerminalText.escaping(path)) failed: errno \(errno) (\(describeErrno(errno)))"
+        case let .overlayCreation(path, underlying):
+            return "creating the qcow2 overlay \(TerminalText.escaping(path)) failed: \(underlying)"
         }
     }
 }

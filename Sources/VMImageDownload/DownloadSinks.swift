@@ -1,3 +1,4 @@
+import ByteStreams
 import SystemPackage
 import VMImage
 
@@ -26,29 +27,28 @@ struct FileSink: DownloadSink {
     /// Creates or truncates the file at `path` (never through a symlink), mode 0644.
     init(path: FilePath) throws(VMImageError) {
         self.path = path
-        do {
-            descriptor = try SystemPackage.FileDescriptor.open(
-                path, .writeOnly, options: [.create, .truncate, .noFollow, .closeOnExec],
-                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        do throws(SystemCallError) {
+            descriptor = try SystemCall.openForRewriting(PathText.text(path), mode: 0o644)
         } catch {
-            throw .fileSystem(operation: "open", path: path.string, errno: (error as? Errno)?.rawValue ?? EIO)
+            throw Self.fileSystem(error)
         }
     }
 
     mutating func append(_ bytes: [UInt8]) throws {
-        do {
-            _ = try bytes.withUnsafeBytes { try descriptor.writeAll(toAbsoluteOffset: offset, $0) }
-        } catch {
-            throw VMImageError.fileSystem(operation: "write", path: path.string, errno: (error as? Errno)?.rawValue ?? EIO)
+        let at = UInt64(offset)
+        let failure = bytes.withUnsafeBytes { buffer -> SystemCallError? in
+            do throws(SystemCallError) { try SystemCall.writeAll(buffer, to: descriptor, at: at, path: PathText.text(path)) } catch { return error }
+            return nil
         }
+        if let failure { throw Self.fileSystem(failure) }
         offset += Int64(bytes.count)
     }
 
     mutating func restart() throws -> Bool {
-        do {
-            try descriptor.resize(to: 0)
+        do throws(SystemCallError) {
+            try SystemCall.setLength(descriptor, to: 0, path: PathText.text(path))
         } catch {
-            throw VMImageError.fileSystem(operation: "truncate", path: path.string, errno: (error as? Errno)?.rawValue ?? EIO)
+            throw Self.fileSystem(error)
         }
         offset = 0
         return true
@@ -61,6 +61,11 @@ struct FileSink: DownloadSink {
         } catch {
             throw .fileSystem(operation: "close", path: path.string, errno: (error as? Errno)?.rawValue ?? EIO)
         }
+    }
+
+    /// The download's error for a failed system call on the file.
+    private static func fileSystem(_ error: SystemCallError) -> VMImageError {
+        .fileSystem(operation: error.operation, path: error.path ?? "", errno: error.errno.rawValue)
     }
 
     /// Closes and deletes the file (after a failure).

@@ -132,6 +132,8 @@ import Testing
             .invalidMachine(member: Self.hostile, issues: [MachineIssue(field: "memory", message: "expected an integer")]),
             .downloadFailed(url: "http://x/" + Self.hostile, attempts: 3, reason: "connection refused"),
             .fileSystem(operation: "open", path: Self.hostile, errno: ENOENT),
+            .overlayCreation(path: Self.hostile, underlying: .targetIsSymbolicLink(path: Self.hostile)),
+            .overlayCreation(path: Self.hostile, underlying: .system(operation: "create", path: Self.hostile, errno: EACCES)),
         ]
         for error in errors { Self.expectSafe(error.description) }
     }
@@ -160,6 +162,8 @@ import Testing
             QCOW2CreateError.unsafeBackingName(name: Self.hostile, problem: .protocolName(prefix: Self.hostile)),
             QCOW2CreateError.targetExists(path: Self.hostile),
             QCOW2CreateError.invalidOption(name: Self.hostile, value: Self.hostile, reason: "unknown option"),
+            AtomicFileError.targetExists(path: Self.hostile),
+            AtomicFileError.system(SystemCallError(operation: "rename to", path: Self.hostile, errno: .permissionDenied)),
         ]
         for error in errors { Self.expectSafe(error.description) }
         Self.expectSafe(BackingNameProblem.protocolName(prefix: Self.hostile).description)

@@ -27,4 +27,10 @@ int vmimage_start_writeback(int fd, int64_t offset, int64_t length);
 /// descriptor runs on bytes without touching a file system.
 int vmimage_memfd_create(const char *name);
 
+/// renameat2(olddirfd, oldname, newdirfd, newname, RENAME_NOREPLACE): moves a name only when
+/// the new name does not exist (EEXIST otherwise), atomically. Where the kernel, the file
+/// system or the C library lacks it: -1 with errno EINVAL, ENOSYS or ENOTSUP (the caller
+/// falls back to link + unlink).
+int vmimage_rename_noreplace(int olddirfd, const char *oldname, int newdirfd, const char *newname);
+
 #endif

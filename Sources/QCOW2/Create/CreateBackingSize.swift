@@ -1,3 +1,4 @@
+import ByteStreams
 import SystemPackage
 
 #if canImport(Glibc)
@@ -17,30 +18,34 @@ enum CreateBackingSize {
             descriptor = try NamedFile.open(name, relativeTo: folder)
         } catch {
             switch error.reason {
-            case let .system(code): throw .invalidBackingFile(path: displayPath, reason: CreateSystemError.message(code))
+            case let .system(code): throw .invalidBackingFile(path: displayPath, reason: Errno(rawValue: code).description)
             case .symbolicLink: throw .invalidBackingFile(path: displayPath, reason: "it is a symbolic link, which is never followed")
             case let .notRegular(kind): throw .invalidBackingFile(path: displayPath, reason: "it is \(kind), not a regular file")
             }
         }
-        let fd = descriptor.rawValue
         defer { try? descriptor.close() }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .invalidBackingFile(path: displayPath, reason: CreateSystemError.message(errno)) }
-        let length = UInt64(clamping: st.st_size)
+        let length: UInt64
+        do throws(SystemCallError) {
+            length = UInt64(clamping: try SystemCall.status(of: descriptor, path: displayPath).st_size)
+        } catch {
+            throw .invalidBackingFile(path: displayPath, reason: error.errno.description)
+        }
         switch format {
         case .raw:
             return (length + 511) / 512 * 512
         case .qcow2:
             var header = [UInt8](repeating: 0, count: 32)
-            var got = 0
-            while got < header.count {
-                let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, $0.count - got, off_t(got)) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw .invalidBackingFile(path: displayPath, reason: CreateSystemError.message(errno))
+            let read = header.withUnsafeMutableBytes { buffer -> Result<Int, SystemCallError> in
+                do throws(SystemCallError) {
+                    return .success(try SystemCall.readFully(descriptor, into: buffer, at: 0, path: displayPath))
+                } catch {
+                    return .failure(error)
                 }
-                if n == 0 { break }
-                got += n
+            }
+            let got: Int
+            switch read {
+            case let .success(count): got = count
+            case let .failure(error): throw .invalidBackingFile(path: displayPath, reason: error.errno.description)
             }
             guard got == header.count else {
                 throw .invalidBackingFile(path: displayPath, reason: "only \(got) bytes long, too short for a qcow2 header (the size field ends at byte 32)")

@@ -1,10 +1,11 @@
 import ByteStreams
+import SystemPackage
 
 /// Why ``QCOW2Creator`` refused to create an image, or failed while writing it.
 ///
 /// Each case names the option or file at fault; ``description`` is a sentence a person can
 /// act on. Nothing is left at the target when one of these is thrown.
-public enum QCOW2CreateError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum QCOW2CreateError: Error, Sendable, Hashable, CustomStringConvertible {
     /// `cluster_size` is not a power of two from 512 to 2 MiB.
     case invalidClusterSize(UInt64)
     /// `refcount_bits` is not a power of two from 1 to 64.
@@ -86,7 +87,21 @@ public enum QCOW2CreateError: Error, Sendable, Equatable, CustomStringConvertibl
         case let .invalidOption(name, value, reason):
             return "invalid \(TerminalText.escaping(name)) '\(TerminalText.escaping(value))': \(reason)"
         case let .system(operation, path, errno):
-            return "\(operation) '\(TerminalText.escaping(path))' failed: \(CreateSystemError.message(errno)) (errno \(errno))"
+            return "\(operation) '\(TerminalText.escaping(path))' failed: \(Errno(rawValue: errno).description) (errno \(errno))"
+        }
+    }
+}
+
+extension QCOW2CreateError {
+    /// The create error for a failure of the ``AtomicFile`` the image is written through.
+    init(_ error: AtomicFileError) {
+        switch error {
+        case let .invalidTargetPath(path): self = .invalidTargetPath(path: path)
+        case let .targetExists(path): self = .targetExists(path: path)
+        case let .targetIsSymbolicLink(path): self = .targetIsSymbolicLink(path: path)
+        case let .targetNotRegularFile(path): self = .targetNotRegularFile(path: path)
+        case let .system(failure):
+            self = .system(operation: failure.operation, path: failure.path ?? "", errno: failure.errno.rawValue)
         }
     }
 }

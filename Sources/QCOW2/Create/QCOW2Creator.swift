@@ -36,7 +36,8 @@ public enum QCOW2Creator {
         // Byte for byte: a name that is not valid UTF-8 keeps its bytes (see ``PathText``).
         let target = PathText.text(path)
         let partial = try validate(options)
-        let file = try CreateSafeFile(targetPath: target)
+        let file: AtomicFile
+        do throws(AtomicFileError) { file = try AtomicFile(target: target, purpose: "create") } catch { throw QCOW2CreateError(error) }
         defer { file.discard() }
         var settings = partial
         if let size = options.virtualSize {
@@ -44,14 +45,23 @@ public enum QCOW2Creator {
         } else {
             guard let name = options.backingFile, let format = options.backingFormat else { throw .missingSize }
             let display = name.hasPrefix("/") ? name : (file.folderPath == "." ? name : file.folderPath + "/" + name)
-            settings.virtualSize = try roundedSize(CreateBackingSize.read(name: name, folder: file.folder, format: format, displayPath: display))
+            settings.virtualSize = try roundedSize(CreateBackingSize.read(name: name, folder: file.folder.rawValue, format: format, displayPath: display))
         }
-        let plan = try CreateImagePlan(settings) { (region) throws(QCOW2CreateError) in
-            try file.write(region.bytes, at: region.offset)
+        func write(_ region: CreateImagePlan.Region) throws(QCOW2CreateError) {
+            let failure = region.bytes.withUnsafeBytes { bytes -> AtomicFileError? in
+                do throws(AtomicFileError) { try file.write(bytes, at: region.offset) } catch { return error }
+                return nil
+            }
+            if let failure { throw QCOW2CreateError(failure) }
         }
-        for region in plan.regions { try file.write(region.bytes, at: region.offset) }
-        try file.setLength(plan.fileLength)
-        try file.publish(overwrite: options.overwrite, sync: options.sync)
+        let plan = try CreateImagePlan(settings, emit: write)
+        for region in plan.regions { try write(region) }
+        do throws(AtomicFileError) {
+            try file.setLength(plan.fileLength)
+            try file.publish(options.overwrite ? .replacingRegularFile : .withoutReplacing, sync: options.sync)
+        } catch {
+            throw QCOW2CreateError(error)
+        }
         return Summary(virtualSize: settings.virtualSize, fileLength: plan.fileLength)
     }
 

@@ -1,0 +1,273 @@
+import CSystemShim
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Thin wrappers over the file system calls the libraries make, in the spirit of
+/// swift-system: each takes and returns `FileDescriptor`s, retries `EINTR` where the call can
+/// be interrupted, reads `errno` right after the call and throws one error type,
+/// ``SystemCallError`` (the operation, the path for the message, the typed errno).
+///
+/// Names are relative to an open folder (`*at` calls), never followed when they are links
+/// (`O_NOFOLLOW`, `AT_SYMLINK_NOFOLLOW`), and passed as their exact bytes (``PathText``).
+/// `path` arguments only name things in errors.
+public enum SystemCall {
+    /// Opens the folder `path` for `*at` calls (`O_RDONLY | O_DIRECTORY | O_CLOEXEC`).
+    public static func openFolder(_ path: String) throws(SystemCallError) -> FileDescriptor {
+        let raw = PathText.withCString(path) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard raw >= 0 else { throw SystemCallError(operation: "open folder", path: path, code: errno) }
+        return FileDescriptor(rawValue: raw)
+    }
+
+    /// Creates the file `name` in `folder` for writing, failing if any entry of that name exists
+    /// (`O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC`), with permissions `mode`
+    /// (less the umask).
+    public static func createExclusive(
+        _ name: String, in folder: FileDescriptor, mode: mode_t, path: String?
+    ) throws(SystemCallError) -> FileDescriptor {
+        let raw = PathText.withCString(name) {
+            openat(folder.rawValue, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        }
+        guard raw >= 0 else { throw SystemCallError(operation: "create", path: path, code: errno) }
+        return FileDescriptor(rawValue: raw)
+    }
+
+    /// The status of the entry `name` in `folder`, not following a link (`fstatat` with
+    /// `AT_SYMLINK_NOFOLLOW`); `nil` when there is no such entry.
+    public static func entryStatus(_ name: String, in folder: FileDescriptor, path: String?) throws(SystemCallError) -> stat? {
+        var st = stat()
+        if PathText.withCString(name, { fstatat(folder.rawValue, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 { return st }
+        let code = errno
+        if code == ENOENT { return nil }
+        throw SystemCallError(operation: "stat", path: path, code: code)
+    }
+
+    /// Flushes `descriptor`'s data and metadata to storage (`fsync`).
+    public static func sync(_ descriptor: FileDescriptor, path: String?) throws(SystemCallError) {
+        while fsync(descriptor.rawValue) != 0 {
+            let code = errno
+            if code != EINTR { throw SystemCallError(operation: "fsync", path: path, code: code) }
+        }
+    }
+
+    /// Sets the length of `descriptor`'s file (`ftruncate`; growing leaves a hole).
+    public static func setLength(_ descriptor: FileDescriptor, to length: UInt64, path: String?) throws(SystemCallError) {
+        guard let size = off_t(exactly: length) else {
+            throw SystemCallError(operation: "ftruncate", path: path, errno: .fileTooLarge)
+        }
+        while ftruncate(descriptor.rawValue, size) != 0 {
+            let code = errno
+            if code != EINTR { throw SystemCallError(operation: "ftruncate", path: path, code: code) }
+        }
+    }
+
+    /// Writes all of `bytes` at `offset`, looping over short writes and `EINTR` (`pwrite`).
+    public static func writeAll(
+        _ bytes: UnsafeRawBufferPointer, to descriptor: FileDescriptor, at offset: UInt64, path: String?
+    ) throws(SystemCallError) {
+        guard let start = Int64(exactly: offset), !start.addingReportingOverflow(Int64(bytes.count)).overflow else {
+            throw SystemCallError(operation: "pwrite", path: path, errno: .fileTooLarge)
+        }
+        guard let base = bytes.baseAddress else { return }
+        try writeLoop(bytes.count, operation: "pwrite", path: path) { done in
+            pwrite(descriptor.rawValue, base + done, bytes.count - done, off_t(start) + off_t(done))
+        }
+    }
+
+    /// Renames `from` to `to`, both in `folder`, replacing an existing `to` (`renameat`).
+    public static func rename(_ from: String, to: String, in folder: FileDescriptor, path: String?) throws(SystemCallError) {
+        let result = PathText.withCString(from) { old in
+            PathText.withCString(to) { new in renameat(folder.rawValue, old, folder.rawValue, new) }
+        }
+        guard result == 0 else { throw SystemCallError(operation: "rename to", path: path, code: errno) }
+    }
+
+    /// Renames `from` to `to`, both in `folder`, only if `to` does not exist; throws `EEXIST`
+    /// when it does. Uses `renameat2(RENAME_NOREPLACE)`, or where the file system or kernel
+    /// lacks it, `linkat` (which never replaces a name) then `unlinkat` of `from`.
+    public static func renameWithoutReplacing(
+        _ from: String, to: String, in folder: FileDescriptor, path: String?
+    ) throws(SystemCallError) {
+        let renamed = PathText.withCString(from) { old in
+            PathText.withCString(to) { new in vmimage_rename_noreplace(folder.rawValue, old, folder.rawValue, new) }
+        }
+        if renamed == 0 { return }
+        let code = errno
+        guard code == EINVAL || code == ENOSYS || code == ENOTSUP else {
+            throw SystemCallError(operation: "rename to", path: path, code: code)
+        }
+        let linked = PathText.withCString(from) { old in
+            PathText.withCString(to) { new in linkat(folder.rawValue, old, folder.rawValue, new, 0) }
+        }
+        guard linked == 0 else { throw SystemCallError(operation: "link to", path: path, code: errno) }
+        _ = try? unlink(from, in: folder, path: path)
+    }
+
+    /// Removes the file `name` from `folder` (`unlinkat`; a link is removed, not followed).
+    public static func unlink(_ name: String, in folder: FileDescriptor, path: String?) throws(SystemCallError) {
+        guard PathText.withCString(name, { unlinkat(folder.rawValue, $0, 0) }) == 0 else {
+            throw SystemCallError(operation: "remove", path: path, code: errno)
+        }
+    }
+
+    /// Opens the file `path` read-only (`O_RDONLY | O_CLOEXEC`, plus `O_NONBLOCK` when
+    /// `nonBlocking`, so that a FIFO fails instead of hanging). A link at `path` is followed:
+    /// this is for paths a person named; names found in files go through `*at` calls.
+    public static func openForReading(_ path: String, nonBlocking: Bool) throws(SystemCallError) -> FileDescriptor {
+        try openRetrying(path, in: nil, flags: O_RDONLY | O_CLOEXEC | (nonBlocking ? O_NONBLOCK : 0), mode: 0, reportedPath: path)
+    }
+
+    /// Opens the entry `name` in `folder` read-only without blocking and without following a
+    /// link (`O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC`; a link fails with `ELOOP`):
+    /// for names found in files, which must never lead elsewhere or hang on a FIFO.
+    public static func openForReading(_ name: String, in folder: FileDescriptor, path: String?) throws(SystemCallError) -> FileDescriptor {
+        try openRetrying(name, in: folder, flags: O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, mode: 0, reportedPath: path)
+    }
+
+    /// Opens (creating it with `mode` when missing, emptying it when present) the file `path`
+    /// for writing, never through a symbolic link (`O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+    /// O_CLOEXEC`).
+    public static func openForRewriting(_ path: String, mode: mode_t) throws(SystemCallError) -> FileDescriptor {
+        try openRetrying(path, in: nil, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode: mode, reportedPath: path)
+    }
+
+    /// Opens (creating it with `mode` when missing, keeping its bytes) the file `path` for
+    /// reading and writing, never through a symbolic link (`O_RDWR | O_CREAT | O_NOFOLLOW |
+    /// O_CLOEXEC`): a lock file.
+    public static func openForUpdate(_ path: String, mode: mode_t) throws(SystemCallError) -> FileDescriptor {
+        try openRetrying(path, in: nil, flags: O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode: mode, reportedPath: path)
+    }
+
+    /// `open` (or `openat` in `folder`) of `name` with `flags` and `mode`, retrying `EINTR`.
+    private static func openRetrying(
+        _ name: String, in folder: FileDescriptor?, flags: Int32, mode: mode_t, reportedPath: String?
+    ) throws(SystemCallError) -> FileDescriptor {
+        while true {
+            let raw = PathText.withCString(name) { openat(folder?.rawValue ?? AT_FDCWD, $0, flags, mode) }
+            if raw >= 0 { return FileDescriptor(rawValue: raw) }
+            let code = errno
+            if code != EINTR { throw SystemCallError(operation: "open", path: reportedPath, code: code) }
+        }
+    }
+
+    /// Takes an exclusive `flock` on `descriptor` without waiting (`LOCK_EX | LOCK_NB`,
+    /// retrying `EINTR`); `false` when another open file holds it.
+    public static func lockExclusiveWithoutWaiting(_ descriptor: FileDescriptor, path: String?) throws(SystemCallError) -> Bool {
+        while flock(descriptor.rawValue, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            if code == EINTR { continue }
+            if code == EWOULDBLOCK { return false }
+            throw SystemCallError(operation: "lock", path: path, code: code)
+        }
+        return true
+    }
+
+    /// The status of the open file `descriptor` (`fstat`).
+    public static func status(of descriptor: FileDescriptor, path: String?) throws(SystemCallError) -> stat {
+        var st = stat()
+        guard fstat(descriptor.rawValue, &st) == 0 else { throw SystemCallError(operation: "fstat", path: path, code: errno) }
+        return st
+    }
+
+    /// Reads the next bytes at the file position into `buffer` (`read`, retrying `EINTR`);
+    /// 0 at the end of the file.
+    public static func readAvailable(
+        _ descriptor: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, path: String?
+    ) throws(SystemCallError) -> Int {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        while true {
+            let n = read(descriptor.rawValue, base, buffer.count)
+            if n >= 0 { return n }
+            let code = errno
+            if code != EINTR { throw SystemCallError(operation: "read", path: path, code: code) }
+        }
+    }
+
+    /// Writes all of `bytes` at the file position (`write`, looping over short writes and
+    /// `EINTR`).
+    public static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: FileDescriptor, path: String?) throws(SystemCallError) {
+        guard let base = bytes.baseAddress else { return }
+        try writeLoop(bytes.count, operation: "write", path: path) { done in
+            write(descriptor.rawValue, base + done, bytes.count - done)
+        }
+    }
+
+    /// Calls `attempt` with the bytes written so far until `count` are, looping over short
+    /// writes and `EINTR`; `attempt` returns what one `write`/`pwrite` returned.
+    private static func writeLoop(
+        _ count: Int, operation: String, path: String?, _ attempt: (_ done: Int) -> Int
+    ) throws(SystemCallError) {
+        var done = 0
+        while done < count {
+            let n = attempt(done)
+            if n < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                throw SystemCallError(operation: operation, path: path, code: code)
+            }
+            if n == 0 { throw SystemCallError(operation: operation, path: path, errno: .ioError) }
+            done += n
+        }
+    }
+
+    /// Reads `buffer.count` bytes at `offset` (`pread`, looping over short reads and `EINTR`),
+    /// or fewer only at the end of the file; returns how many it read.
+    public static func readFully(
+        _ descriptor: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64, path: String?
+    ) throws(SystemCallError) -> Int {
+        guard let start = Int64(exactly: offset), !start.addingReportingOverflow(Int64(buffer.count)).overflow else {
+            throw SystemCallError(operation: "pread", path: path, errno: .invalidArgument)
+        }
+        guard let base = buffer.baseAddress else { return 0 }
+        var filled = 0
+        while filled < buffer.count {
+            let n = pread(descriptor.rawValue, base + filled, buffer.count - filled, off_t(start) + off_t(filled))
+            if n < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                throw SystemCallError(operation: "pread", path: path, code: code)
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        return filled
+    }
+
+    /// Where `lseek(SEEK_DATA)` finds the next data at or after `offset`: `nil` when there is
+    /// none before the end. Throws `EINVAL`/`EOPNOTSUPP` where the file system cannot say.
+    public static func nextData(in descriptor: FileDescriptor, from offset: UInt64, path: String?) throws(SystemCallError) -> UInt64? {
+        let found = vmimage_seek_data(descriptor.rawValue, Int64(clamping: offset))
+        if found >= 0 { return UInt64(found) }
+        let code = errno
+        if code == ENXIO { return nil }
+        throw SystemCallError(operation: "lseek(SEEK_DATA)", path: path, code: code)
+    }
+
+    /// Where `lseek(SEEK_HOLE)` finds the next hole at or after `offset` (the end of the file
+    /// counts as one).
+    public static func nextHole(in descriptor: FileDescriptor, from offset: UInt64, path: String?) throws(SystemCallError) -> UInt64 {
+        let found = vmimage_seek_hole(descriptor.rawValue, Int64(clamping: offset))
+        guard found >= 0 else { throw SystemCallError(operation: "lseek(SEEK_HOLE)", path: path, code: errno) }
+        return UInt64(found)
+    }
+
+    /// Deallocates `length` bytes at `offset`, keeping the size
+    /// (`fallocate(PUNCH_HOLE | KEEP_SIZE)`); `false` when the file system cannot punch holes.
+    public static func punchHole(in descriptor: FileDescriptor, offset: UInt64, length: UInt64, path: String?) throws(SystemCallError) -> Bool {
+        guard length > 0 else { return true }
+        if vmimage_punch_hole(descriptor.rawValue, Int64(clamping: offset), Int64(clamping: length)) == 0 { return true }
+        let code = errno
+        if code == EOPNOTSUPP || code == ENOSYS { return false }
+        throw SystemCallError(operation: "fallocate(PUNCH_HOLE)", path: path, code: code)
+    }
+
+    /// Closes `descriptor`, ignoring the result (Linux releases the descriptor even when
+    /// `close` reports an error, so retrying would close another file).
+    public static func closeIgnoringErrors(_ descriptor: FileDescriptor) {
+        try? descriptor.close()
+    }
+}
