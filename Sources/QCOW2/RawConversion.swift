@@ -10,11 +10,12 @@ import Darwin
 
 /// Writes an image's guest bytes to a sparse raw file, like `qemu-img convert -O raw`.
 ///
-/// The output is created as a temporary file in the destination's folder
-/// (`O_CREAT | O_EXCL`, mode 0644), sized with `ftruncate`, filled with `pwrite` of the
-/// non-zero 4 KiB blocks only (so zeros stay holes), then renamed over the
-/// destination. On failure the temporary file is removed; until the rename it is registered
-/// with ``InterruptCleanup``, so an interrupted process removes it too. Memory: two 1 MiB
+/// The output is written through ByteStreams' `AtomicFile`: a temporary file in the
+/// destination's folder (`O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0644), sized with `ftruncate`,
+/// filled with `pwrite` of the non-zero 4 KiB blocks only (so zeros stay holes), then renamed
+/// over the destination when that is absent or a regular file. On failure the temporary file
+/// is removed; until the rename it is registered with ``InterruptCleanup``, so an interrupted
+/// process removes it too. Memory: two 1 MiB
 /// buffers: the next chunk is read (its compressed clusters decoded on every core) while the
 /// one before it is written.
 public enum RawConversion {
@@ -31,40 +32,24 @@ public enum RawConversion {
     /// - Parameter progress: called after each chunk with (bytes done, total).
     public static func convert(_ reader: ImageReader, to destination: String,
                                progress: ((UInt64, UInt64) -> Void)? = nil) throws -> Summary {
-        let target = PathText.filePath(destination)
-        guard let name = target.lastComponent?.string, !name.isEmpty, name != ".", name != ".." else {
-            throw ImageAccessError.io(path: destination, reason: "not a file name")
-        }
-        var folder = target
-        folder.removeLastComponent()
-        let temporary = folder.appending(".\(name).\(UInt64.random(in: 0...UInt64.max) & 0xFFFF_FFFF).partial")
-        let (fd, ticket) = try InterruptCleanup.transaction { (registry) throws(ImageAccessError) in
-            do {
-                let fd = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .exclusiveCreate, .noFollow],
-                                                 permissions: [.ownerReadWrite, .groupRead, .otherRead])
-                return (fd, registry.add(temporary.string, kind: .file))
-            } catch {
-                throw ImageAccessError.io(path: temporary.string, reason: "cannot create: \(error)")
-            }
-        }
-        var closed = false
+        let output: AtomicFile
         do {
-            let summary = try write(reader, to: fd, path: temporary.string, progress: progress)
-            try fd.close()
-            closed = true
-            try InterruptCleanup.transaction { (registry) throws(ImageAccessError) in
-                guard temporary.withPlatformString({ from in target.withPlatformString { rename(from, $0) } }) == 0 else {
-                    throw ImageAccessError.io(path: destination, reason: "cannot rename the finished file into place: \(Errno(rawValue: errno))")
-                }
-                registry.remove(ticket)
+            output = try AtomicFile(target: destination, purpose: "partial")
+        } catch {
+            throw ImageAccessError.io(path: destination, reason: "\(error)")
+        }
+        do {
+            let summary = try write(reader, to: output.descriptor, path: output.temporaryPath, progress: progress)
+            do {
+                // An output named on the command line is replaced when it is a regular file
+                // (as `qemu-img convert` overwrites it); a link or anything else is refused.
+                try output.publish(.replacingRegularFile, sync: false)
+            } catch {
+                throw ImageAccessError.io(path: destination, reason: "\(error)")
             }
             return summary
         } catch {
-            if !closed { try? fd.close() }
-            InterruptCleanup.transaction { registry in
-                _ = temporary.withPlatformString { unlink($0) }
-                registry.remove(ticket)
-            }
+            output.discard()
             throw error
         }
     }
@@ -77,19 +62,18 @@ public enum RawConversion {
         } catch {
             throw ImageAccessError.io(path: path, reason: "\(error)")
         }
-        let producer = ChunkProducer(reader: reader, size: size)
+        // Read (and decompress) the next chunk on another thread while this one is written,
+        // unless the reader is kept to the calling thread (then one buffer does).
+        let readsAhead = reader.decodingThreads > 1
+        let producer = ChunkProducer(reader: reader, size: size, buffers: readsAhead ? 2 : 1)
         var written: UInt64 = 0
         var current = 0
         producer.fill(current)
         while let (offset, count) = try producer.take() {
-            // Read (and decompress) the next chunk on another thread while this one is written,
-            // unless the reader is kept to the calling thread.
-            let next = 1 - current
+            let next = readsAhead ? 1 - current : current
             let group = DispatchGroup()
-            if reader.decodingThreads > 1 {
+            if readsAhead {
                 DispatchQueue.global().async(group: group) { producer.fill(next) }
-            } else {
-                producer.fill(next)
             }
             do {
                 written += try writeNonZeroBlocks(UnsafeRawBufferPointer(rebasing: producer.buffers[current][..<count]),
@@ -99,8 +83,9 @@ public enum RawConversion {
                 throw error
             }
             group.wait()
+            if !readsAhead { producer.fill(next) }
             progress?(offset + UInt64(count), size)
-            current = 1 - current
+            current = next
         }
         progress?(size, size)
         return Summary(size: size, dataBytes: written)
@@ -134,13 +119,16 @@ private final class ChunkProducer: @unchecked Sendable {
     private let size: UInt64
     private var next: UInt64 = 0
     private var outcome: Result<(offset: UInt64, count: Int)?, any Error> = .success(nil)
-    /// Two chunk buffers: one being filled while the other is written.
+    /// The chunk buffers: with two, one is filled while the other is written.
     let buffers: [UnsafeMutableRawBufferPointer]
 
-    init(reader: ImageReader, size: UInt64) {
+    /// `count` buffers of one chunk each (no larger than the image: a small image gets small
+    /// buffers).
+    init(reader: ImageReader, size: UInt64, buffers count: Int) {
         self.reader = reader
         self.size = size
-        buffers = (0..<2).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 4096) }
+        let capacity = Int(min(UInt64(Self.chunkSize), max(size, 1)))
+        buffers = (0..<count).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 4096) }
     }
 
     deinit {
@@ -158,7 +146,7 @@ private final class ChunkProducer: @unchecked Sendable {
             }
             guard next < size else { return nil }
             let offset = next
-            let count = Int(min(UInt64(Self.chunkSize), size - offset))
+            let count = min(buffer.count, Int(min(UInt64(Self.chunkSize), size - offset)))
             try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]), at: offset)
             next = offset + UInt64(count)
             return (offset, count)

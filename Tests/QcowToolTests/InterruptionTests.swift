@@ -51,7 +51,7 @@ import TestSupport
             started = { Self.names(in: output).contains { $0.hasPrefix(".image.tar.zst.partial-") } }
         case .convert:
             arguments = ["convert", "-f", "raw", "-O", "raw", inputs.convertSource, "\(output)/disk.raw"]
-            started = { Self.names(in: output).contains { $0.hasPrefix(".disk.raw.") && $0.hasSuffix(".partial") } }
+            started = { Self.names(in: output).contains { $0.hasPrefix(".disk.raw.partial-") } }
         case .create:
             arguments = ["create", "-q", "-f", "qcow2", "-o", "preallocation=metadata", "\(output)/big.qcow2", Inputs.createSize]
             started = { Self.names(in: output).contains { $0.hasPrefix(".big.qcow2.create-") } }
@@ -104,7 +104,7 @@ import TestSupport
             arguments: ["-c", "trap '' TERM; exec \"$0\" \"$@\"", Tool.binary,
                         "convert", "-f", "raw", "-O", "raw", inputs.convertSource, "\(output)/disk.raw"],
             executable: "/bin/sh", temporaryDirectory: folder.path, stderrFile: folder.file("stderr"))
-        let ready = try child.waitUntil { Self.names(in: output).contains { $0.hasSuffix(".partial") } }
+        let ready = try child.waitUntil { Self.names(in: output).contains { $0.hasPrefix(".disk.raw.partial-") } }
         #expect(ready, "convert never started: \(child.stderr())")
         kill(child.process.processIdentifier, SIGTERM)
         child.process.waitUntilExit()
