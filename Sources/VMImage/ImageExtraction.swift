@@ -143,12 +143,7 @@ func imageError(_ error: any Error, archiveName: String) -> VMImageError {
     case let error as TarError:
         return .malformedPayload(member: error.member ?? archiveName, rule: .tarFormat, message: error.description)
     case let error as ByteStreamError:
-        switch error {
-        case let .system(operation, path, errno):
-            return .fileSystem(operation: operation, path: path ?? archiveName, errno: errno.rawValue)
-        case .limitExceeded, .unexpectedEnd:
-            return .malformedPayload(member: archiveName, rule: .sizeLimit, message: error.description)
-        }
+        return .malformedPayload(member: archiveName, rule: .sizeLimit, message: error.description)
     case let error as SystemCallError:
         return fileSystemError(error, path: archiveName)
     case let error as AtomicFileError:
