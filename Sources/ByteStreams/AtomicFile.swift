@@ -52,10 +52,37 @@ public final class AtomicFile {
     ///   - path: the file to write in the end; its folder must exist.
     ///   - purpose: a word in the temporary name that says who writes it (`create`, `partial`).
     ///   - mode: the permissions of the new file (less the umask).
-    public init(target path: String, purpose: String, mode: mode_t = 0o644) throws(AtomicFileError) {
+    public convenience init(target path: String, purpose: String, mode: mode_t = 0o644) throws(AtomicFileError) {
         let (folderPath, fileName) = try Self.split(path)
         let folder: FileDescriptor
         do throws(SystemCallError) { folder = try SystemCall.openFolder(folderPath) } catch { throw .system(error) }
+        try self.init(owning: folder, folderPath: folderPath, fileName: fileName, targetPath: path, purpose: purpose, mode: mode)
+    }
+
+    /// Creates a fresh temporary file for the file `name` in the already open folder `folder`,
+    /// for a caller that holds its folder open (and so is sure of which folder it writes in).
+    ///
+    /// - Parameters:
+    ///   - name: the file to write in the end: a plain name in `folder`, no `/`.
+    ///   - folder: the open folder; it stays the caller's (the writer works on a copy).
+    ///   - folderPath: the folder's path, for messages only.
+    ///   - purpose: a word in the temporary name that says who writes it.
+    ///   - mode: the permissions of the new file (less the umask).
+    public convenience init(
+        name: String, in folder: FileDescriptor, folderPath: String, purpose: String, mode: mode_t = 0o644
+    ) throws(AtomicFileError) {
+        let targetPath = folderPath == "/" ? "/" + name : folderPath + "/" + name
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else { throw .invalidTargetPath(path: targetPath) }
+        let copy: FileDescriptor
+        do throws(SystemCallError) { copy = try SystemCall.duplicate(folder, path: folderPath) } catch { throw .system(error) }
+        try self.init(owning: copy, folderPath: folderPath, fileName: name, targetPath: targetPath, purpose: purpose, mode: mode)
+    }
+
+    /// Creates the temporary file in `folder`, which this writer then owns (and closes, also
+    /// when this throws).
+    private init(
+        owning folder: FileDescriptor, folderPath: String, fileName: String, targetPath path: String, purpose: String, mode: mode_t
+    ) throws(AtomicFileError) {
         var generator = SystemRandomNumberGenerator()
         var created: (name: String, display: String, descriptor: FileDescriptor, ticket: InterruptCleanup.Ticket)?
         var lastError = SystemCallError(operation: "create temporary file in", path: folderPath, errno: .fileExists)

@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -95,7 +97,7 @@ public enum InterruptCleanup {
         for entry in state.registry.entries.reversed() {
             switch entry.kind {
             case .file:
-                if PathText.withCString(entry.path, { unlink($0) }) == 0 { removed.append(entry.path) }
+                if (try? SystemCall.unlink(entry.path, in: nil, path: entry.path)) != nil { removed.append(entry.path) }
             case .folder:
                 if removeFolder(entry.path) { removed.append(entry.path) }
             }
@@ -108,29 +110,27 @@ public enum InterruptCleanup {
     /// may create an entry between reading the folder and removing it (one that does not use a
     /// transaction): then the folder is read again. Once the folder is gone nothing can be
     /// created in it, even through a descriptor still open on it.
+    ///
+    /// The calls go through ``SystemCall`` like any other: this runs on an ordinary thread (the
+    /// one that took the signal with `sigwait`), never in a signal handler, so nothing here has
+    /// to be async-signal-safe. Failures are not reported: the process is ending, and a path
+    /// that could not be removed is simply not listed as removed.
     private static func removeFolder(_ path: String) -> Bool {
         for _ in 0..<64 {
-            let raw = PathText.withCString(path) { open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-            guard raw >= 0 else { return false }
-            guard let directory = fdopendir(raw) else {
-                close(raw)
+            guard let folder = try? SystemCall.openSubfolder(path, in: nil, path: path) else { return false }
+            // Names as the bytes the folder holds (not decoded: any byte sequence is a name).
+            guard let names = try? SystemCall.entryNames(of: folder, path: path) else {
+                SystemCall.closeIgnoringErrors(folder)
                 return false
             }
-            // Names as the bytes the folder holds (not decoded: any byte sequence is a name).
-            var names: [[CChar]] = []
-            while let entry = readdir(directory) {
-                var name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
-                    bytes.prefix { $0 != 0 }.map { CChar(bitPattern: $0) }
-                }
-                if name == [46] || name == [46, 46] { continue }  // "." and ".."
-                name.append(0)
-                names.append(name)
+            for name in names { _ = try? SystemCall.unlink(PathText.text(name), in: folder, path: path) }
+            SystemCall.closeIgnoringErrors(folder)
+            do throws(SystemCallError) {
+                try SystemCall.removeFolder(path, in: nil, path: path)
+                return true
+            } catch {
+                if error.errno != .directoryNotEmpty && error.errno != .fileExists { return false }
             }
-            for name in names { _ = unlinkat(raw, name, 0) }
-            closedir(directory)
-            if PathText.withCString(path, { rmdir($0) }) == 0 { return true }
-            if errno == ENOENT { return false }
-            if errno != ENOTEMPTY && errno != EEXIST { return false }
         }
         return false
     }

@@ -23,6 +23,112 @@ public enum SystemCall {
         return FileDescriptor(rawValue: raw)
     }
 
+    /// Opens the folder `name` (in `folder`, or relative to the working folder when `nil`) for
+    /// `*at` calls, refusing a link (`O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC`; a link
+    /// fails with `ELOOP` or `ENOTDIR`).
+    public static func openSubfolder(_ name: String, in folder: FileDescriptor?, path: String?) throws(SystemCallError) -> FileDescriptor {
+        try openRetrying(name, in: folder, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, mode: 0, reportedPath: path,
+                         operation: "open folder")
+    }
+
+    /// The names in the open folder `folder`, as the kernel's raw bytes, without `.` and `..`
+    /// (`dup`, `fdopendir`, `rewinddir`, `readdir`); `folder` stays open and is read from its start.
+    public static func entryNames(of folder: FileDescriptor, path: String?) throws(SystemCallError) -> [[UInt8]] {
+        let copy = dup(folder.rawValue)
+        guard copy >= 0 else { throw SystemCallError(operation: "read folder", path: path, code: errno) }
+        guard let directory = fdopendir(copy) else {
+            let code = errno
+            _ = closeDescriptor(copy)
+            throw SystemCallError(operation: "read folder", path: path, code: code)
+        }
+        defer { closedir(directory) }
+        rewinddir(directory)
+        var names: [[UInt8]] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(directory) else {
+                let code = errno
+                if code != 0 { throw SystemCallError(operation: "read folder", path: path, code: code) }
+                return names
+            }
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
+            names.append(bytes)
+        }
+    }
+
+    /// Removes the empty folder `name` (in `folder`, or relative to the working folder when
+    /// `nil`) (`unlinkat` with `AT_REMOVEDIR`; a link is never followed).
+    public static func removeFolder(_ name: String, in folder: FileDescriptor?, path: String?) throws(SystemCallError) {
+        guard PathText.withCString(name, { unlinkat(folder?.rawValue ?? AT_FDCWD, $0, AT_REMOVEDIR) }) == 0 else {
+            throw SystemCallError(operation: "delete folder", path: path, code: errno)
+        }
+    }
+
+    /// Creates the folder `name` (in `folder`, or relative to the working folder when `nil`)
+    /// with permissions `mode` (less the umask); `EEXIST` when any entry of that name exists
+    /// (`mkdirat`).
+    public static func createFolder(_ name: String, in folder: FileDescriptor?, mode: mode_t, path: String?) throws(SystemCallError) {
+        guard PathText.withCString(name, { mkdirat(folder?.rawValue ?? AT_FDCWD, $0, mode) }) == 0 else {
+            throw SystemCallError(operation: "create folder", path: path, code: errno)
+        }
+    }
+
+    /// Creates the symbolic link `name` in `folder` pointing at `target` (stored as given,
+    /// never resolved); `EEXIST` when any entry of that name exists (`symlinkat`).
+    public static func createSymbolicLink(_ name: String, in folder: FileDescriptor, target: String, path: String?) throws(SystemCallError) {
+        let result = PathText.withCString(target) { to in PathText.withCString(name) { symlinkat(to, folder.rawValue, $0) } }
+        guard result == 0 else { throw SystemCallError(operation: "create symbolic link", path: path, code: errno) }
+    }
+
+    /// Gives the file `existing` in `existingFolder` the second name `name` in `folder`, never
+    /// replacing an entry and never following a link at `existing` (`linkat`, no flags).
+    public static func link(
+        _ existing: String, in existingFolder: FileDescriptor, as name: String, in folder: FileDescriptor, path: String?
+    ) throws(SystemCallError) {
+        let result = PathText.withCString(existing) { old in
+            PathText.withCString(name) { new in linkat(existingFolder.rawValue, old, folder.rawValue, new, 0) }
+        }
+        guard result == 0 else { throw SystemCallError(operation: "create hard link", path: path, code: errno) }
+    }
+
+    /// Sets the permission bits of the open file `descriptor` (`fchmod`).
+    public static func setPermissions(_ descriptor: FileDescriptor, to mode: mode_t, path: String?) throws(SystemCallError) {
+        guard fchmod(descriptor.rawValue, mode) == 0 else { throw SystemCallError(operation: "set permissions of", path: path, code: errno) }
+    }
+
+    /// Sets the permission bits of the entry `name` in `folder` (`fchmodat`; Linux has no way
+    /// not to follow a link here, so callers name only folders they created).
+    public static func setPermissions(ofEntry name: String, in folder: FileDescriptor, to mode: mode_t, path: String?) throws(SystemCallError) {
+        guard PathText.withCString(name, { fchmodat(folder.rawValue, $0, mode, 0) }) == 0 else {
+            throw SystemCallError(operation: "set permissions of", path: path, code: errno)
+        }
+    }
+
+    /// Sets the access and modification times of the open file `descriptor` to `seconds`
+    /// since the epoch (`futimens`).
+    public static func setTimes(_ descriptor: FileDescriptor, seconds: Int64, path: String?) throws(SystemCallError) {
+        var times = [timespec(tv_sec: Int(seconds), tv_nsec: 0), timespec(tv_sec: Int(seconds), tv_nsec: 0)]
+        guard futimens(descriptor.rawValue, &times) == 0 else { throw SystemCallError(operation: "set times of", path: path, code: errno) }
+    }
+
+    /// Sets the access and modification times of the entry `name` in `folder` to `seconds`
+    /// since the epoch, not following a link (`utimensat` with `AT_SYMLINK_NOFOLLOW`).
+    public static func setTimes(ofEntry name: String, in folder: FileDescriptor, seconds: Int64, path: String?) throws(SystemCallError) {
+        var times = [timespec(tv_sec: Int(seconds), tv_nsec: 0), timespec(tv_sec: Int(seconds), tv_nsec: 0)]
+        guard PathText.withCString(name, { utimensat(folder.rawValue, $0, &times, AT_SYMLINK_NOFOLLOW) }) == 0 else {
+            throw SystemCallError(operation: "set times of", path: path, code: errno)
+        }
+    }
+
+    /// A second descriptor for the file `descriptor` is open on, closed on exec
+    /// (`fcntl(F_DUPFD_CLOEXEC)`).
+    public static func duplicate(_ descriptor: FileDescriptor, path: String?) throws(SystemCallError) -> FileDescriptor {
+        let raw = fcntl(descriptor.rawValue, F_DUPFD_CLOEXEC, 0)
+        guard raw >= 0 else { throw SystemCallError(operation: "duplicate the handle of", path: path, code: errno) }
+        return FileDescriptor(rawValue: raw)
+    }
+
     /// Creates the file `name` in `folder` for writing, failing if any entry of that name exists
     /// (`O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC`), with permissions `mode`
     /// (less the umask).
@@ -107,9 +213,10 @@ public enum SystemCall {
         _ = try? unlink(from, in: folder, path: path)
     }
 
-    /// Removes the file `name` from `folder` (`unlinkat`; a link is removed, not followed).
-    public static func unlink(_ name: String, in folder: FileDescriptor, path: String?) throws(SystemCallError) {
-        guard PathText.withCString(name, { unlinkat(folder.rawValue, $0, 0) }) == 0 else {
+    /// Removes the file `name` from `folder`, or relative to the working folder when `nil`
+    /// (`unlinkat`; a link is removed, not followed).
+    public static func unlink(_ name: String, in folder: FileDescriptor?, path: String?) throws(SystemCallError) {
+        guard PathText.withCString(name, { unlinkat(folder?.rawValue ?? AT_FDCWD, $0, 0) }) == 0 else {
             throw SystemCallError(operation: "remove", path: path, code: errno)
         }
     }
@@ -144,13 +251,14 @@ public enum SystemCall {
 
     /// `open` (or `openat` in `folder`) of `name` with `flags` and `mode`, retrying `EINTR`.
     private static func openRetrying(
-        _ name: String, in folder: FileDescriptor?, flags: Int32, mode: mode_t, reportedPath: String?
+        _ name: String, in folder: FileDescriptor?, flags: Int32, mode: mode_t, reportedPath: String?,
+        operation: String = "open"
     ) throws(SystemCallError) -> FileDescriptor {
         while true {
             let raw = PathText.withCString(name) { openat(folder?.rawValue ?? AT_FDCWD, $0, flags, mode) }
             if raw >= 0 { return FileDescriptor(rawValue: raw) }
             let code = errno
-            if code != EINTR { throw SystemCallError(operation: "open", path: reportedPath, code: code) }
+            if code != EINTR { throw SystemCallError(operation: operation, path: reportedPath, code: code) }
         }
     }
 
@@ -164,6 +272,16 @@ public enum SystemCall {
             throw SystemCallError(operation: "lock", path: path, code: code)
         }
         return true
+    }
+
+    /// The figures of the file system holding `path` (`statvfs`, retrying `EINTR`).
+    public static func fileSystemStatus(_ path: String) throws(SystemCallError) -> statvfs {
+        var info = statvfs()
+        while PathText.withCString(path, { statvfs($0, &info) }) != 0 {
+            let code = errno
+            if code != EINTR { throw SystemCallError(operation: "statvfs", path: path, code: code) }
+        }
+        return info
     }
 
     /// The status of the open file `descriptor` (`fstat`).
@@ -265,9 +383,19 @@ public enum SystemCall {
         throw SystemCallError(operation: "fallocate(PUNCH_HOLE)", path: path, code: code)
     }
 
+    /// Closes `descriptor`, reporting what `close` reports (a write-back error on some file
+    /// systems). Never retried, `EINTR` included: Linux releases the descriptor even then, so a
+    /// retry could close another file.
+    public static func close(_ descriptor: FileDescriptor, path: String?) throws(SystemCallError) {
+        guard closeDescriptor(descriptor.rawValue) == 0 else { throw SystemCallError(operation: "close", path: path, code: errno) }
+    }
+
     /// Closes `descriptor`, ignoring the result (Linux releases the descriptor even when
     /// `close` reports an error, so retrying would close another file).
     public static func closeIgnoringErrors(_ descriptor: FileDescriptor) {
         try? descriptor.close()
     }
 }
+
+/// The C library's `close`, under a name `SystemCall.close` does not shadow.
+private func closeDescriptor(_ raw: Int32) -> Int32 { close(raw) }

@@ -7,6 +7,6 @@
 ///   in GNU PAX sparse format 1.0.
 /// - ``Tar/extract(from:into:options:)`` extracts safely into a folder.
 ///
-/// Failures of the format or of a policy are ``TarError``s; I/O failures are
-/// `ByteStreamError`s.
+/// Failures of the format or of a policy are ``TarError``s; a failed system call is a
+/// `SystemCallError`, a stream limit or short source a `ByteStreamError`.
 public enum Tar {}

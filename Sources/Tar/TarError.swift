@@ -2,8 +2,9 @@ import ByteStreams
 
 /// A tar format or policy failure: what went wrong, in which member, at which archive offset.
 ///
-/// I/O failures of the underlying files and streams are not wrapped: they arrive as
-/// `ByteStreamError` from the `ByteStreams` module.
+/// I/O failures of the underlying files and streams are not wrapped: a failed system call
+/// arrives as `SystemCallError`, a stream limit or short source as `ByteStreamError`, both
+/// from the `ByteStreams` module.
 public struct TarError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The kind of failure, stable for callers to match on.
     public enum Code: String, Sendable, Equatable {

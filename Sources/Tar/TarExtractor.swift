@@ -28,8 +28,8 @@ extension Tar {
     public static func extract<Source: ByteSource>(
         from reader: TarReader<Source>, into directory: FilePath, options: TarExtractionOptions = .init()
     ) throws -> [TarExtractedMember] {
-        let root = try openOrThrow(directory, options: [.directory, .closeOnExec])
-        defer { try? root.close() }
+        let root = try SystemCall.openFolder(PathText.text(directory))
+        defer { SystemCall.closeIgnoringErrors(root) }
         var job = ExtractionJob(root: root, options: options)
         do {
             while let entry = try reader.next() {
@@ -59,21 +59,13 @@ extension Tar {
     public static func extract(
         archive: FilePath, into directory: FilePath, options: TarExtractionOptions = .init()
     ) throws -> [TarExtractedMember] {
-        let descriptor = try openOrThrow(archive, options: [.closeOnExec])
-        defer { try? descriptor.close() }
+        let descriptor = try SystemCall.openForReading(PathText.text(archive), nonBlocking: false)
+        defer { SystemCall.closeIgnoringErrors(descriptor) }
         let reader = TarReader(reading: FileSource(descriptor, path: archive.string))
         return try extract(from: reader, into: directory, options: options)
     }
 }
 
-/// `open(path, O_RDONLY | options)`, failing with a ``ByteStreamError``.
-private func openOrThrow(_ path: FilePath, options: FileDescriptor.OpenOptions) throws -> FileDescriptor {
-    do {
-        return try FileDescriptor.open(path, .readOnly, options: options)
-    } catch let errno as Errno {
-        throw ByteStreamError.system(operation: "open", path: path.string, errno: errno)
-    }
-}
 
 /// The state of one extraction: what exists, what was created, what to undo.
 private struct ExtractionJob {
@@ -135,18 +127,20 @@ private struct ExtractionJob {
             written = try writeFile(entry, name: name, in: parent, last: last, from: reader)
             regularFiles.insert(name)
         case .directory:
-            if mkdirat(parent.rawValue, last, 0o755) == 0 {
+            if try succeeds({ () throws(SystemCallError) in try SystemCall.createFolder(last, in: parent, mode: 0o755, path: name) }, unless: .fileExists) != nil {
                 noteCreated(name, isDirectory: true)
-            } else if !(errno == EEXIST && createdDirectories.contains(name)) {
-                throw errno == EEXIST ? fail(.alreadyExists, "already exists in the target folder") : system("mkdirat", name)
+            } else if !createdDirectories.contains(name) {
+                throw fail(.alreadyExists, "already exists in the target folder")
             }
             directoryModes.append((name, entry.mode, entry.modificationTime))
         case .symbolicLink:
             guard !entry.linkName.isEmpty, !entry.linkName.utf8.contains(0) else {
                 throw fail(.unsafeName, "symbolic link with an empty target")
             }
-            guard symlinkat(entry.linkName, parent.rawValue, last) == 0 else {
-                throw errno == EEXIST ? fail(.alreadyExists, "already exists in the target folder") : system("symlinkat", name)
+            guard try succeeds({ () throws(SystemCallError) in
+                try SystemCall.createSymbolicLink(last, in: parent, target: entry.linkName, path: name)
+            }, unless: .fileExists) != nil else {
+                throw fail(.alreadyExists, "already exists in the target folder")
             }
             noteCreated(name, isDirectory: false)
         case .hardLink:
@@ -154,8 +148,10 @@ private struct ExtractionJob {
             guard regularFiles.contains(target) else {
                 throw fail(.unsafeName, "hard link to \(TerminalText.quoted(entry.linkName)), which is not a regular file extracted earlier")
             }
-            guard linkat(root.rawValue, target, parent.rawValue, last, 0) == 0 else {
-                throw errno == EEXIST ? fail(.alreadyExists, "already exists in the target folder") : system("linkat", name)
+            guard try succeeds({ () throws(SystemCallError) in
+                try SystemCall.link(target, in: root, as: last, in: parent, path: name)
+            }, unless: .fileExists) != nil else {
+                throw fail(.alreadyExists, "already exists in the target folder")
             }
             noteCreated(name, isDirectory: false)
         default:
@@ -169,10 +165,6 @@ private struct ExtractionJob {
         if isDirectory { createdDirectories.insert(path) }
     }
 
-    private func system(_ operation: String, _ path: String) -> ByteStreamError {
-        ByteStreamError.system(operation: operation, path: path, errno: Errno(rawValue: errno))
-    }
-
     /// Opens (creating when missing) the directories `components` below the root, refusing
     /// to pass through a symbolic link or anything that is not a directory.
     private mutating func openParent(_ components: [String], entry: TarEntry) throws -> FileDescriptor {
@@ -181,24 +173,22 @@ private struct ExtractionJob {
         do {
             for component in components {
                 path = path.isEmpty ? component : path + "/" + component
-                if mkdirat(current.rawValue, component, 0o755) == 0 {
+                if try succeeds({ () throws(SystemCallError) in
+                    try SystemCall.createFolder(component, in: current, mode: 0o755, path: path)
+                }, unless: .fileExists) != nil {
                     noteCreated(path, isDirectory: true)
-                } else if errno != EEXIST {
-                    throw system("mkdirat", path)
                 }
-                let next = openat(current.rawValue, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                guard next >= 0 else {
-                    if errno == ELOOP || errno == ENOTDIR {
-                        throw TarError(
-                            .unsafeName, "\(TerminalText.quoted(path)) is a symbolic link or not a directory", member: entry.name, offset: entry.headerOffset)
-                    }
-                    throw system("openat", path)
+                guard let next = try succeeds({ () throws(SystemCallError) in
+                    try SystemCall.openSubfolder(component, in: current, path: path)
+                }, unless: .tooManySymbolicLinkLevels, .notDirectory) else {
+                    throw TarError(
+                        .unsafeName, "\(TerminalText.quoted(path)) is a symbolic link or not a directory", member: entry.name, offset: entry.headerOffset)
                 }
-                if current != root { try? current.close() }
-                current = FileDescriptor(rawValue: next)
+                if current != root { SystemCall.closeIgnoringErrors(current) }
+                current = next
             }
         } catch {
-            if current != root { try? current.close() }
+            if current != root { SystemCall.closeIgnoringErrors(current) }
             throw error
         }
         return current
@@ -207,24 +197,20 @@ private struct ExtractionJob {
     private mutating func writeFile<Source: ByteSource>(
         _ entry: TarEntry, name: String, in parent: FileDescriptor, last: String, from reader: TarReader<Source>
     ) throws -> UInt64 {
-        let raw = openat(parent.rawValue, last, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard raw >= 0 else {
-            if errno == EEXIST {
-                throw TarError(.alreadyExists, "already exists in the target folder", member: entry.name, offset: entry.headerOffset)
-            }
-            throw system("openat", name)
+        guard let file = try succeeds({ () throws(SystemCallError) in
+            try SystemCall.createExclusive(last, in: parent, mode: 0o600, path: name)
+        }, unless: .fileExists) else {
+            throw TarError(.alreadyExists, "already exists in the target folder", member: entry.name, offset: entry.headerOffset)
         }
         noteCreated(name, isDirectory: false)
-        let file = FileDescriptor(rawValue: raw)
-        defer { try? file.close() }
+        defer { SystemCall.closeIgnoringErrors(file) }
         try SparseFile.setSize(of: file, to: entry.size, path: name)
         let written = try reader.writeData(
             to: file, path: name, holesFromZeroRuns: options.holesFromZeroRuns, zeroBlockSize: options.zeroBlockSize)
         let mode = options.restoresPermissions ? mode_t(entry.mode & 0o777) : 0o644
-        guard fchmod(raw, mode) == 0 else { throw system("fchmod", name) }
+        try SystemCall.setPermissions(file, to: mode, path: name)
         if options.restoresModificationTime {
-            var times = [timespec(tv_sec: Int(entry.modificationTime), tv_nsec: 0), timespec(tv_sec: Int(entry.modificationTime), tv_nsec: 0)]
-            guard futimens(raw, &times) == 0 else { throw system("futimens", name) }
+            try SystemCall.setTimes(file, seconds: entry.modificationTime, path: name)
         }
         return written
     }
@@ -234,10 +220,9 @@ private struct ExtractionJob {
     func finishDirectories() throws {
         for (path, mode, mtime) in directoryModes.reversed() {
             let bits = options.restoresPermissions ? mode_t(mode & 0o777) : 0o755
-            guard fchmodat(root.rawValue, path, bits, 0) == 0 else { throw system("fchmodat", path) }
+            try SystemCall.setPermissions(ofEntry: path, in: root, to: bits, path: path)
             if options.restoresModificationTime {
-                var times = [timespec(tv_sec: Int(mtime), tv_nsec: 0), timespec(tv_sec: Int(mtime), tv_nsec: 0)]
-                guard utimensat(root.rawValue, path, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw system("utimensat", path) }
+                try SystemCall.setTimes(ofEntry: path, in: root, seconds: mtime, path: path)
             }
         }
     }
@@ -245,7 +230,24 @@ private struct ExtractionJob {
     /// Removes everything this extraction created, newest first.
     func removeCreated() {
         for (path, isDirectory) in created.reversed() {
-            _ = unlinkat(root.rawValue, path, isDirectory ? AT_REMOVEDIR : 0)
+            if isDirectory {
+                try? SystemCall.removeFolder(path, in: root, path: path)
+            } else {
+                try? SystemCall.unlink(path, in: root, path: path)
+            }
         }
+    }
+}
+
+/// What `call` returns, or `nil` when it failed with one of `expected` (an outcome the caller
+/// handles, such as `EEXIST`); any other failure is thrown.
+private func succeeds<Value>(
+    _ call: () throws(SystemCallError) -> Value, unless expected: Errno...
+) throws(SystemCallError) -> Value? {
+    do {
+        return try call()
+    } catch {
+        if expected.contains(error.errno) { return nil }
+        throw error
     }
 }

@@ -40,10 +40,7 @@ public struct TarMemberAttributes: Sendable, Equatable {
 
     /// The mode, ids and modification time of an open file (`fstat`); names stay empty.
     public static func of(_ descriptor: FileDescriptor, path: String? = nil) throws -> TarMemberAttributes {
-        var st = stat()
-        guard fstat(descriptor.rawValue, &st) == 0 else {
-            throw ByteStreamError.system(operation: "fstat", path: path, errno: Errno(rawValue: errno))
-        }
+        let st = try SystemCall.status(of: descriptor, path: path)
         return TarMemberAttributes(
             mode: UInt32(st.st_mode) & 0o7777, uid: UInt64(st.st_uid), gid: UInt64(st.st_gid),
             modificationTime: Int64(st.st_mtim.tv_sec))

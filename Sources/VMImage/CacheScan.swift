@@ -60,7 +60,7 @@ struct CacheScan {
             let folder = path.appending(text)
             do {
                 let child = try openSubfolder(name, in: root, path: path.string)
-                defer { close(child) }
+                defer { SystemCall.closeIgnoringErrors(FileDescriptor(rawValue: child)) }
                 switch examine(child, path: folder, limits: limits) {
                 case .success(let image):
                     scan.images.append(Image(

@@ -1,4 +1,5 @@
 import ByteStreams
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +19,9 @@ struct EntryName: Sendable, Hashable {
     /// The name, escaped for a terminal or a log line.
     var display: String { TerminalText.escaping(bytes) }
 
+    /// The name as a ``PathText`` string: its exact bytes reach the system through `SystemCall`.
+    var text: String { PathText.text(bytes) }
+
     /// Whether the name is exactly `text`.
     func `is`(_ text: String) -> Bool { bytes.elementsEqual(text.utf8) }
 
@@ -34,39 +38,29 @@ struct EntryName: Sendable, Hashable {
 
 /// The entries of the open folder `folder` (without `.` and `..`); `folder` stays open.
 func entryNames(of folder: Int32, path: String) throws(VMImageError) -> [EntryName] {
-    let copy = dup(folder)
-    guard copy >= 0 else { throw .fileSystem(operation: "read folder", path: path, errno: errno) }
-    guard let directory = fdopendir(copy) else {
-        let code = errno
-        close(copy)
-        throw .fileSystem(operation: "read folder", path: path, errno: code)
+    do throws(SystemCallError) {
+        return try SystemCall.entryNames(of: FileDescriptor(rawValue: folder), path: path).map(EntryName.init)
+    } catch {
+        throw fileSystemError(error)
     }
-    defer { closedir(directory) }
-    rewinddir(directory)
-    var names: [EntryName] = []
-    while let entry = readdir(directory) {
-        let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
-        if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
-        names.append(EntryName(bytes))
-    }
-    return names
 }
 
 /// `fstatat` of `name` in `folder`, never following a link; `nil` when it does not exist.
 func entryStatus(_ name: EntryName, in folder: Int32, path: String) throws(VMImageError) -> stat? {
-    var status = stat()
-    guard name.withCString({ fstatat(folder, $0, &status, AT_SYMLINK_NOFOLLOW) }) == 0 else {
-        if errno == ENOENT { return nil }
-        throw .fileSystem(operation: "stat", path: path + "/" + name.display, errno: errno)
+    do throws(SystemCallError) {
+        return try SystemCall.entryStatus(name.text, in: FileDescriptor(rawValue: folder), path: path + "/" + name.display)
+    } catch {
+        throw fileSystemError(error)
     }
-    return status
 }
 
 /// Opens the subfolder `name` of `folder`, refusing a link.
 func openSubfolder(_ name: EntryName, in folder: Int32, path: String) throws(VMImageError) -> Int32 {
-    let raw = name.withCString { openat(folder, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-    guard raw >= 0 else { throw .fileSystem(operation: "open folder", path: path + "/" + name.display, errno: errno) }
-    return raw
+    do throws(SystemCallError) {
+        return try SystemCall.openSubfolder(name.text, in: FileDescriptor(rawValue: folder), path: path + "/" + name.display).rawValue
+    } catch {
+        throw fileSystemError(error)
+    }
 }
 
 /// Deletes the entry `name` of the open folder `folder`: a file, link, FIFO or socket is
@@ -91,13 +85,17 @@ func removeEntry(_ name: EntryName, in folder: Int32, path: String, maxDepth: In
             }
         }
         if let failure { throw failure }
-        guard name.withCString({ unlinkat(folder, $0, AT_REMOVEDIR) }) == 0 || errno == ENOENT else {
-            throw .fileSystem(operation: "delete folder", path: display, errno: errno)
-        }
+        do throws(SystemCallError) {
+            try SystemCall.removeFolder(name.text, in: FileDescriptor(rawValue: folder), path: display)
+        } catch where error.errno != .noSuchFileOrDirectory {
+            throw fileSystemError(error)
+        } catch {}
     } else {
-        guard name.withCString({ unlinkat(folder, $0, 0) }) == 0 || errno == ENOENT else {
-            throw .fileSystem(operation: "delete", path: display, errno: errno)
-        }
+        do throws(SystemCallError) {
+            try SystemCall.unlink(name.text, in: FileDescriptor(rawValue: folder), path: display)
+        } catch where error.errno != .noSuchFileOrDirectory {
+            throw fileSystemError(error)
+        } catch {}
     }
 }
 

@@ -1,3 +1,4 @@
+import ByteStreams
 import SystemPackage
 
 #if canImport(Glibc)
@@ -10,32 +11,34 @@ import Darwin
 /// following a link), then the folder. A folder holding a subfolder is left in place and
 /// reported, since image folders never have one.
 func removeImageFolder(_ path: FilePath) throws(VMImageError) {
-    let raw = open(path.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-    guard raw >= 0 else {
-        if errno == ENOENT { return }
-        throw .fileSystem(operation: "open folder", path: path.string, errno: errno)
-    }
-    guard let directory = fdopendir(raw) else {
-        let code = errno
-        close(raw)
-        throw .fileSystem(operation: "read folder", path: path.string, errno: code)
-    }
-    var names: [String] = []
-    while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
-            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-        }
-        if name != "." && name != ".." { names.append(name) }
+    let folder: FileDescriptor
+    do throws(SystemCallError) {
+        folder = try SystemCall.openSubfolder(path.string, in: nil, path: path.string)
+    } catch where error.errno == .noSuchFileOrDirectory {
+        return
+    } catch {
+        throw fileSystemError(error)
     }
     var failure: VMImageError?
-    for name in names where unlinkat(raw, name, 0) != 0 && errno != ENOENT {
-        failure = failure ?? .fileSystem(operation: "delete", path: path.appending(name).string, errno: errno)
+    do throws(SystemCallError) {
+        for bytes in try SystemCall.entryNames(of: folder, path: path.string) {
+            let name = PathText.text(bytes)
+            do throws(SystemCallError) {
+                try SystemCall.unlink(name, in: folder, path: path.string + "/" + TerminalText.escaping(bytes))
+            } catch where error.errno != .noSuchFileOrDirectory {
+                failure = failure ?? fileSystemError(error)
+            } catch {}
+        }
+    } catch {
+        failure = fileSystemError(error)
     }
-    closedir(directory)
+    SystemCall.closeIgnoringErrors(folder)
     if let failure { throw failure }
-    guard rmdir(path.string) == 0 || errno == ENOENT else {
-        throw .fileSystem(operation: "delete folder", path: path.string, errno: errno)
-    }
+    do throws(SystemCallError) {
+        try SystemCall.removeFolder(path.string, in: nil, path: path.string)
+    } catch where error.errno != .noSuchFileOrDirectory {
+        throw fileSystemError(error)
+    } catch {}
 }
 
 /// A new name `prefix-<random>` for a file or folder.

@@ -110,11 +110,17 @@ func temporaryFolderPath(label: String) -> FilePath {
     return FilePath(base).appending("swift-vmimage-\(label)-\(getpid())-\(suffix)")
 }
 
+/// The ``VMImageError`` for a failed system call: the one place a ``SystemCallError`` becomes
+/// `.fileSystem` (same operation and errno; `path` when the call named none).
+func fileSystemError(_ failure: SystemCallError, path: String = "") -> VMImageError {
+    .fileSystem(operation: failure.operation, path: failure.path ?? path, errno: failure.errno.rawValue)
+}
+
 /// The ``VMImageError`` for a failure to write an output file through an ``AtomicFile``.
 func fileSystemError(_ error: AtomicFileError) -> VMImageError {
     switch error {
     case let .system(failure):
-        return .fileSystem(operation: failure.operation, path: failure.path ?? "", errno: failure.errno.rawValue)
+        return fileSystemError(failure)
     case let .invalidTargetPath(path):
         return .fileSystem(operation: "write (no file name)", path: path, errno: EINVAL)
     case let .targetExists(path):
@@ -137,14 +143,9 @@ func imageError(_ error: any Error, archiveName: String) -> VMImageError {
     case let error as TarError:
         return .malformedPayload(member: error.member ?? archiveName, rule: .tarFormat, message: error.description)
     case let error as ByteStreamError:
-        switch error {
-        case let .system(operation, path, errno):
-            return .fileSystem(operation: operation, path: path ?? archiveName, errno: errno.rawValue)
-        case .limitExceeded, .unexpectedEnd:
-            return .malformedPayload(member: archiveName, rule: .sizeLimit, message: error.description)
-        }
+        return .malformedPayload(member: archiveName, rule: .sizeLimit, message: error.description)
     case let error as SystemCallError:
-        return .fileSystem(operation: error.operation, path: error.path ?? archiveName, errno: error.errno.rawValue)
+        return fileSystemError(error, path: archiveName)
     case let error as AtomicFileError:
         return fileSystemError(error)
     case let error as Errno:

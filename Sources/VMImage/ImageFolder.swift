@@ -26,45 +26,46 @@ final class ImageFolder {
 
     /// Creates the folder `path` (which must not exist) and opens it.
     init(creating path: FilePath, mode: mode_t = 0o755) throws {
-        let (raw, ticket) = try InterruptCleanup.transaction { (registry) throws(VMImageError) in
-            guard mkdir(path.string, mode) == 0 else {
-                let code = errno
-                if code == EEXIST {
-                    throw VMImageError.fileSystem(operation: "create folder (it already exists)", path: path.string, errno: code)
-                }
-                throw VMImageError.fileSystem(operation: "create folder", path: path.string, errno: code)
+        let (folder, ticket) = try InterruptCleanup.transaction { (registry) throws(VMImageError) in
+            do throws(SystemCallError) {
+                try SystemCall.createFolder(path.string, in: nil, mode: mode, path: path.string)
+            } catch where error.errno == .fileExists {
+                throw .fileSystem(operation: "create folder (it already exists)", path: path.string, errno: EEXIST)
+            } catch {
+                throw fileSystemError(error)
             }
-            let raw = open(path.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            guard raw >= 0 else {
-                let code = errno
-                rmdir(path.string)
-                throw VMImageError.fileSystem(operation: "open folder", path: path.string, errno: code)
+            let folder: FileDescriptor
+            do throws(SystemCallError) {
+                folder = try SystemCall.openSubfolder(path.string, in: nil, path: path.string)
+            } catch {
+                _ = try? SystemCall.removeFolder(path.string, in: nil, path: path.string)
+                throw fileSystemError(error)
             }
-            return (raw, registry.add(path.string, kind: .folder))
+            return (folder, registry.add(path.string, kind: .folder))
         }
         self.path = path
-        self.descriptor = FileDescriptor(rawValue: raw)
+        self.descriptor = folder
         self.cleanupTicket = ticket
     }
 
     /// Opens an existing folder (for adding files to it).
     init(existing path: FilePath) throws {
-        let raw = open(path.string, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard raw >= 0 else {
-            throw VMImageError.fileSystem(operation: "open folder", path: path.string, errno: errno)
+        do throws(SystemCallError) {
+            self.descriptor = try SystemCall.openFolder(path.string)
+        } catch {
+            throw fileSystemError(error)
         }
         self.path = path
-        self.descriptor = FileDescriptor(rawValue: raw)
     }
 
     /// Wraps a copy of the open folder handle `folder` (for reading an existing image).
     init(opened folder: Int32, path: FilePath) throws {
-        let raw = fcntl(folder, F_DUPFD_CLOEXEC, 0)
-        guard raw >= 0 else {
-            throw VMImageError.fileSystem(operation: "open folder", path: path.string, errno: errno)
+        do throws(SystemCallError) {
+            self.descriptor = try SystemCall.duplicate(FileDescriptor(rawValue: folder), path: path.string)
+        } catch {
+            throw fileSystemError(error)
         }
         self.path = path
-        self.descriptor = FileDescriptor(rawValue: raw)
     }
 
     deinit {
@@ -77,24 +78,24 @@ final class ImageFolder {
 
     /// Creates the new file `name` for writing (never following a link, never replacing).
     func create(_ name: String, mode: mode_t = 0o644) throws -> FileDescriptor {
-        let (raw, code) = InterruptCleanup.transaction { _ in
-            let raw = openat(descriptor.rawValue, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
-            return (raw, errno)
-        }
-        guard raw >= 0 else {
-            throw VMImageError.fileSystem(operation: "create", path: file(name).string, errno: code)
+        let file = try InterruptCleanup.transaction { (_) throws(VMImageError) in
+            do throws(SystemCallError) {
+                return try SystemCall.createExclusive(name, in: descriptor, mode: mode, path: self.file(name).string)
+            } catch {
+                throw fileSystemError(error)
+            }
         }
         created.append(name)
-        return FileDescriptor(rawValue: raw)
+        return file
     }
 
-    /// Opens `name` for reading, refusing a symbolic link.
+    /// Opens `name` for reading, refusing a symbolic link (and never waiting on a FIFO).
     func openForReading(_ name: String) throws -> FileDescriptor {
-        let raw = openat(descriptor.rawValue, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard raw >= 0 else {
-            throw VMImageError.fileSystem(operation: "open", path: file(name).string, errno: errno)
+        do throws(SystemCallError) {
+            return try SystemCall.openForReading(name, in: descriptor, path: file(name).string)
+        } catch {
+            throw fileSystemError(error)
         }
-        return FileDescriptor(rawValue: raw)
     }
 
     /// Reads all of `name`, refusing more than `limit` bytes.
@@ -112,7 +113,7 @@ final class ImageFolder {
 
     /// Flushes the folder's entries to disk.
     func sync() {
-        _ = fsync(descriptor.rawValue)
+        try? SystemCall.sync(descriptor, path: path.string)
     }
 
     /// Closes the handle; the folder and its files stay (and are no longer removed on
@@ -132,10 +133,10 @@ final class ImageFolder {
     func remove() {
         InterruptCleanup.transaction { registry in
             for name in created.reversed() {
-                _ = unlinkat(descriptor.rawValue, name, 0)
+                try? SystemCall.unlink(name, in: descriptor, path: file(name).string)
             }
             created.removeAll()
-            _ = rmdir(path.string)
+            try? SystemCall.removeFolder(path.string, in: nil, path: path.string)
             if let cleanupTicket { registry.remove(cleanupTicket) }
         }
         cleanupTicket = nil

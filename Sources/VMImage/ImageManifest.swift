@@ -124,8 +124,9 @@ struct ImageManifest: Sendable, Equatable {
         self.lastUsed = wallClockMilliseconds()
     }
 
-    /// Writes the manifest into the open image folder `folder` (at `path`, for messages):
-    /// a temporary file, then `rename` over ``fileName``.
+    /// Writes the manifest into the open image folder `folder` (at `path`, for messages)
+    /// through an ``AtomicFile``: a temporary file beside it, then `rename` over ``fileName``
+    /// (a regular file only: a link or anything else there is refused).
     ///
     /// When `durable`, the image's files, the temporary file and the folder are `fsync`ed
     /// around the rename, so that after a power cut either the whole image and its manifest
@@ -133,39 +134,30 @@ struct ImageManifest: Sendable, Equatable {
     /// update costs only a slightly wrong collection order (a torn manifest makes the next
     /// start remove the image, never use a wrong one).
     func write(into folder: Int32, path: String, durable: Bool) throws(VMImageError) {
+        let folder = FileDescriptor(rawValue: folder)
         if durable {
             for name in ImageArchive.memberNames {
-                let raw = openat(folder, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-                guard raw >= 0 else { throw .fileSystem(operation: "open", path: path + "/" + name, errno: errno) }
-                let synced = fsync(raw) == 0
-                let code = errno
-                close(raw)
-                guard synced else { throw .fileSystem(operation: "fsync", path: path + "/" + name, errno: code) }
+                do throws(SystemCallError) {
+                    let member = try SystemCall.openForReading(name, in: folder, path: path + "/" + name)
+                    defer { SystemCall.closeIgnoringErrors(member) }
+                    try SystemCall.sync(member, path: path + "/" + name)
+                } catch {
+                    throw fileSystemError(error)
+                }
             }
         }
-        let temporary = "." + randomName("manifest") + ".tmp"
-        let raw = openat(folder, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard raw >= 0 else { throw .fileSystem(operation: "create", path: path + "/" + temporary, errno: errno) }
         let encoded = self.bytes()
-        var failure: VMImageError?
-        do {
-            _ = try FileDescriptor(rawValue: raw).writeAll(encoded)
+        do throws(AtomicFileError) {
+            let file = try AtomicFile(name: Self.fileName, in: folder, folderPath: path, purpose: "manifest")
+            defer { file.discard() }
+            let failure = encoded.withUnsafeBytes { bytes -> AtomicFileError? in
+                do throws(AtomicFileError) { try file.write(bytes, at: 0) } catch { return error }
+                return nil
+            }
+            if let failure { throw failure }
+            try file.publish(.replacingRegularFile, sync: durable)
         } catch {
-            failure = .fileSystem(operation: "write", path: path + "/" + temporary, errno: (error as? Errno)?.rawValue ?? EIO)
-        }
-        if failure == nil, durable, fsync(raw) != 0 {
-            failure = .fileSystem(operation: "fsync", path: path + "/" + temporary, errno: errno)
-        }
-        close(raw)
-        if failure == nil, renameat(folder, temporary, folder, Self.fileName) != 0 {
-            failure = .fileSystem(operation: "rename into " + Self.fileName, path: path + "/" + temporary, errno: errno)
-        }
-        if let failure {
-            unlinkat(folder, temporary, 0)
-            throw failure
-        }
-        if durable, fsync(folder) != 0 {
-            throw .fileSystem(operation: "fsync", path: path, errno: errno)
+            throw fileSystemError(error)
         }
     }
 }
@@ -188,9 +180,13 @@ extension ImageManifest {
     /// Marks the freshly extracted and validated image in `folder` complete: syncs its files
     /// and writes its manifest durably (see ``write(into:path:durable:)``).
     static func markComplete(imageID: String, contents: ImageContents, folder: FilePath) throws(VMImageError) -> ImageManifest {
-        let raw = open(folder.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard raw >= 0 else { throw .fileSystem(operation: "open folder", path: folder.string, errno: errno) }
-        defer { close(raw) }
+        let raw: Int32
+        do throws(SystemCallError) {
+            raw = try SystemCall.openSubfolder(folder.string, in: nil, path: folder.string).rawValue
+        } catch {
+            throw fileSystemError(error)
+        }
+        defer { SystemCall.closeIgnoringErrors(FileDescriptor(rawValue: raw)) }
         guard let machine = try entryStatus(EntryName(ImageArchive.machineName), in: raw, path: folder.string) else {
             throw .fileSystem(operation: "stat", path: folder.appending(ImageArchive.machineName).string, errno: ENOENT)
         }

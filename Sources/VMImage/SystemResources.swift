@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import ByteStreams
 import SystemPackage
 
 /// How much disk and memory the host has free: what the ``GarbageCollector`` consults.
@@ -34,10 +35,11 @@ public struct FreeSpaceReadings: Sendable {
 
 /// Bytes available to unprivileged users in the file system holding `folder` (`statvfs`).
 public func availableDiskSpace(in folder: FilePath) throws(VMImageError) -> UInt64 {
-    var info = statvfs()
-    let result = folder.withPlatformString { statvfs($0, &info) }
-    guard result == 0 else {
-        throw .fileSystem(operation: "statvfs", path: folder.string, errno: errno)
+    let info: statvfs
+    do throws(SystemCallError) {
+        info = try SystemCall.fileSystemStatus(folder.string)
+    } catch {
+        throw fileSystemError(error)
     }
     let (bytes, overflow) = UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize))
     return overflow ? .max : bytes
@@ -47,23 +49,30 @@ public func availableDiskSpace(in folder: FilePath) throws(VMImageError) -> UInt
 public func availableMemory() throws(VMImageError) -> UInt64 {
     let path = "/proc/meminfo"
     var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-    let count: Int
-    do {
-        let descriptor = try FileDescriptor.open(path, .readOnly)
-        defer { try? descriptor.close() }
-        count = try buffer.withUnsafeMutableBytes { raw in
-            var total = 0
-            while total < raw.count {
-                let read = try descriptor.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[total...]))
-                if read == 0 { break }
-                total += read
-            }
-            return total
-        }
-    } catch let error as Errno {
-        throw .fileSystem(operation: "read", path: path, errno: error.rawValue)
+    let descriptor: FileDescriptor
+    do throws(SystemCallError) {
+        descriptor = try SystemCall.openForReading(path, nonBlocking: false)
     } catch {
-        throw .fileSystem(operation: "read", path: path, errno: EIO)
+        throw fileSystemError(error)
+    }
+    defer { SystemCall.closeIgnoringErrors(descriptor) }
+    let read = buffer.withUnsafeMutableBytes { raw -> Result<Int, SystemCallError> in
+        var total = 0
+        while total < raw.count {
+            do throws(SystemCallError) {
+                let count = try SystemCall.readAvailable(descriptor, into: UnsafeMutableRawBufferPointer(rebasing: raw[total...]), path: path)
+                if count == 0 { break }
+                total += count
+            } catch {
+                return .failure(error)
+            }
+        }
+        return .success(total)
+    }
+    let count: Int
+    switch read {
+    case let .success(total): count = total
+    case let .failure(error): throw fileSystemError(error)
     }
     guard let bytes = parseMemAvailable(buffer[..<count]) else {
         throw .fileSystem(operation: "find MemAvailable in", path: path, errno: ENOENT)

@@ -1,5 +1,6 @@
 import ByteStreams
 import QCOW2
+import SystemPackage
 
 /// An error from the VMImage modules: what failed, where, and whether the input is to blame.
 ///
@@ -59,7 +60,7 @@ public enum VMImageError: Error, Sendable, Hashable, CustomStringConvertible {
             return "image folder \(path) is in use by another image manager (it holds "
                 + "\(FolderLock.fileName)); each manager needs a folder of its own"
         case let .fileSystem(operation, path, errno):
-            return "\(operation) \(TerminalText.escaping(path)) failed: errno \(errno) (\(describeErrno(errno)))"
+            return "\(operation) \(TerminalText.escaping(path)) failed: errno \(errno) (\(Errno(rawValue: errno).description))"
         case let .overlayCreation(path, underlying):
             return "creating the qcow2 overlay \(TerminalText.escaping(path)) failed: \(underlying)"
         }

@@ -56,10 +56,10 @@ struct FileSink: DownloadSink {
 
     /// Closes the file.
     func close() throws(VMImageError) {
-        do {
-            try descriptor.close()
+        do throws(SystemCallError) {
+            try SystemCall.close(descriptor, path: PathText.text(path))
         } catch {
-            throw .fileSystem(operation: "close", path: path.string, errno: (error as? Errno)?.rawValue ?? EIO)
+            throw Self.fileSystem(error)
         }
     }
 

@@ -146,3 +146,21 @@ struct TarExtractionTests {
         #expect(try FileCheck.status(folder.file("tmp")).allocatedBytes <= 8192)
     }
 }
+
+@Suite("Tar extraction system errors")
+struct TarExtractionSystemErrorTests {
+    @Test("a missing archive or target folder fails with a SystemCallError naming the call and the path")
+    func missingPaths() throws {
+        let folder = try TemporaryFolder("tar-extract")
+        defer { folder.remove() }
+        let missing = folder.file("missing")
+        #expect(throws: SystemCallError(operation: "open", path: missing, errno: .noSuchFileOrDirectory)) {
+            try Tar.extract(archive: FilePath(missing), into: FilePath(folder.path))
+        }
+        let empty = folder.file("empty.tar")
+        try Data(count: 1024).write(to: URL(fileURLWithPath: empty))
+        #expect(throws: SystemCallError(operation: "open folder", path: missing, errno: .noSuchFileOrDirectory)) {
+            try Tar.extract(archive: FilePath(empty), into: FilePath(missing))
+        }
+    }
+}

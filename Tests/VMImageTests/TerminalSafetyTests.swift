@@ -44,7 +44,7 @@ import Testing
     func tarErrors() {
         Self.expectSafe(TarError(.unsafeName, "unsafe member name: absolute path", member: Self.hostile, offset: 512).description)
         Self.expectSafe(TarError(.badExtendedHeader, "member name contains a NUL byte", member: Self.hostile + "\u{0}", offset: 0).description)
-        Self.expectSafe(ByteStreamError.system(operation: "open", path: Self.hostile, errno: .noSuchFileOrDirectory).description)
+        Self.expectSafe(SystemCallError(operation: "open", path: Self.hostile, errno: .noSuchFileOrDirectory).description)
         if case .failure(let error) = TarMemberName.normalized("/" + Self.hostile) {
             Self.expectSafe(error.description)
         } else {
