@@ -24,7 +24,7 @@ public struct QCOW2Image: Sendable {
     /// Opens the image on `descriptor` (any position; reads use absolute offsets).
     ///
     /// - Throws: ``QCOW2HeaderError`` when qemu would refuse the header,
-    ///   `ByteStreamError` when the file cannot be read.
+    ///   `SystemCallError` (ByteStreams) when the file cannot be read.
     public init(descriptor: FileDescriptor, path: String? = nil) throws {
         let status = try SparseFile.status(of: descriptor, path: path)
         try self.init(descriptor: descriptor, path: path, fileSize: status.size)
@@ -88,7 +88,7 @@ public struct QCOW2Image: Sendable {
     /// The snapshot table, read at most once per opened image (qemu reads it once too, at
     /// open): the audit, the layout the walkers use and the info share it, so a table of
     /// 65,535 entries is parsed once, not four times.
-    /// - Throws: ``QCOW2HeaderError`` when qemu would refuse the table, `ByteStreamError` when
+    /// - Throws: ``QCOW2HeaderError`` when qemu would refuse the table, `SystemCallError` when
     ///   it cannot be read (the same error on every call).
     public func snapshotTable() throws -> QCOW2SnapshotTable {
         try snapshots.value { try QCOW2SnapshotTable(image: self) }

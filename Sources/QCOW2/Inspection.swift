@@ -39,7 +39,7 @@ public struct ImageInspection: Sendable {
     /// needs it), plus the audit's few small reads.
     /// - Throws: ``QCOW2HeaderError`` when the file cannot be opened as qcow2 the way qemu
     ///   would refuse it; ``UnreadFormatError`` when, probed, it is neither qcow2 nor raw;
-    ///   `ByteStreamError` when it cannot be read.
+    ///   `SystemCallError` (ByteStreams) when it cannot be read.
     public init(descriptor: FileDescriptor, filename: String, format forced: Format? = nil) throws {
         let status = try SparseFile.status(of: descriptor, path: filename)
         let prefix = try QCOW2Image.readPrefix(descriptor, path: filename, fileSize: status.size, count: QCOW2Image.firstRead)
