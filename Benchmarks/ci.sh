@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Short benchmark run for CI: release build, the package-benchmark suite on small inputs,
 # `zstd -b3` on the suite's data as the ceiling, then qcowtool against qemu-img/tar/zstd
-# (compare.py, CI profile) with the ratio floors of floors.json checked, then StreamBenchmark
-# (extraction while downloading vs download-then-extract, over HTTP on loopback; streaming may
-# be at most 10% slower, a margin for noise).
+# (compare.py, CI profile) with the ratio floors of floors.json checked. With
+# VMIMAGE_STREAM_BENCHMARK=1 it also runs StreamBenchmark (extraction while downloading vs
+# download-then-extract, over HTTP on loopback; streaming may be at most 25% slower, a margin
+# for noise). CI leaves it out: its release build of async-http-client, swift-nio and BoringSSL
+# alone took 6.3 of CI's 29 minutes, and the behaviour it guards (the disk is written while
+# the bytes still arrive) is a test in the suite (ImageManagerStreamingTests).
 #
 #   Benchmarks/ci.sh [OUTDIR]      (default OUTDIR: Benchmarks/.build/ci-results)
+#   VMIMAGE_STREAM_BENCHMARK=1 Benchmarks/ci.sh [OUTDIR]
 #
 # Exits non-zero when the build or a benchmark fails, or when a ratio is below its floor.
 # Everything runs under `nice`: the machines are shared.
@@ -40,9 +44,11 @@ step "qcowtool vs qemu-img / tar / zstd, CI profile, floors checked"
 nice python3 "$here/compare.py" --profile ci --qcowtool "$qcowtool" --json "$out/compare.json" --check-floors \
     | tee "$out/compare.md"
 
-step "bytes start arriving -> instance ready: streaming vs download-then-extract over HTTP (loopback, and paced to 100 MB/s)"
-nice swift build -c release --product StreamBenchmark
-nice "$(swift build -c release --show-bin-path)/StreamBenchmark" --runs 5 --rates 0,100 --min-ratio 0.75 --json "$out/stream.json" \
-    | tee "$out/stream.md"
+if [ "${VMIMAGE_STREAM_BENCHMARK:-0}" = 1 ]; then
+    step "bytes start arriving -> instance ready: streaming vs download-then-extract over HTTP (loopback, and paced to 100 MB/s)"
+    nice swift build -c release --product StreamBenchmark
+    nice "$(swift build -c release --show-bin-path)/StreamBenchmark" --runs 5 --rates 0,100 --min-ratio 0.75 --json "$out/stream.json" \
+        | tee "$out/stream.md"
+fi
 
 step "done"

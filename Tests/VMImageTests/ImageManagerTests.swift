@@ -209,4 +209,50 @@ struct ImageManagerStreamingTests {
         #expect(FileManager.default.fileExists(atPath: try instance.diskFile.string))
         try await instance.release()
     }
+
+    /// What streaming is for: the disk is written while the download is still going. The
+    /// streamer holds back the archive's last 512 bytes until it sees extracted data on disk
+    /// (or 30 s pass); an extraction that waited for the whole archive first would never
+    /// write before then, and the test fails. (The speed of it is StreamBenchmark's job.)
+    @Test("the disk is written before the archive's last bytes arrive")
+    func writesBeforeTheLastByte() async throws {
+        let scratch = try TemporaryFolder("manager-overlap")
+        defer { scratch.remove() }
+        let archive = try ArchiveBuilder.archive(try ArchiveBuilder.validMembers(in: scratch))
+        let images = scratch.file("images")
+        let manager = try ImageManager(
+            imageFolder: FilePath(images),
+            gc: GarbageCollector(storageFolder: FilePath(scratch.path), minimumDiskSpace: 0, minimumMemory: 0))
+        let sawDataEarly = Mutex(false)
+        let held = archive.count - 512
+        let stream: StreamingDownloader = { deliver in
+            for start in stride(from: 0, to: held, by: 10_000) {
+                try await deliver(Array(archive[start..<min(start + 10_000, held)]))
+            }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                if extractedData(under: images) {
+                    sawDataEarly.withLock { $0 = true }
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try await deliver(Array(archive[held...]))
+        }
+        let instance = try await manager.streamingInstance(imageID: "overlap", stream: stream)
+        try await instance.release()
+        #expect(sawDataEarly.withLock { $0 }, "nothing was written to disk before the archive's last 512 bytes arrived")
+    }
+}
+
+/// Whether a regular file under `folder` has blocks allocated: extracted data, not an empty
+/// file or a hole (the archive's disk.img holds 4 KiB of data at 1 MiB).
+private func extractedData(under folder: String) -> Bool {
+    guard let walker = FileManager.default.enumerator(atPath: folder) else { return false }
+    for case let name as String in walker {
+        var status = stat()
+        guard lstat(folder + "/" + name, &status) == 0 else { continue }
+        if status.st_mode & S_IFMT == S_IFREG && status.st_blocks > 0 && !name.hasSuffix(FolderLock.fileName) { return true }
+    }
+    return false
 }
