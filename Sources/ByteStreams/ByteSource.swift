@@ -9,6 +9,13 @@ public protocol ByteSource {
     /// - Returns: the number of bytes written to the front of `buffer`; `0` only at
     ///   the end of the stream (never for an empty buffer request mid-stream).
     mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+
+    /// Lends the stream's next bytes, at least one and at most `maxCount`, without copying
+    /// them, and consumes them. They stay valid until the next call on this source.
+    ///
+    /// - Returns: `nil` when the source has nothing to lend right now; ``read(into:)`` then
+    ///   gives the next bytes (and reports the end of the stream). The default lends nothing.
+    mutating func borrowNextBytes(maxCount: Int) throws -> UnsafeRawBufferPointer?
 }
 
 /// Something that consumes bytes in order: a file, a buffer, a compressor.
@@ -18,6 +25,9 @@ public protocol ByteSink {
 }
 
 extension ByteSource {
+    /// Lends nothing: the bytes come through ``read(into:)``.
+    public mutating func borrowNextBytes(maxCount: Int) throws -> UnsafeRawBufferPointer? { nil }
+
     /// Reads until `buffer` is full or the stream ends.
     ///
     /// - Returns: the number of bytes read; less than `buffer.count` only at the end.

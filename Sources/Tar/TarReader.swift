@@ -350,6 +350,14 @@ public final class TarReader<Source: ByteSource> {
     /// The next piece of the current member's data as a view of the buffer, consumed.
     private func nextSlice() throws -> (UInt64, UnsafeRawBufferPointer)? {
         guard currentEntry != nil, let (offset, runLeft) = data.currentRun() else { return nil }
+        let maxCount = Int(min(runLeft, UInt64(Int.max)))
+        if available == 0, !sourceEnded, let lent = try source.borrowNextBytes(maxCount: maxCount) {
+            // The source's own buffer (a decoded zstd frame): no copy into ours.
+            precondition(lent.count > 0 && lent.count <= maxCount, "ByteSource.borrowNextBytes broke its contract")
+            archiveOffset &+= UInt64(lent.count)
+            data.advance(by: lent.count)
+            return (offset, lent)
+        }
         guard try refill() else { throw truncatedData() }
         let count = Int(min(UInt64(available), runLeft))
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + count)])

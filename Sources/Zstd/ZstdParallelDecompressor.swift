@@ -119,41 +119,75 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
         }
     }
 
+    /// Lends the next bytes of a frame a worker decoded, straight from its buffer (no copy);
+    /// `nil` when the next bytes are streamed on this thread or the stream ends, which
+    /// ``read(into:)`` then handles. The bytes stay valid until the next call: the frame's
+    /// buffer is reused only after that.
+    public func borrowNextBytes(maxCount: Int) throws -> UnsafeRawBufferPointer? {
+        if let failure { throw failure }
+        guard maxCount > 0 else { return nil }
+        do {
+            while true {
+                if let bytes = takeFromCurrentFrame(maxCount) {
+                    return UnsafeRawBufferPointer(bytes)
+                }
+                guard try startNextQueuedFrame() else { return nil }
+            }
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// Up to `maxCount` bytes of the frame being handed out, consumed; `nil` (after releasing
+    /// the frame) when it has none left.
+    private func takeFromCurrentFrame(_ maxCount: Int) -> UnsafeMutableRawBufferPointer? {
+        guard let job = current else { return nil }
+        let left = job.produced - currentPosition
+        guard left > 0 else {
+            release(job)
+            current = nil
+            return nil
+        }
+        let n = min(left, maxCount)
+        let bytes = UnsafeMutableRawBufferPointer(rebasing: job.output[currentPosition..<(currentPosition + n)])
+        currentPosition += n
+        bytesOut &+= UInt64(n)
+        return bytes
+    }
+
+    /// Plans ahead, then makes the oldest frame handed to a worker the current one (waiting
+    /// for it); false when no frame is queued (the next bytes are streamed, or the end).
+    private func startNextQueuedFrame() throws -> Bool {
+        plan()
+        guard queueHead < queue.count else { return false }
+        let job = queue[queueHead]
+        queueHead += 1
+        if queueHead > 64 {
+            queue.removeFirst(queueHead)
+            queueHead = 0
+        }
+        job.wait()
+        if let error = job.error {
+            release(job)
+            throw error
+        }
+        framesCompleted += 1
+        parallelFrames += 1
+        current = job
+        currentPosition = 0
+        // Top up before handing out this frame's bytes, so workers stay busy.
+        plan()
+        return true
+    }
+
     private func produce(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
-            if let job = current {
-                let left = job.produced - currentPosition
-                if left > 0 {
-                    let n = min(left, buffer.count)
-                    buffer.baseAddress!.copyMemory(from: job.output.baseAddress! + currentPosition, byteCount: n)
-                    currentPosition += n
-                    bytesOut &+= UInt64(n)
-                    return n
-                }
-                release(job)
-                current = nil
+            if let bytes = takeFromCurrentFrame(buffer.count) {
+                buffer.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                return bytes.count
             }
-            plan()
-            if queueHead < queue.count {
-                let job = queue[queueHead]
-                queueHead += 1
-                if queueHead > 64 {
-                    queue.removeFirst(queueHead)
-                    queueHead = 0
-                }
-                job.wait()
-                if let error = job.error {
-                    release(job)
-                    throw error
-                }
-                framesCompleted += 1
-                parallelFrames += 1
-                current = job
-                currentPosition = 0
-                // Top up before handing out this frame's bytes, so workers stay busy.
-                plan()
-                continue
-            }
+            if try startNextQueuedFrame() { continue }
             if streamNext || streaming {
                 let n = try streamStep(into: buffer)
                 if n > 0 { return n }

@@ -162,6 +162,40 @@ enum Seekable {
         #expect(result.parallelFrames == 7)
     }
 
+    @Test("lent bytes are the same bytes in the same order: borrowing and reading mixed, over every kind of frame")
+    func lending() throws {
+        let a = Array(Seekable.input.prefix(3 << 20))
+        let b = Array(Seekable.input[(3 << 20)..<(5 << 20)])
+        let stream = try Seekable.compress(a).stream + (try compressStreaming(b))
+            + [0x50, 0x2A, 0x4D, 0x18, 1, 0, 0, 0, 9] + (try Seekable.compress(a).stream)
+        let decompressor = try ZstdParallelDecompressor(readingFrom: BufferSource(stream, maximumChunk: 200_003))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 50_000, alignment: 16)
+        defer { buffer.deallocate() }
+        var out: [UInt8] = []
+        var lent = 0, declined = 0, turn = 0
+        while true {
+            turn += 1
+            let limit = [1, 4096, 333_333, 8 << 20][turn % 4]
+            if turn % 3 != 0, let bytes = try decompressor.borrowNextBytes(maxCount: limit) {
+                #expect(bytes.count >= 1 && bytes.count <= limit)
+                out.append(contentsOf: bytes)
+                lent += bytes.count
+                continue
+            }
+            if turn % 3 != 0 { declined += 1 }
+            let n = try decompressor.read(into: buffer)
+            if n == 0 { break }
+            out.append(contentsOf: buffer[..<n])
+        }
+        #expect(sameBytes(out, a + b + a))
+        #expect(decompressor.bytesOut == UInt64(out.count))
+        // Most bytes come from the workers' frames, lent; the streamed frame's 2 MiB and the
+        // end are declined and read.
+        #expect(lent > 4 << 20, "\(lent) bytes lent")
+        #expect(declined > 0)
+        #expect(try decompressor.borrowNextBytes(maxCount: 100) == nil)
+    }
+
     @Test("errors match the streaming decoder: empty, not zstd, truncated, garbage after the end, damaged frame")
     func errors() throws {
         let (stream, _) = try Seekable.compress(Seekable.input)
