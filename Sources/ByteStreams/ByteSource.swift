@@ -22,6 +22,17 @@ public protocol ByteSource {
 public protocol ByteSink {
     /// Writes all of `bytes`, or throws.
     mutating func write(_ bytes: UnsafeRawBufferPointer) throws
+
+    /// Lends the space where the stream's next bytes go, at least one byte and at most
+    /// `maxCount`, so the caller can read into it directly (no copy), then hand what it
+    /// filled to ``commitBorrowedSpace(_:)`` before any other call on this sink.
+    ///
+    /// - Returns: `nil` when the sink does not lend (the default); then use ``write(_:)``.
+    mutating func borrowWritableSpace(maxCount: Int) throws -> UnsafeMutableRawBufferPointer?
+
+    /// Takes the first `count` bytes of the space the last ``borrowWritableSpace(maxCount:)``
+    /// lent as the stream's next bytes (`0`: nothing written, the loan is returned).
+    mutating func commitBorrowedSpace(_ count: Int) throws
 }
 
 extension ByteSource {
@@ -59,6 +70,14 @@ extension ByteSource {
 }
 
 extension ByteSink {
+    /// Lends nothing: the bytes come through ``write(_:)``.
+    public mutating func borrowWritableSpace(maxCount: Int) throws -> UnsafeMutableRawBufferPointer? { nil }
+
+    /// Nothing was lent, so only `0` bytes can be committed.
+    public mutating func commitBorrowedSpace(_ count: Int) throws {
+        precondition(count == 0, "commitBorrowedSpace without a loan")
+    }
+
     /// Writes all of `bytes`.
     public mutating func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }

@@ -12,7 +12,9 @@ import SystemPackage
 ///
 /// The writer reads files with `pread` straight into its output buffer and hands the sink
 /// whole `chunkSize` buffers (only the last write of the archive is shorter), so memory
-/// stays at two buffers (output, zero-run scan) whatever the file size. Output depends only on the names, attributes and file contents given.
+/// stays at two buffers (output, zero-run scan) whatever the file size. A sink that lends
+/// its own memory (``ByteSink/borrowWritableSpace(maxCount:)``, as the zstd seekable
+/// compressor does) gets file data `pread` straight into it instead, without a copy. Output depends only on the names, attributes and file contents given.
 public final class TarWriter<Sink: ByteSink> {
     /// The sink written to.
     public private(set) var sink: Sink
@@ -316,6 +318,26 @@ public final class TarWriter<Sink: ByteSink> {
         var position = run.offset
         var left = run.length
         while left > 0 {
+            if let space = try sink.borrowWritableSpace(maxCount: Int(min(left, UInt64(Int.max)))) {
+                // A sink that lends (a zstd frame being filled): read straight into it, after
+                // whatever this writer still holds, so the bytes stay in order.
+                if fill > 0 {
+                    try sink.commitBorrowedSpace(0)
+                    try flush()
+                    continue
+                }
+                let got = try descriptor.pread(into: space, at: position, path: path)
+                bytesRead &+= UInt64(got)
+                guard got == space.count else {
+                    try sink.commitBorrowedSpace(0)
+                    throw shrank(member)
+                }
+                try sink.commitBorrowedSpace(got)
+                bytesWritten &+= UInt64(got)
+                position += UInt64(got)
+                left -= UInt64(got)
+                continue
+            }
             if fill == buffer.count { try flush() }
             let count = Int(min(UInt64(buffer.count - fill), left))
             let got = try descriptor.pread(

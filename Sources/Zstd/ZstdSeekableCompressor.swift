@@ -36,6 +36,8 @@ public final class ZstdSeekableCompressor<Downstream: ByteSink>: ByteSink {
     /// More frames than a seek table can list: the table is left out.
     private var tooManyFrames = false
     private var failure: (any Error)?
+    /// Bytes of `filling` lent by the last ``borrowWritableSpace(maxCount:)``, not committed yet.
+    private var lent = 0
 
     /// A compressor writing the seekable format to `downstream`.
     ///
@@ -71,6 +73,27 @@ public final class ZstdSeekableCompressor<Downstream: ByteSink>: ByteSink {
             if filling.inputCount == options.frameSize { try submitFilling() }
         }
         bytesIn &+= UInt64(bytes.count)
+    }
+
+    /// Lends the free end of the frame being filled, so a reader can fill it directly.
+    public func borrowWritableSpace(maxCount: Int) throws -> UnsafeMutableRawBufferPointer? {
+        precondition(!finished, "ZstdSeekableCompressor.borrowWritableSpace after finish()")
+        if let failure { throw failure }
+        guard maxCount > 0 else { return nil }
+        // A full frame is always handed on at once, so there is room.
+        let start = filling.inputCount
+        lent = min(options.frameSize - start, maxCount)
+        return UnsafeMutableRawBufferPointer(rebasing: filling.input[start..<(start + lent)])
+    }
+
+    /// Takes `count` bytes of the lent space into the frame, handing it on when full.
+    public func commitBorrowedSpace(_ count: Int) throws {
+        precondition(count >= 0 && count <= lent, "ZstdSeekableCompressor.commitBorrowedSpace beyond the loan")
+        lent = 0
+        if let failure { throw failure }
+        filling.inputCount += count
+        bytesIn &+= UInt64(count)
+        if filling.inputCount == options.frameSize { try submitFilling() }
     }
 
     /// Compresses the last frame, writes every frame and the seek table downstream, and

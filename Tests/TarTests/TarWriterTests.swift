@@ -52,6 +52,28 @@ struct TarWriterTests {
         #expect(try FileCheck.contents("\(out)/dense.bin") == SourceTree.denseContents)
     }
 
+    @Test("a sink that lends its memory gets the same archive, file data read straight into it")
+    func lendingSink() throws {
+        let folder = try TemporaryFolder("tar-writer-lend")
+        defer { folder.remove() }
+        let src = folder.file("src")
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: false)
+        try SourceTree.create(in: src)
+        func archive<Sink: ByteSink>(into sink: Sink) throws -> Sink {
+            let writer = TarWriter(writingTo: sink)
+            for name in ["disk.img", SourceTree.longPath, "dense.bin"] {
+                let file = try FileDescriptor.open("\(src)/\(name)", .readOnly)
+                defer { try? file.close() }
+                try writer.appendFile(named: name, contentsOf: file, attributes: .init(mode: 0o600))
+            }
+            return try writer.finish()
+        }
+        let plain = try archive(into: BufferSink()).bytes
+        let lending = try archive(into: LendingSink())
+        #expect(lending.bytes == plain)
+        #expect(lending.lentBytes > 100_000, "\(lending.lentBytes) bytes went through loans")
+    }
+
     @Test("the reader sees PAX 1.0 sparse, the real name and size, and the long path")
     func headersAsWritten() throws {
         let folder = try TemporaryFolder("tar-writer")
@@ -316,5 +338,32 @@ struct TarZstdPipelineTests {
         try Tar.extract(from: reader, into: FilePath(dest), options: options)
         #expect(try FileCheck.isSourceDisk("\(dest)/disk.img"))
         #expect(try FileCheck.contents("\(dest)/dense.bin") == SourceTree.denseContents)
+    }
+}
+
+/// A sink that lends a small odd-sized scratch buffer, and appends what is committed.
+final class LendingSink: ByteSink {
+    private(set) var bytes: [UInt8] = []
+    private(set) var lentBytes = 0
+    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 9_999, alignment: 16)
+    private var loan = 0
+
+    deinit { scratch.deallocate() }
+
+    func write(_ chunk: UnsafeRawBufferPointer) throws {
+        #expect(loan == 0, "write while space is lent")
+        bytes.append(contentsOf: chunk)
+    }
+
+    func borrowWritableSpace(maxCount: Int) throws -> UnsafeMutableRawBufferPointer? {
+        loan = min(maxCount, scratch.count)
+        return UnsafeMutableRawBufferPointer(rebasing: scratch[..<loan])
+    }
+
+    func commitBorrowedSpace(_ count: Int) throws {
+        #expect(count <= loan)
+        bytes.append(contentsOf: scratch[..<count])
+        lentBytes += count
+        loan = 0
     }
 }

@@ -162,6 +162,31 @@ enum Seekable {
         #expect(result.parallelFrames == 7)
     }
 
+    @Test("bytes put in lent frame space and bytes written make the same stream as writes alone")
+    func lentSpace() throws {
+        let input = Array(Seekable.input.prefix(5 << 20))
+        let expected = try Seekable.compress(input, frameSize: 1 << 20).stream
+        let compressor = try ZstdSeekableCompressor(writingTo: BufferSink(), options: .init(workers: 2, frameSize: 1 << 20))
+        var done = 0, turn = 0
+        while done < input.count {
+            turn += 1
+            let want = min([1, 70_001, 3 << 20][turn % 3], input.count - done)
+            if turn % 2 == 0, let space = try compressor.borrowWritableSpace(maxCount: want) {
+                #expect(space.count >= 1 && space.count <= want)
+                // Put back part of every other loan: only what is committed counts.
+                let used = turn % 4 == 0 ? (space.count + 1) / 2 : space.count
+                input.withUnsafeBytes { space.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[done..<(done + used)])) }
+                try compressor.commitBorrowedSpace(used)
+                done += used
+            } else {
+                try input.withUnsafeBytes { try compressor.write(UnsafeRawBufferPointer(rebasing: $0[done..<(done + want)])) }
+                done += want
+            }
+        }
+        #expect(compressor.bytesIn == UInt64(input.count))
+        #expect(try compressor.finish().bytes == expected)
+    }
+
     @Test("lent bytes are the same bytes in the same order: borrowing and reading mixed, over every kind of frame")
     func lending() throws {
         let a = Array(Seekable.input.prefix(3 << 20))
