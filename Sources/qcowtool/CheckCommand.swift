@@ -35,7 +35,7 @@ struct CheckCommand: ParsableCommand, JSONWording, FormatWording {
         let result: CheckResult
         // Each message is printed as it is found (qemu-img's habit), so a file whose many
         // snapshots share one damaged table cannot make us hold millions of lines.
-        let messages = OutputBuffer(descriptor: STDERR_FILENO)
+        let messages = OutputBuffer(descriptor: .standardError)
         do {
             let fd = try FileDescriptor.open(PathText.filePath(file), .readOnly, options: [.closeOnExec, .nonBlocking])
             defer { try? fd.close() }

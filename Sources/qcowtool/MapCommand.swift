@@ -60,7 +60,7 @@ struct MapCommand: ParsableCommand, JSONWording, FormatWording {
         // Each merged record is printed as soon as it can no longer merge with the next, as
         // qemu-img prints it, and the picture keeps a bounded summary: a table shared by many
         // L1 entries can make millions of records, none of which we hold.
-        let out = OutputBuffer(descriptor: STDOUT_FILENO)
+        let out = OutputBuffer(descriptor: .standardOutput)
         var picture: MapSVG?
         do {
             let reader: ImageReader
