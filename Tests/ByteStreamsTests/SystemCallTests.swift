@@ -129,8 +129,10 @@ import Glibc
         defer { folder.remove() }
         let handle = try SystemCall.openFolder(folder.path)
         try SystemCall.close(handle, path: folder.path)
+        // Not `handle` a second time: tests run in parallel, and another one may have been
+        // given that number meanwhile. -1 is never a descriptor.
         #expect(throws: SystemCallError(operation: "close", path: folder.path, errno: .badFileDescriptor)) {
-            try SystemCall.close(handle, path: folder.path)
+            try SystemCall.close(FileDescriptor(rawValue: -1), path: folder.path)
         }
     }
 }
