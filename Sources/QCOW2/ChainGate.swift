@@ -88,10 +88,10 @@ public enum ChainGate {
     /// cannot be parsed is the refusal).
     public static func refusal(forImageAt path: String, policy: ChainPolicy) -> String? {
         let fd: FileDescriptor
-        do {
-            fd = try FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
+        do throws(SystemCallError) {
+            fd = try ImageFile.openArgument(path)
         } catch {
-            return "cannot open \(TerminalText.quoted(path)): \(error)"
+            return "cannot open \(TerminalText.quoted(path)): \(error.errno)"
         }
         defer { try? fd.close() }
         do {
