@@ -88,10 +88,10 @@ public enum ChainGate {
     /// cannot be parsed is the refusal).
     public static func refusal(forImageAt path: String, policy: ChainPolicy) -> String? {
         let fd: FileDescriptor
-        do {
-            fd = try FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
+        do throws(SystemCallError) {
+            fd = try ImageFile.openArgument(path)
         } catch {
-            return "cannot open \(TerminalText.quoted(path)): \(error)"
+            return "cannot open \(TerminalText.quoted(path)): \(error.errno)"
         }
         defer { try? fd.close() }
         do {
@@ -136,8 +136,12 @@ public enum ChainGate {
 
     /// A raw backing file (already opened through ``NamedFile``) must pass the raw audit.
     private static func rawRefusal(_ fd: FileDescriptor, path: String) -> String? {
-        var st = stat()
-        guard fstat(fd.rawValue, &st) == 0 else { return "cannot stat the raw backing file \(TerminalText.quoted(path))" }
+        let st: stat
+        do throws(SystemCallError) {
+            st = try SystemCall.status(of: fd, path: path)
+        } catch {
+            return "cannot stat the raw backing file \(TerminalText.quoted(path)): \(error.errno.description)"
+        }
         var prefix = [UInt8](repeating: 0, count: ForeignFormat.prefixLength)
         let got = (try? prefix.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }) ?? 0
         let audit = Audit(rawPrefix: Array(prefix[..<got]), fileSize: UInt64(clamping: st.st_size), fileName: path)
@@ -164,8 +168,8 @@ public enum ChainGate {
         guard header.hasExternalDataFile, let stored = header.dataFileNameBytes,
               BackingNameProblem.check(stored) == nil else { return false }
         let name = String(decoding: stored, as: UTF8.self)
-        var here = stat(), beside = stat()
-        guard lstat(name, &here) == 0, lstat(ImageReader.sibling(of: path, named: name), &beside) == 0 else { return false }
+        guard let here = try? SystemCall.status(ofPath: name, followingLink: false),
+              let beside = try? SystemCall.status(ofPath: ImageReader.sibling(of: path, named: name), followingLink: false) else { return false }
         return (here.st_mode & S_IFMT) == S_IFREG && here.st_dev == beside.st_dev && here.st_ino == beside.st_ino
     }
 

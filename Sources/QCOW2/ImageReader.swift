@@ -229,10 +229,10 @@ public final class ImageReader {
 
     /// Opens the image the caller named (which may be a symlink the user made), without blocking.
     private static func openFile(_ path: String) throws -> FileDescriptor {
-        do {
-            return try FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
+        do throws(SystemCallError) {
+            return try ImageFile.openArgument(path)
         } catch {
-            throw ImageAccessError.io(path: path, reason: "cannot open: \(error)")
+            throw ImageAccessError.io(path: path, reason: "cannot open: \(error.errno)")
         }
     }
 

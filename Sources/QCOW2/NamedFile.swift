@@ -102,7 +102,7 @@ public struct NamedFileError: Error, Sendable, Equatable, CustomStringConvertibl
         switch reason {
         case .symbolicLink: return "\(name) is a symbolic link, which is never followed for a name stored in an image"
         case let .notRegular(kind): return "\(name) is \(kind), not a regular file"
-        case let .system(code): return "cannot open \(name): \(String(cString: strerror(code)))"
+        case let .system(code): return "cannot open \(name): \(Errno(rawValue: code).description)"
         }
     }
 }

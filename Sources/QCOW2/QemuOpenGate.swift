@@ -1,12 +1,6 @@
 import ByteStreams
 import SystemPackage
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// What `qemu-img check`, `map` and `convert` refuse when they open an image, beyond the
 /// header checks ``QCOW2Header`` already makes: an external data file qemu cannot open,
 /// encryption without a key, and a backing chain qemu cannot open. `qemu-img info` does
@@ -135,13 +129,17 @@ public enum QemuOpenGate {
         return refusal(image: image, path: backingPath, depth: depth + 1, policy: policy)
     }
 
-    /// `stat(path)`'s error as qemu prints it (`strerror`), or `nil` when the file exists.
+    /// `stat(path)`'s error as qemu prints it (`strerror`, which `Errno.description` is), or
+    /// `nil` when the file exists. The name is used as a C string, as qemu does: it ends at
+    /// its first NUL, and an empty one is missing.
     private static func statProblem(_ path: [UInt8]) -> String? {
-        guard !path.isEmpty else { return String(cString: strerror(ENOENT)) }
-        var st = stat()
-        let status = (path + [0]).withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { stat($0.baseAddress!, &st) }
+        let name = path.prefix { $0 != 0 }
+        guard !name.isEmpty else { return Errno.noSuchFileOrDirectory.description }
+        do throws(SystemCallError) {
+            _ = try SystemCall.status(ofPath: PathText.text(name), followingLink: true)
+            return nil
+        } catch {
+            return error.errno.description
         }
-        return status == 0 ? nil : String(cString: strerror(errno))
     }
 }

@@ -1,12 +1,6 @@
 import ByteStreams
 import SystemPackage
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// An image found on start whose re-validation failed (reported to the monitor, then removed).
 struct CachedImageInvalid: Error, CustomStringConvertible {
     let imageID: String
@@ -20,11 +14,13 @@ struct CachedImageInvalid: Error, CustomStringConvertible {
 
 /// Adopt-or-remove: what a manager does to its folder on start.
 enum CacheAdoption {
-    /// Opens `path` as a folder, refusing a link.
-    static func openRoot(_ path: FilePath) throws(VMImageError) -> Int32 {
-        let raw = open(path.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard raw >= 0 else { throw .fileSystem(operation: "open folder", path: path.string, errno: errno) }
-        return raw
+    /// Opens `path` as a folder, refusing a link; the caller closes it.
+    static func openRoot(_ path: FilePath) throws(VMImageError) -> FileDescriptor {
+        do throws(SystemCallError) {
+            return try SystemCall.openSubfolder(path.string, in: nil, path: path.string)
+        } catch {
+            throw fileSystemError(error)
+        }
     }
 
     /// Keeps the complete images of the folder `path` (whose lock the caller holds) and deletes
@@ -36,9 +32,9 @@ enum CacheAdoption {
     /// - Returns: the images kept.
     static func adoptOrRemove(_ path: FilePath, limits: ImageLimits, monitor: Monitor) throws(VMImageError) -> [CacheScan.Image] {
         let root = try openRoot(path)
-        defer { close(root) }
+        defer { SystemCall.closeIgnoringErrors(root) }
         let scan = try CacheScan.scan(root: root, path: path, limits: limits)
-        func remove(_ name: EntryName, in folder: Int32, at folderPath: String, what: String) {
+        func remove(_ name: EntryName, in folder: FileDescriptor, at folderPath: String, what: String) {
             do {
                 try removeEntry(name, in: folder, path: folderPath)
                 monitor.info("removed \(what) \(folderPath)/\(name.display)")
@@ -67,7 +63,7 @@ enum CacheAdoption {
             if !image.strays.isEmpty {
                 do {
                     let folder = try openSubfolder(image.name, in: root, path: path.string)
-                    defer { close(folder) }
+                    defer { SystemCall.closeIgnoringErrors(folder) }
                     for stray in image.strays {
                         remove(stray, in: folder, at: image.folder.string, what: "leftover")
                     }

@@ -47,7 +47,7 @@ struct CacheScan {
     var leftovers: [EntryName] = []
 
     /// Scans the open folder `root` (at `path`).
-    static func scan(root: Int32, path: FilePath, limits: ImageLimits) throws(VMImageError) -> CacheScan {
+    static func scan(root: FileDescriptor, path: FilePath, limits: ImageLimits) throws(VMImageError) -> CacheScan {
         var scan = CacheScan()
         for name in try entryNames(of: root, path: path.string).sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
             if name.is(FolderLock.fileName) { continue }
@@ -60,7 +60,7 @@ struct CacheScan {
             let folder = path.appending(text)
             do {
                 let child = try openSubfolder(name, in: root, path: path.string)
-                defer { SystemCall.closeIgnoringErrors(FileDescriptor(rawValue: child)) }
+                defer { SystemCall.closeIgnoringErrors(child) }
                 switch examine(child, path: folder, limits: limits) {
                 case .success(let image):
                     scan.images.append(Image(
@@ -90,7 +90,7 @@ struct CacheScan {
     /// Reads the manifest of the open image folder `folder` and re-validates the image cheaply:
     /// file types and sizes against the manifest, `disk.img`'s first bytes, `layer.qcow2`'s
     /// header and audit as extraction applies them, `machine.json` parsed and checked.
-    private static func examine(_ folder: Int32, path: FilePath, limits: ImageLimits) -> Result<Examined, Refusal> {
+    private static func examine(_ folder: FileDescriptor, path: FilePath, limits: ImageLimits) -> Result<Examined, Refusal> {
         let image: ImageFolder
         do {
             image = try ImageFolder(opened: folder, path: path)

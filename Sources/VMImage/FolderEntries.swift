@@ -27,37 +27,30 @@ struct EntryName: Sendable, Hashable {
 
     /// Whether the name starts with `prefix`.
     func hasPrefix(_ prefix: String) -> Bool { bytes.starts(with: prefix.utf8) }
-
-    /// Calls `body` with the name as a C string.
-    func withCString<T>(_ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
-        try (bytes + [0]).withUnsafeBufferPointer { buffer in
-            try buffer.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) }
-        }
-    }
 }
 
 /// The entries of the open folder `folder` (without `.` and `..`); `folder` stays open.
-func entryNames(of folder: Int32, path: String) throws(VMImageError) -> [EntryName] {
+func entryNames(of folder: FileDescriptor, path: String) throws(VMImageError) -> [EntryName] {
     do throws(SystemCallError) {
-        return try SystemCall.entryNames(of: FileDescriptor(rawValue: folder), path: path).map(EntryName.init)
+        return try SystemCall.entryNames(of: folder, path: path).map(EntryName.init)
     } catch {
         throw fileSystemError(error)
     }
 }
 
 /// `fstatat` of `name` in `folder`, never following a link; `nil` when it does not exist.
-func entryStatus(_ name: EntryName, in folder: Int32, path: String) throws(VMImageError) -> stat? {
+func entryStatus(_ name: EntryName, in folder: FileDescriptor, path: String) throws(VMImageError) -> stat? {
     do throws(SystemCallError) {
-        return try SystemCall.entryStatus(name.text, in: FileDescriptor(rawValue: folder), path: path + "/" + name.display)
+        return try SystemCall.entryStatus(name.text, in: folder, path: path + "/" + name.display)
     } catch {
         throw fileSystemError(error)
     }
 }
 
-/// Opens the subfolder `name` of `folder`, refusing a link.
-func openSubfolder(_ name: EntryName, in folder: Int32, path: String) throws(VMImageError) -> Int32 {
+/// Opens the subfolder `name` of `folder`, refusing a link; the caller closes it.
+func openSubfolder(_ name: EntryName, in folder: FileDescriptor, path: String) throws(VMImageError) -> FileDescriptor {
     do throws(SystemCallError) {
-        return try SystemCall.openSubfolder(name.text, in: FileDescriptor(rawValue: folder), path: path + "/" + name.display).rawValue
+        return try SystemCall.openSubfolder(name.text, in: folder, path: path + "/" + name.display)
     } catch {
         throw fileSystemError(error)
     }
@@ -67,7 +60,7 @@ func openSubfolder(_ name: EntryName, in folder: Int32, path: String) throws(VMI
 /// unlinked (a link is never followed), a folder is emptied the same way and removed. Works
 /// only through `folder`'s handle, so nothing outside it is touched. Folders nested deeper
 /// than `maxDepth` are refused (an image folder has none).
-func removeEntry(_ name: EntryName, in folder: Int32, path: String, maxDepth: Int = 16) throws(VMImageError) {
+func removeEntry(_ name: EntryName, in folder: FileDescriptor, path: String, maxDepth: Int = 16) throws(VMImageError) {
     guard let status = try entryStatus(name, in: folder, path: path) else { return }
     let display = path + "/" + name.display
     if (status.st_mode & S_IFMT) == S_IFDIR {
@@ -75,7 +68,7 @@ func removeEntry(_ name: EntryName, in folder: Int32, path: String, maxDepth: In
             throw .fileSystem(operation: "delete (folders nested too deep)", path: display, errno: ELOOP)
         }
         let child = try openSubfolder(name, in: folder, path: path)
-        defer { close(child) }
+        defer { SystemCall.closeIgnoringErrors(child) }
         var failure: VMImageError?
         for entry in try entryNames(of: child, path: display) {
             do {
@@ -86,13 +79,13 @@ func removeEntry(_ name: EntryName, in folder: Int32, path: String, maxDepth: In
         }
         if let failure { throw failure }
         do throws(SystemCallError) {
-            try SystemCall.removeFolder(name.text, in: FileDescriptor(rawValue: folder), path: display)
+            try SystemCall.removeFolder(name.text, in: folder, path: display)
         } catch where error.errno != .noSuchFileOrDirectory {
             throw fileSystemError(error)
         } catch {}
     } else {
         do throws(SystemCallError) {
-            try SystemCall.unlink(name.text, in: FileDescriptor(rawValue: folder), path: display)
+            try SystemCall.unlink(name.text, in: folder, path: display)
         } catch where error.errno != .noSuchFileOrDirectory {
             throw fileSystemError(error)
         } catch {}
@@ -101,7 +94,7 @@ func removeEntry(_ name: EntryName, in folder: Int32, path: String, maxDepth: In
 
 /// Bytes allocated on disk by the entries of the open folder `folder` (not recursive:
 /// subfolders count only for themselves).
-func allocatedBytes(in folder: Int32, path: String) throws(VMImageError) -> UInt64 {
+func allocatedBytes(in folder: FileDescriptor, path: String) throws(VMImageError) -> UInt64 {
     var total: UInt64 = 0
     for name in try entryNames(of: folder, path: path) {
         guard let status = try entryStatus(name, in: folder, path: path) else { continue }

@@ -28,14 +28,25 @@ final class FolderLock: Sendable {
     let descriptor: FileDescriptor
 
     /// Takes the lock of `folder`, or throws ``VMImageError/imageFolderInUse(path:)`` at once
-    /// when another holder has it.
+    /// when another holder has it; `fileSystem` when `folder` is not a folder (a symbolic link
+    /// to one included: the lock file would land in the link's target) or the lock file is
+    /// not a regular file.
     init(folder: FilePath) throws(VMImageError) {
+        let status: stat
+        do throws(SystemCallError) {
+            status = try SystemCall.status(ofPath: folder.string, followingLink: false)
+        } catch {
+            throw fileSystemError(error)
+        }
+        guard (status.st_mode & S_IFMT) == S_IFDIR else {
+            throw .fileSystem(operation: "use as image folder (not a folder, or a symbolic link)", path: folder.string, errno: ENOTDIR)
+        }
         let path = folder.appending(Self.fileName).string
         let descriptor: FileDescriptor
         do throws(SystemCallError) {
             descriptor = try SystemCall.openForUpdate(path, mode: 0o644)
         } catch {
-            throw .fileSystem(operation: "open lock file", path: path, errno: error.errno.rawValue)
+            throw fileSystemError(SystemCallError(operation: "open lock file", path: error.path, errno: error.errno))
         }
         let isRegular: Bool
         let locked: Bool
@@ -44,7 +55,7 @@ final class FolderLock: Sendable {
             locked = isRegular ? try SystemCall.lockExclusiveWithoutWaiting(descriptor, path: path) : false
         } catch {
             SystemCall.closeIgnoringErrors(descriptor)
-            throw .fileSystem(operation: error.operation, path: path, errno: error.errno.rawValue)
+            throw fileSystemError(error)
         }
         guard isRegular else {
             SystemCall.closeIgnoringErrors(descriptor)

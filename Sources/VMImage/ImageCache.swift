@@ -24,13 +24,6 @@ public final class ImageCache: Sendable {
     /// - Throws: ``VMImageError/imageFolderInUse(path:)`` when a manager or another
     ///   `ImageCache` holds it; `fileSystem` when it is not a folder.
     public init(folder: FilePath, limits: ImageLimits = .init()) throws(VMImageError) {
-        var status = stat()
-        guard lstat(folder.string, &status) == 0 else {
-            throw .fileSystem(operation: "stat", path: folder.string, errno: errno)
-        }
-        guard (status.st_mode & S_IFMT) == S_IFDIR else {
-            throw .fileSystem(operation: "use as image folder (not a folder, or a symbolic link)", path: folder.string, errno: ENOTDIR)
-        }
         self.lock = try FolderLock(folder: folder)
         self.folder = folder
         self.limits = limits
@@ -39,7 +32,7 @@ public final class ImageCache: Sendable {
     /// What the folder holds.
     public func contents() throws(VMImageError) -> ImageCacheContents {
         let root = try CacheAdoption.openRoot(folder)
-        defer { close(root) }
+        defer { SystemCall.closeIgnoringErrors(root) }
         let scan = try CacheScan.scan(root: root, path: folder, limits: limits)
         var result = ImageCacheContents()
         result.images = scan.images.map { image in
@@ -60,7 +53,7 @@ public final class ImageCache: Sendable {
     @discardableResult
     public func remove(imageID: String) throws(VMImageError) -> Int {
         let root = try CacheAdoption.openRoot(folder)
-        defer { close(root) }
+        defer { SystemCall.closeIgnoringErrors(root) }
         let scan = try CacheScan.scan(root: root, path: folder, limits: limits)
         let names = scan.images.filter { $0.manifest.imageID == imageID }.map(\.name)
             + scan.rejected.filter { $0.manifest?.imageID == imageID }.map(\.name)
@@ -77,7 +70,7 @@ public final class ImageCache: Sendable {
     @discardableResult
     public func prune() throws(VMImageError) -> Int {
         let root = try CacheAdoption.openRoot(folder)
-        defer { close(root) }
+        defer { SystemCall.closeIgnoringErrors(root) }
         var removed = 0
         for name in try entryNames(of: root, path: folder.string) where !name.is(FolderLock.fileName) {
             try removeImageFirstManifest(name, in: root)
@@ -88,11 +81,11 @@ public final class ImageCache: Sendable {
 
     /// Removes the entry `name`, deleting an image folder's manifest first so that an
     /// interrupted removal leaves an incomplete folder, never a damaged complete-looking one.
-    private func removeImageFirstManifest(_ name: EntryName, in root: Int32) throws(VMImageError) {
+    private func removeImageFirstManifest(_ name: EntryName, in root: FileDescriptor) throws(VMImageError) {
         if name.hasPrefix(CacheScan.imagePrefix), let status = try entryStatus(name, in: root, path: folder.string),
            (status.st_mode & S_IFMT) == S_IFDIR {
             let child = try openSubfolder(name, in: root, path: folder.string)
-            defer { close(child) }
+            defer { SystemCall.closeIgnoringErrors(child) }
             try removeEntry(EntryName(ImageManifest.fileName), in: child, path: folder.string + "/" + name.display)
         }
         try removeEntry(name, in: root, path: folder.string)

@@ -93,12 +93,14 @@ extension ImageArchive {
                           archiveName: archive.lastComponent?.string ?? archive.string, limits: limits)
     }
 
+    /// Opens the archive file for reading (a link is followed and a FIFO is waited on: the
+    /// archive is a path the caller named, possibly a pipe it streams through).
     private static func openArchive(_ archive: FilePath) throws(VMImageError) -> FileDescriptor {
-        let raw = open(archive.string, O_RDONLY | O_CLOEXEC)
-        guard raw >= 0 else {
-            throw .fileSystem(operation: "open", path: archive.string, errno: errno)
+        do throws(SystemCallError) {
+            return try SystemCall.openForReading(archive.string, nonBlocking: false)
+        } catch {
+            throw fileSystemError(error)
         }
-        return FileDescriptor(rawValue: raw)
     }
 }
 
@@ -111,8 +113,9 @@ func temporaryFolderPath(label: String) -> FilePath {
 }
 
 /// The ``VMImageError`` for a failed system call: the one place a ``SystemCallError`` becomes
-/// `.fileSystem` (same operation and errno; `path` when the call named none).
-func fileSystemError(_ failure: SystemCallError, path: String = "") -> VMImageError {
+/// `.fileSystem` (same operation and errno; `path` when the call named none). `package`, so
+/// that `VMImageDownload`'s file sink maps its failures the same way.
+package func fileSystemError(_ failure: SystemCallError, path: String = "") -> VMImageError {
     .fileSystem(operation: failure.operation, path: failure.path ?? path, errno: failure.errno.rawValue)
 }
 

@@ -59,9 +59,9 @@ final class ImageFolder {
     }
 
     /// Wraps a copy of the open folder handle `folder` (for reading an existing image).
-    init(opened folder: Int32, path: FilePath) throws {
+    init(opened folder: FileDescriptor, path: FilePath) throws {
         do throws(SystemCallError) {
-            self.descriptor = try SystemCall.duplicate(FileDescriptor(rawValue: folder), path: path.string)
+            self.descriptor = try SystemCall.duplicate(folder, path: path.string)
         } catch {
             throw fileSystemError(error)
         }

@@ -3,12 +3,6 @@ import QCOW2
 import Synchronization
 import SystemPackage
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Downloads, validates, caches and instantiates VM images: taskcluster-worker's
 /// `image.Manager`.
 ///
@@ -56,15 +50,12 @@ public actor ImageManager {
     /// is deleted: partial downloads and extractions, instance disks of dead VMs, stray files;
     /// an image that fails re-validation is deleted and reported to `monitor` as a warning.
     public init(imageFolder: FilePath, gc: any ResourceTracker, monitor: Monitor = .silent, limits: ImageLimits = .init()) throws(VMImageError) {
-        if mkdir(imageFolder.string, 0o755) != 0 && errno != EEXIST {
-            throw .fileSystem(operation: "create folder", path: imageFolder.string, errno: errno)
-        }
-        var status = stat()
-        guard lstat(imageFolder.string, &status) == 0 else {
-            throw .fileSystem(operation: "stat", path: imageFolder.string, errno: errno)
-        }
-        guard (status.st_mode & S_IFMT) == S_IFDIR else {
-            throw .fileSystem(operation: "use as image folder (not a folder, or a symbolic link)", path: imageFolder.string, errno: ENOTDIR)
+        do throws(SystemCallError) {
+            try SystemCall.createFolder(imageFolder.string, in: nil, mode: 0o755, path: imageFolder.string)
+        } catch where error.errno == .fileExists {
+            // Reused, or not a folder at all: the lock refuses anything but a real folder.
+        } catch {
+            throw fileSystemError(error)
         }
         let monitor = monitor.withPrefix("image-manager")
         let lock = try FolderLock(folder: imageFolder)

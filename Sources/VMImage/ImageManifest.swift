@@ -133,8 +133,7 @@ struct ImageManifest: Sendable, Equatable {
     /// are on disk or there is no manifest. Updates of the last use pass `false`: a lost
     /// update costs only a slightly wrong collection order (a torn manifest makes the next
     /// start remove the image, never use a wrong one).
-    func write(into folder: Int32, path: String, durable: Bool) throws(VMImageError) {
-        let folder = FileDescriptor(rawValue: folder)
+    func write(into folder: FileDescriptor, path: String, durable: Bool) throws(VMImageError) {
         if durable {
             for name in ImageArchive.memberNames {
                 do throws(SystemCallError) {
@@ -180,18 +179,18 @@ extension ImageManifest {
     /// Marks the freshly extracted and validated image in `folder` complete: syncs its files
     /// and writes its manifest durably (see ``write(into:path:durable:)``).
     static func markComplete(imageID: String, contents: ImageContents, folder: FilePath) throws(VMImageError) -> ImageManifest {
-        let raw: Int32
+        let handle: FileDescriptor
         do throws(SystemCallError) {
-            raw = try SystemCall.openSubfolder(folder.string, in: nil, path: folder.string).rawValue
+            handle = try SystemCall.openSubfolder(folder.string, in: nil, path: folder.string)
         } catch {
             throw fileSystemError(error)
         }
-        defer { SystemCall.closeIgnoringErrors(FileDescriptor(rawValue: raw)) }
-        guard let machine = try entryStatus(EntryName(ImageArchive.machineName), in: raw, path: folder.string) else {
+        defer { SystemCall.closeIgnoringErrors(handle) }
+        guard let machine = try entryStatus(EntryName(ImageArchive.machineName), in: handle, path: folder.string) else {
             throw .fileSystem(operation: "stat", path: folder.appending(ImageArchive.machineName).string, errno: ENOENT)
         }
         let manifest = ImageManifest(imageID: imageID, contents: contents, machineSize: UInt64(clamping: machine.st_size))
-        try manifest.write(into: raw, path: folder.string, durable: true)
+        try manifest.write(into: handle, path: folder.string, durable: true)
         return manifest
     }
 }

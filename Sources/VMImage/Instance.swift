@@ -1,3 +1,4 @@
+import ByteStreams
 import Synchronization
 import SystemPackage
 
@@ -59,16 +60,14 @@ public final class Instance: Sendable {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Deletes a file; returns the error, or `nil` when it is gone (or never was).
 func unlinkFile(_ path: FilePath) -> VMImageError? {
-    guard unlink(path.string) == 0 || errno == ENOENT else {
-        return .fileSystem(operation: "delete", path: path.string, errno: errno)
+    do throws(SystemCallError) {
+        try SystemCall.unlink(path.string, in: nil, path: path.string)
+    } catch where error.errno == .noSuchFileOrDirectory {
+        return nil
+    } catch {
+        return fileSystemError(error)
     }
     return nil
 }

@@ -1,10 +1,5 @@
+import ByteStreams
 import SystemPackage
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// An image extracted into the manager's folder and shared by the instances made from it.
 ///
@@ -41,10 +36,14 @@ actor LoadedImage: Disposable {
         guard !disposed else { return }
         manifest.lastUsed = wallClockMilliseconds()
         used = .now
-        let raw = open(folder.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard raw >= 0 else { throw .fileSystem(operation: "open folder", path: folder.string, errno: errno) }
-        defer { close(raw) }
-        try manifest.write(into: raw, path: folder.string, durable: false)
+        let handle: FileDescriptor
+        do throws(SystemCallError) {
+            handle = try SystemCall.openSubfolder(folder.string, in: nil, path: folder.string)
+        } catch {
+            throw fileSystemError(error)
+        }
+        defer { SystemCall.closeIgnoringErrors(handle) }
+        try manifest.write(into: handle, path: folder.string, durable: false)
     }
 
     /// Takes a hold on the image; `false` when it was disposed meanwhile.

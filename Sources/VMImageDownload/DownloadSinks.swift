@@ -2,14 +2,6 @@ import ByteStreams
 import SystemPackage
 import VMImage
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Where an ``ImageDownload`` puts the bytes it receives, in order.
 protocol DownloadSink {
     /// Takes the next bytes. Errors thrown here end the download unchanged (never retried).
@@ -30,7 +22,7 @@ struct FileSink: DownloadSink {
         do throws(SystemCallError) {
             descriptor = try SystemCall.openForRewriting(PathText.text(path), mode: 0o644)
         } catch {
-            throw Self.fileSystem(error)
+            throw fileSystemError(error)
         }
     }
 
@@ -40,7 +32,7 @@ struct FileSink: DownloadSink {
             do throws(SystemCallError) { try SystemCall.writeAll(buffer, to: descriptor, at: at, path: PathText.text(path)) } catch { return error }
             return nil
         }
-        if let failure { throw Self.fileSystem(failure) }
+        if let failure { throw fileSystemError(failure) }
         offset += Int64(bytes.count)
     }
 
@@ -48,7 +40,7 @@ struct FileSink: DownloadSink {
         do throws(SystemCallError) {
             try SystemCall.setLength(descriptor, to: 0, path: PathText.text(path))
         } catch {
-            throw Self.fileSystem(error)
+            throw fileSystemError(error)
         }
         offset = 0
         return true
@@ -59,19 +51,15 @@ struct FileSink: DownloadSink {
         do throws(SystemCallError) {
             try SystemCall.close(descriptor, path: PathText.text(path))
         } catch {
-            throw Self.fileSystem(error)
+            throw fileSystemError(error)
         }
     }
 
-    /// The download's error for a failed system call on the file.
-    private static func fileSystem(_ error: SystemCallError) -> VMImageError {
-        .fileSystem(operation: error.operation, path: error.path ?? "", errno: error.errno.rawValue)
-    }
-
-    /// Closes and deletes the file (after a failure).
+    /// Closes and deletes the file (after a failure; both best effort: the download's own
+    /// error is the one reported).
     func closeAndRemove() {
-        try? descriptor.close()
-        _ = path.withPlatformString { unlink($0) }
+        SystemCall.closeIgnoringErrors(descriptor)
+        try? SystemCall.unlink(PathText.text(path), in: nil, path: PathText.text(path))
     }
 }
 

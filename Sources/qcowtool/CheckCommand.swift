@@ -35,9 +35,11 @@ struct CheckCommand: ParsableCommand, JSONWording, FormatWording {
         let result: CheckResult
         // Each message is printed as it is found (qemu-img's habit), so a file whose many
         // snapshots share one damaged table cannot make us hold millions of lines.
-        let messages = OutputBuffer(descriptor: STDERR_FILENO)
+        let messages = OutputBuffer(descriptor: .standardError)
         do {
-            let fd = try FileDescriptor.open(PathText.filePath(file), .readOnly, options: [.closeOnExec, .nonBlocking])
+            // The message below names the file already: the open's failure says only why.
+            let fd: FileDescriptor
+            do throws(SystemCallError) { fd = try SystemCall.openForReading(file, nonBlocking: true) } catch { throw error.errno }
             defer { try? fd.close() }
             let imageFile = try ImageFile(descriptor: fd, path: file)
             let probed: FormatProbe.Outcome = formatOption.format.map { $0 == .raw ? .raw : .qcow2 } ?? FormatProbe.probe(imageFile, path: file)

@@ -20,7 +20,7 @@ enum FormatProbe {
     /// How the file at `path` is read.
     static func probe(path: String, forced: ImageInspection.Format?) -> Outcome {
         if let forced { return forced == .raw ? .raw : .qcow2 }
-        guard let fd = try? FileDescriptor.open(PathText.filePath(path), .readOnly, options: [.closeOnExec, .nonBlocking]) else { return .qcow2 }
+        guard let fd = try? SystemCall.openForReading(path, nonBlocking: true) else { return .qcow2 }
         defer { try? fd.close() }
         guard let file = try? ImageFile(descriptor: fd, path: path) else { return .qcow2 }
         return probe(file, path: path)

@@ -31,7 +31,7 @@ struct InspectJob {
             // A backing file, opened by the chain policy (through NamedFile) before it is inspected.
             var opened: FileDescriptor?
             var visited: [NamedFile.Identity] = []
-            if backingChain, let top = try? FileDescriptor.open(PathText.filePath(file), .readOnly, options: [.closeOnExec, .nonBlocking]) {
+            if backingChain, let top = try? SystemCall.openForReading(file, nonBlocking: true) {
                 if let identity = NamedFile.identity(of: top) { visited.append(identity) }
                 try? top.close()
             }

@@ -11,14 +11,7 @@ import Darwin
 enum InspectReport {
     /// Writes one line to standard error, prefixed with the tool's name.
     static func complain(_ line: String) {
-        let text = "qcowtool: " + line.split(separator: "\n").joined(separator: " ") + "\n"
-        var bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + done, $0.count - done) }
-            if n <= 0 { break }
-            done += n
-        }
+        printError(line.split(separator: "\n").joined(separator: " "))
     }
 
     /// The report for one file. Every name taken from the image or the command line (file,

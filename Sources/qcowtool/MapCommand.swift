@@ -35,10 +35,10 @@ struct MapCommand: ParsableCommand, JSONWording, FormatWording {
         // One descriptor for the whole command: the probe, qemu's open checks, the chain gate
         // and the reader all read the same open file, and the header is parsed once.
         let fd: FileDescriptor
-        do {
-            fd = try FileDescriptor.open(PathText.filePath(file), .readOnly, options: [.closeOnExec, .nonBlocking])
+        do throws(SystemCallError) {
+            fd = try SystemCall.openForReading(file, nonBlocking: true)
         } catch {
-            printError("map: could not map '\(TerminalText.escaping(file))': \(ImageAccessError.io(path: file, reason: "cannot open: \(error)"))")
+            printError("map: could not map '\(TerminalText.escaping(file))': \(ImageAccessError.io(path: file, reason: "cannot open: \(error.errno)"))")
             throw ExitCode(1)
         }
         defer { try? fd.close() }
@@ -60,7 +60,7 @@ struct MapCommand: ParsableCommand, JSONWording, FormatWording {
         // Each merged record is printed as soon as it can no longer merge with the next, as
         // qemu-img prints it, and the picture keeps a bounded summary: a table shared by many
         // L1 entries can make millions of records, none of which we hold.
-        let out = OutputBuffer(descriptor: STDOUT_FILENO)
+        let out = OutputBuffer(descriptor: .standardOutput)
         var picture: MapSVG?
         do {
             let reader: ImageReader

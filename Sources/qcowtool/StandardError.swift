@@ -1,23 +1,17 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import ByteStreams
+import SystemPackage
 
 /// One line on standard error.
 func printError(_ message: String) {
     writeStandardError("qcowtool: \(message)\n")
 }
 
-/// Writes `text` to file descriptor 2, unbuffered.
+/// Writes `text` to standard error, unbuffered (`SystemCall.writeAll`: short writes and
+/// `EINTR` are retried; a write error, such as a closed pipe, drops the text: there is nowhere
+/// left to report it).
 func writeStandardError(_ text: String) {
     var text = text
     text.withUTF8 { bytes in
-        var done = 0
-        while done < bytes.count {
-            let n = write(STDERR_FILENO, bytes.baseAddress! + done, bytes.count - done)
-            if n <= 0 { return }
-            done += n
-        }
+        try? SystemCall.writeAll(UnsafeRawBufferPointer(bytes), to: .standardError, path: nil)
     }
 }

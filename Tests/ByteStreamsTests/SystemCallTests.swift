@@ -4,6 +4,10 @@ import SystemPackage
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// ``SystemCall``'s folder wrappers: what they do, and that each failure names its operation,
 /// its path and the system's errno (the one error style callers map from).
 @Suite struct SystemCallTests {
@@ -77,14 +81,58 @@ import Testing
         }
     }
 
+    @Test("status(ofPath:) follows a link only when asked, and names stat and the path when it fails")
+    func statusOfPath() throws {
+        let folder = try TemporaryFolder("systemcall")
+        defer { folder.remove() }
+        try Data("abc".utf8).write(to: URL(fileURLWithPath: folder.file("file")))
+        try FileManager.default.createSymbolicLink(atPath: folder.file("link"), withDestinationPath: "file")
+        let file = try SystemCall.status(ofPath: folder.file("file"), followingLink: false)
+        #expect(file.st_mode & S_IFMT == S_IFREG && file.st_size == 3)
+        let followed = try SystemCall.status(ofPath: folder.file("link"), followingLink: true)
+        #expect(followed.st_mode & S_IFMT == S_IFREG && followed.st_ino == file.st_ino)
+        let link = try SystemCall.status(ofPath: folder.file("link"), followingLink: false)
+        #expect(link.st_mode & S_IFMT == S_IFLNK)
+
+        try FileManager.default.createSymbolicLink(atPath: folder.file("dangling"), withDestinationPath: "missing")
+        #expect(try SystemCall.status(ofPath: folder.file("dangling"), followingLink: false).st_mode & S_IFMT == S_IFLNK)
+        #expect(throws: SystemCallError(operation: "stat", path: folder.file("dangling"), errno: .noSuchFileOrDirectory)) {
+            try SystemCall.status(ofPath: folder.file("dangling"), followingLink: true)
+        }
+        #expect(throws: SystemCallError(operation: "stat", path: folder.file("file/x"), errno: .notDirectory)) {
+            try SystemCall.status(ofPath: folder.file("file/x"), followingLink: false)
+        }
+    }
+
+    @Test("writeAll at the file position writes every byte, and names write and the path when it fails")
+    func writeAllAtPosition() throws {
+        let folder = try TemporaryFolder("systemcall")
+        defer { folder.remove() }
+        let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let out = try SystemCall.openForRewriting(folder.file("out"), mode: 0o644)
+        try bytes.withUnsafeBytes { try SystemCall.writeAll($0, to: out, path: folder.file("out")) }
+        try bytes.prefix(5).withUnsafeBytes { try SystemCall.writeAll($0, to: out, path: folder.file("out")) }
+        try [UInt8]().withUnsafeBytes { try SystemCall.writeAll($0, to: out, path: folder.file("out")) }
+        try SystemCall.close(out, path: folder.file("out"))
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: folder.file("out")))) == bytes + bytes.prefix(5))
+
+        let readOnly = try SystemCall.openForReading(folder.file("out"), nonBlocking: false)
+        defer { SystemCall.closeIgnoringErrors(readOnly) }
+        #expect(throws: SystemCallError(operation: "write", path: folder.file("out"), errno: .badFileDescriptor)) {
+            try bytes.withUnsafeBytes { try SystemCall.writeAll($0, to: readOnly, path: folder.file("out")) }
+        }
+    }
+
     @Test("close reports what close reports")
     func closeReportsErrors() throws {
         let folder = try TemporaryFolder("systemcall")
         defer { folder.remove() }
         let handle = try SystemCall.openFolder(folder.path)
         try SystemCall.close(handle, path: folder.path)
+        // Not `handle` a second time: tests run in parallel, and another one may have been
+        // given that number meanwhile. -1 is never a descriptor.
         #expect(throws: SystemCallError(operation: "close", path: folder.path, errno: .badFileDescriptor)) {
-            try SystemCall.close(handle, path: folder.path)
+            try SystemCall.close(FileDescriptor(rawValue: -1), path: folder.path)
         }
     }
 }

@@ -30,6 +30,15 @@ import TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["\(name).raw"])
     }
 
+    @Test("a missing image: the reader and the chain gate say they cannot open it, and why")
+    func missingImage() throws {
+        let missing = try Self.temporaryFolder() + "/missing.qcow2"
+        #expect(throws: ImageAccessError.io(path: missing, reason: "cannot open: No such file or directory")) {
+            try ImageReader.open(path: missing)
+        }
+        #expect(ChainGate.refusal(forImageAt: missing, policy: ChainPolicy()) == "cannot open '\(missing)': No such file or directory")
+    }
+
     @Test func outputIsSparse() throws {
         let reader = try ImageReader.open(path: QemuImages.path("c2m"))
         let folder = try Self.temporaryFolder()

@@ -63,9 +63,8 @@ import Glibc
         let manifest = ImageManifest(
             imageID: "id", contents: ImageContents(virtualSize: 1 << 20, diskDataBytes: 0, layerSize: 0, machine: Machine(), archiveBytes: 1),
             machineSize: 2, archiveSHA256: nil)
-        let raw = open(folder.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        #expect(raw >= 0)
-        defer { close(raw) }
+        let raw = try SystemCall.openFolder(folder.path)
+        defer { SystemCall.closeIgnoringErrors(raw) }
         try manifest.write(into: raw, path: folder.path, durable: false)
         try manifest.write(into: raw, path: folder.path, durable: false)
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == [ImageManifest.fileName], "no temporary file is left")
