@@ -350,7 +350,9 @@ public final class TarReader<Source: ByteSource> {
     /// The next piece of the current member's data as a view of the buffer, consumed.
     private func nextSlice() throws -> (UInt64, UnsafeRawBufferPointer)? {
         guard currentEntry != nil, let (offset, runLeft) = data.currentRun() else { return nil }
-        let maxCount = Int(min(runLeft, UInt64(Int.max)))
+        // Pieces no larger than our own buffer: lending whole 4 MiB frames made single
+        // `pwrite`s of 4 MiB, and one extract in three took twice as long (measured: 15 runs).
+        let maxCount = Int(min(runLeft, UInt64(buffer.count)))
         if available == 0, !sourceEnded, let lent = try source.borrowNextBytes(maxCount: maxCount) {
             // The source's own buffer (a decoded zstd frame): no copy into ours.
             precondition(lent.count > 0 && lent.count <= maxCount, "ByteSource.borrowNextBytes broke its contract")
