@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -52,10 +53,11 @@ final class ParallelClusterDecoder {
             return
         }
         let batch = Batch(jobs: jobs, decoders: (0..<workers).map { decoder($0) })
-        // Worker k takes jobs k, k + workers, …: neighbouring clusters cost about the same,
-        // so the shares stay even without a shared counter.
+        // Each worker takes the next job not taken yet: clusters differ in cost (an
+        // incompressible one is stored almost raw), so fixed shares left one worker waiting
+        // for the other at the end of every read.
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            batch.run(worker: worker, stride: workers)
+            batch.run(worker: worker)
         }
         if let first = batch.recorded.compactMap({ $0 }).min(by: { $0.index < $1.index }) {
             throw first.error
@@ -63,12 +65,17 @@ final class ParallelClusterDecoder {
     }
 
     /// What the workers of one `decode` share. Each worker uses only its own decoder and its
-    /// own failure slot and reads the jobs; `concurrentPerform` returns only after every worker
-    /// has finished, so the caller then sees all their writes.
+    /// own failure slot, reads the jobs and takes job indices from one counter;
+    /// `concurrentPerform` returns only after every worker has finished, so the caller then
+    /// sees all their writes.
     private final class Batch: @unchecked Sendable {
         let jobs: [ClusterJob]
         let decoders: [CompressedClusterDecoder]
         private let slots: UnsafeMutableBufferPointer<(index: Int, error: any Error)?>
+        /// The next job no worker has taken.
+        private let nextJob = Mutex(0)
+        /// Set by a failing worker: the others stop taking jobs.
+        private let failed = Mutex(false)
 
         init(jobs: [ClusterJob], decoders: [CompressedClusterDecoder]) {
             self.jobs = jobs
@@ -82,17 +89,21 @@ final class ParallelClusterDecoder {
             slots.deallocate()
         }
 
-        func run(worker: Int, stride: Int) {
-            var index = worker
-            while index < jobs.count {
+        func run(worker: Int) {
+            while true {
+                let index = nextJob.withLock { next in
+                    defer { next += 1 }
+                    return next
+                }
+                guard index < jobs.count, !failed.withLock({ $0 }) else { return }
                 let job = jobs[index]
                 do {
                     try decoders[worker].decode(job.descriptor, layer: job.layer, guest: job.guest, into: job.target)
                 } catch {
                     slots[worker] = (index, error)
+                    failed.withLock { $0 = true }
                     return
                 }
-                index += stride
             }
         }
 
