@@ -1,4 +1,5 @@
 import ArgumentParser
+import ByteStreams
 import Dispatch
 import SystemPackage
 import VMImage
@@ -87,23 +88,30 @@ struct CacheCrashChild: ParsableCommand {
 
 /// Writes `ready` to standard output, unbuffered (the parent waits for it on a pipe).
 private func announceReady() {
-    _ = try? FileDescriptor.standardOutput.writeAll(Array("ready\n".utf8))
-}
-
-private func readWholeFile(_ path: String) throws -> [UInt8] {
-    let descriptor = try FileDescriptor.open(FilePath(path), .readOnly)
-    defer { try? descriptor.close() }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let n = try buffer.withUnsafeMutableBytes { try descriptor.read(into: $0) }
-        if n == 0 { return bytes }
-        bytes += buffer[0..<n]
+    try? Array("ready\n".utf8).withUnsafeBytes { text in
+        try SystemCall.writeAll(text, to: .standardOutput, path: nil)
     }
 }
 
+/// The whole of the file at `path` (the archive the test made), read through ``SystemCall``.
+private func readWholeFile(_ path: String) throws -> [UInt8] {
+    let descriptor = try SystemCall.openForReading(path, nonBlocking: false)
+    defer { SystemCall.closeIgnoringErrors(descriptor) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+        let n = try buffer.withUnsafeMutableBytes { chunk in
+            try SystemCall.readFully(descriptor, into: chunk, at: UInt64(bytes.count), path: path)
+        }
+        bytes += buffer[0..<n]
+        if n < buffer.count { return bytes }
+    }
+}
+
+/// Writes `bytes` as the whole file at `path` (the manager's download file), created or
+/// emptied, never through a link (``SystemCall/openForRewriting(_:mode:)``).
 private func writeWholeFile(_ path: String, _ bytes: [UInt8]) throws {
-    let descriptor = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: .ownerReadWrite)
-    defer { try? descriptor.close() }
-    _ = try descriptor.writeAll(bytes)
+    let descriptor = try SystemCall.openForRewriting(path, mode: 0o600)
+    defer { SystemCall.closeIgnoringErrors(descriptor) }
+    try bytes.withUnsafeBytes { chunk in try SystemCall.writeAll(chunk, to: descriptor, at: 0, path: path) }
 }

@@ -37,12 +37,10 @@ struct CheckCommand: ParsableCommand, JSONWording, FormatWording {
         // snapshots share one damaged table cannot make us hold millions of lines.
         let messages = OutputBuffer(descriptor: .standardError)
         do {
-            // The message below names the file already: the open's failure says only why.
-            let fd: FileDescriptor
-            do throws(SystemCallError) { fd = try SystemCall.openForReading(file, nonBlocking: true) } catch { throw error.errno }
-            defer { try? fd.close() }
+            let fd = try CommandLineFile.openForReading(file, nonBlocking: true, command: "check")
+            defer { SystemCall.closeIgnoringErrors(fd) }
             let imageFile = try ImageFile(descriptor: fd, path: file)
-            let probed: FormatProbe.Outcome = formatOption.format.map { $0 == .raw ? .raw : .qcow2 } ?? FormatProbe.probe(imageFile, path: file)
+            let probed: FormatProbe.Outcome = FormatProbe.probe(imageFile, path: file, forced: formatOption.format)
             if case .unread(let other) = probed { throw FormatProbe.refuse("check", path: file, format: other) }
             if probed == .raw {
                 // qemu-img probes a file no other format driver claims as raw, and raw

@@ -39,7 +39,12 @@ struct ConvertCommand: ParsableCommand, FormatWording {
 
     func run() throws {
         InterruptHandler.install(command: "convert")
-        let probed = FormatProbe.probe(path: source, forced: formatOption.format)
+        // The source is opened once here, so that a file that cannot be opened is one line
+        // naming it; the probe and a raw source read this descriptor.
+        let fd = try CommandLineFile.openForReading(source, nonBlocking: true, command: "convert")
+        defer { SystemCall.closeIgnoringErrors(fd) }
+        let sourceFile = Result { try ImageFile(descriptor: fd, path: source) }
+        let probed: FormatProbe.Outcome = FormatProbe.probe(try? sourceFile.get(), path: source, forced: formatOption.format)
         if case .unread(let other) = probed { throw FormatProbe.refuse("convert", path: source, format: other) }
         let raw = probed == .raw
         if !raw {
@@ -47,7 +52,7 @@ struct ConvertCommand: ParsableCommand, FormatWording {
         }
         let showProgress = progress && isatty(STDERR_FILENO) == 1
         do {
-            let reader = raw ? try ImageReader.openRaw(path: source) : try ImageReader.open(path: source, options: ChainOptions(
+            let reader = raw ? ImageReader.openRaw(file: try sourceFile.get()) : try ImageReader.open(path: source, options: ChainOptions(
                 policy: chain.policy, allowExternalDataFile: ChainGate.mayReadDataFile(ofImageAt: source)))
             defer { reader.close() }
             var lastShown = -1
@@ -62,7 +67,7 @@ struct ConvertCommand: ParsableCommand, FormatWording {
             if showProgress { writeStandardError("\n") }
         } catch {
             if showProgress { writeStandardError("\n") }
-            printError("convert: \(error)")
+            printError("convert: " + (CommandLineFile.openFailure(error, of: source) ?? "\(error)"))
             throw ExitCode(1)
         }
     }
@@ -74,7 +79,8 @@ struct ConvertCommand: ParsableCommand, FormatWording {
         do {
             header = try QCOW2Image.header(atPath: source)
         } catch {
-            printError("convert: could not open '\(TerminalText.escaping(source))': \(error)")
+            // The open's own error names the path too: say it once.
+            printError("convert: " + (CommandLineFile.openFailure(error, of: source) ?? "could not open '\(TerminalText.escaping(source))': \(error)"))
             throw ExitCode(1)
         }
         if let refusal = ChainGate.qemuOpenRefusal(forImageAt: source, policy: chain.policy) {

@@ -59,8 +59,7 @@ struct CreateCommand: ParsableCommand {
         InterruptHandler.install(command: "create")
         guard format == "qcow2" else {
             // One line and exit 1, as qemu-img does for a format it does not know.
-            _ = try? FileDescriptor.standardError.writeAll(
-                Array("qcowtool: \(TerminalText.escaping(file)): Unknown file format '\(TerminalText.escaping(format))' (qcowtool creates qcow2 images only)\n".utf8))
+            printError("\(TerminalText.escaping(file)): Unknown file format '\(TerminalText.escaping(format))' (qcowtool creates qcow2 images only)")
             throw ExitCode(1)
         }
         var line = QCOW2CreateCommandLine()
@@ -74,7 +73,7 @@ struct CreateCommand: ParsableCommand {
             line.noteResolvedSize(summary.virtualSize)
             if !quiet { print(line.formattingLine(file: file)) }
         } catch {
-            _ = try? FileDescriptor.standardError.writeAll(Array("qcowtool: \(TerminalText.escaping(file)): \(error)\n".utf8))
+            printError("\(TerminalText.escaping(file)): \(error)")
             throw ExitCode(1)
         }
     }

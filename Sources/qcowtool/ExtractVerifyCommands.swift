@@ -16,19 +16,16 @@ struct ProgressSource: ByteSource {
     }
 }
 
-/// Opens an archive for the extract and verify commands.
+/// Opens an archive for the extract and verify commands (through ``SystemCall``), or prints
+/// one line naming it and throws the image exit code for a failure that is not the archive's.
 func openArchive(_ path: String, command: String) throws -> (FileDescriptor, UInt64) {
+    let descriptor = try CommandLineFile.openForReading(path, nonBlocking: false, command: command)
     do {
-        let descriptor = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
-        do {
-            let status = try SparseFile.status(of: descriptor, path: path)
-            return (descriptor, status.size)
-        } catch {
-            try? descriptor.close()
-            throw error
-        }
+        let status = try SparseFile.status(of: descriptor, path: path)
+        return (descriptor, status.size)
     } catch {
-        printError("\(command): cannot open '\(TerminalText.escaping(path))': \(error)")
+        SystemCall.closeIgnoringErrors(descriptor)
+        printError("\(command): \(error)")
         throw ExitCode(ImageExit.failed)
     }
 }

@@ -17,12 +17,11 @@ enum FormatProbe {
         case unread(ForeignFormat)
     }
 
-    /// How the file at `path` is read.
-    static func probe(path: String, forced: ImageInspection.Format?) -> Outcome {
+    /// How the open file `file` (`nil` when it could not be read as one) from `path` is read:
+    /// as `forced` with `-f`, else as probed.
+    static func probe(_ file: ImageFile?, path: String, forced: ImageInspection.Format?) -> Outcome {
         if let forced { return forced == .raw ? .raw : .qcow2 }
-        guard let fd = try? SystemCall.openForReading(path, nonBlocking: true) else { return .qcow2 }
-        defer { try? fd.close() }
-        guard let file = try? ImageFile(descriptor: fd, path: path) else { return .qcow2 }
+        guard let file else { return .qcow2 }
         return probe(file, path: path)
     }
 

@@ -46,7 +46,7 @@ struct InspectJob {
                     }
                 } catch {
                     failed = true
-                    InspectReport.complain("\(TerminalText.escaping(path)): \(error)")
+                    InspectReport.complain(CommandLineFile.openFailure(error, of: path) ?? "\(TerminalText.escaping(path)): \(error)")
                     break
                 }
                 unsafe = unsafe || !inspection.audit.isSafe

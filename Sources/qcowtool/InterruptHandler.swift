@@ -6,10 +6,10 @@ import Glibc
 import Darwin
 #endif
 
-/// What the commands that write files (`extract`, `verify`, `package`, `convert`, `create`) do
-/// on SIGINT, SIGTERM or SIGHUP: remove the partial output the libraries registered with
-/// ``InterruptCleanup`` and exit with status 128 + the signal's number (130 for SIGINT, 143
-/// for SIGTERM, 129 for SIGHUP), as a shell reports a command a signal ended.
+/// What the commands that write files (`extract`, `verify`, `package`, `convert`, `create`,
+/// `map --svg`) do on SIGINT, SIGTERM or SIGHUP: remove the partial output the libraries
+/// registered with ``InterruptCleanup`` and exit with status 128 + the signal's number (130
+/// for SIGINT, 143 for SIGTERM, 129 for SIGHUP), as a shell reports a command a signal ended.
 ///
 /// No code runs in a signal handler: the signals are blocked in every thread and one thread
 /// takes them with `sigwait`, so the cleanup may allocate and take locks. The cleanup waits for

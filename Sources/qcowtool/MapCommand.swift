@@ -32,19 +32,14 @@ struct MapCommand: ParsableCommand, JSONWording, FormatWording {
     var file: String
 
     func run() throws {
+        // The picture is written through AtomicFile: an interrupt removes its temporary file.
+        if svg != nil { InterruptHandler.install(command: "map") }
         // One descriptor for the whole command: the probe, qemu's open checks, the chain gate
         // and the reader all read the same open file, and the header is parsed once.
-        let fd: FileDescriptor
-        do throws(SystemCallError) {
-            fd = try SystemCall.openForReading(file, nonBlocking: true)
-        } catch {
-            printError("map: could not map '\(TerminalText.escaping(file))': \(ImageAccessError.io(path: file, reason: "cannot open: \(error.errno)"))")
-            throw ExitCode(1)
-        }
-        defer { try? fd.close() }
+        let fd = try CommandLineFile.openForReading(file, nonBlocking: true, command: "map")
+        defer { SystemCall.closeIgnoringErrors(fd) }
         let imageFile = Result { try ImageFile(descriptor: fd, path: file) }
-        let probed: FormatProbe.Outcome = formatOption.format.map { $0 == .raw ? .raw : .qcow2 }
-            ?? ((try? imageFile.get()).map { FormatProbe.probe($0, path: file) } ?? .qcow2)
+        let probed: FormatProbe.Outcome = FormatProbe.probe(try? imageFile.get(), path: file, forced: formatOption.format)
         if case .unread(let other) = probed { throw FormatProbe.refuse("map", path: file, format: other) }
         let raw = probed == .raw
         // A header that cannot be parsed is reported by the open below, as qemu-img reports it.
@@ -103,18 +98,31 @@ struct MapCommand: ParsableCommand, JSONWording, FormatWording {
             do {
                 try writeSVG(picture, to: svg)
             } catch {
-                printError("map: could not write '\(TerminalText.escaping(svg))': \(error)")
+                // AtomicFile's errors name the path they are about.
+                printError("map: could not write the SVG picture: \(error)")
                 throw ExitCode(1)
             }
         }
     }
 
-    /// Writes the picture to `path` (created or truncated), as a user-requested output file.
+    /// Writes the picture to a temporary file beside `path` and renames it into place, as
+    /// `convert` publishes its output: an existing regular file is replaced, a symbolic link
+    /// or anything else at `path` is refused and left as it is, and a failure removes the
+    /// temporary file (``AtomicFile``).
     private func writeSVG(_ picture: MapSVG, to path: String) throws {
-        let descriptor = try FileDescriptor.open(
-            PathText.filePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        defer { try? descriptor.close() }
-        try picture.render(title: file) { _ = try descriptor.writeAll(Array($0.utf8)) }
+        let output = try AtomicFile(target: path, purpose: "map")
+        do {
+            var offset: UInt64 = 0
+            try picture.render(title: file) { text in
+                var text = text
+                try text.withUTF8 { bytes in try output.write(UnsafeRawBufferPointer(bytes), at: offset) }
+                offset += UInt64(text.utf8.count)
+            }
+            try output.publish(.replacingRegularFile, sync: false)
+        } catch {
+            output.discard()
+            throw error
+        }
     }
 
     private func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

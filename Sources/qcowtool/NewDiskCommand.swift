@@ -50,12 +50,15 @@ struct NewDiskCommand: ParsableCommand {
     }
 }
 
-/// Reads a small file whole, refusing more than `limit` bytes.
+/// Reads a small file whole (opened through ``SystemCall``, non-blocking so that a FIFO fails
+/// instead of hanging), refusing more than `limit` bytes.
 func readSmallFile(_ path: String, limit: Int) throws -> [UInt8] {
-    let descriptor = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
-    defer { try? descriptor.close() }
+    let descriptor = try SystemCall.openForReading(path, nonBlocking: true)
+    defer { SystemCall.closeIgnoringErrors(descriptor) }
     var bytes = [UInt8](repeating: 0, count: limit + 1)
-    let n = try bytes.withUnsafeMutableBytes { try descriptor.pread(into: $0, at: 0, path: path) }
+    let n = try bytes.withUnsafeMutableBytes { buffer in
+        try SystemCall.readFully(descriptor, into: buffer, at: 0, path: path)
+    }
     guard n <= limit else {
         throw VMImageError.malformedPayload(member: path, rule: .sizeLimit, message: "is larger than \(limit) bytes")
     }
