@@ -14,15 +14,6 @@ struct CachedImageInvalid: Error, CustomStringConvertible {
 
 /// Adopt-or-remove: what a manager does to its folder on start.
 enum CacheAdoption {
-    /// Opens `path` as a folder, refusing a link; the caller closes it.
-    static func openRoot(_ path: FilePath) throws(VMImageError) -> FileDescriptor {
-        do throws(SystemCallError) {
-            return try SystemCall.openSubfolder(path.string, in: nil, path: path.string)
-        } catch {
-            throw fileSystemError(error)
-        }
-    }
-
     /// Keeps the complete images of the folder `path` (whose lock the caller holds) and deletes
     /// everything else: partial downloads and extractions, stray files, instance disks of dead
     /// VMs, images that fail re-validation (reported to `monitor` as warnings), and the older
@@ -31,7 +22,7 @@ enum CacheAdoption {
     ///
     /// - Returns: the images kept.
     static func adoptOrRemove(_ path: FilePath, limits: ImageLimits, monitor: Monitor) throws(VMImageError) -> [CacheScan.Image] {
-        let root = try openRoot(path)
+        let root = try openFolder(path)
         defer { SystemCall.closeIgnoringErrors(root) }
         let scan = try CacheScan.scan(root: root, path: path, limits: limits)
         func remove(_ name: EntryName, in folder: FileDescriptor, at folderPath: String, what: String) {

@@ -47,6 +47,15 @@ func entryStatus(_ name: EntryName, in folder: FileDescriptor, path: String) thr
     }
 }
 
+/// Opens the folder at `path`, refusing a link; the caller closes it.
+func openFolder(_ path: FilePath) throws(VMImageError) -> FileDescriptor {
+    do throws(SystemCallError) {
+        return try SystemCall.openSubfolder(path.string, in: nil, path: path.string)
+    } catch {
+        throw fileSystemError(error)
+    }
+}
+
 /// Opens the subfolder `name` of `folder`, refusing a link; the caller closes it.
 func openSubfolder(_ name: EntryName, in folder: FileDescriptor, path: String) throws(VMImageError) -> FileDescriptor {
     do throws(SystemCallError) {

@@ -31,7 +31,7 @@ public final class ImageCache: Sendable {
 
     /// What the folder holds.
     public func contents() throws(VMImageError) -> ImageCacheContents {
-        let root = try CacheAdoption.openRoot(folder)
+        let root = try openFolder(folder)
         defer { SystemCall.closeIgnoringErrors(root) }
         let scan = try CacheScan.scan(root: root, path: folder, limits: limits)
         var result = ImageCacheContents()
@@ -52,7 +52,7 @@ public final class ImageCache: Sendable {
     /// folder holds no image of that ID).
     @discardableResult
     public func remove(imageID: String) throws(VMImageError) -> Int {
-        let root = try CacheAdoption.openRoot(folder)
+        let root = try openFolder(folder)
         defer { SystemCall.closeIgnoringErrors(root) }
         let scan = try CacheScan.scan(root: root, path: folder, limits: limits)
         let names = scan.images.filter { $0.manifest.imageID == imageID }.map(\.name)
@@ -69,7 +69,7 @@ public final class ImageCache: Sendable {
     /// - Returns: how many entries were removed.
     @discardableResult
     public func prune() throws(VMImageError) -> Int {
-        let root = try CacheAdoption.openRoot(folder)
+        let root = try openFolder(folder)
         defer { SystemCall.closeIgnoringErrors(root) }
         var removed = 0
         for name in try entryNames(of: root, path: folder.string) where !name.is(FolderLock.fileName) {

@@ -179,12 +179,7 @@ extension ImageManifest {
     /// Marks the freshly extracted and validated image in `folder` complete: syncs its files
     /// and writes its manifest durably (see ``write(into:path:durable:)``).
     static func markComplete(imageID: String, contents: ImageContents, folder: FilePath) throws(VMImageError) -> ImageManifest {
-        let handle: FileDescriptor
-        do throws(SystemCallError) {
-            handle = try SystemCall.openSubfolder(folder.string, in: nil, path: folder.string)
-        } catch {
-            throw fileSystemError(error)
-        }
+        let handle = try openFolder(folder)
         defer { SystemCall.closeIgnoringErrors(handle) }
         guard let machine = try entryStatus(EntryName(ImageArchive.machineName), in: handle, path: folder.string) else {
             throw .fileSystem(operation: "stat", path: folder.appending(ImageArchive.machineName).string, errno: ENOENT)

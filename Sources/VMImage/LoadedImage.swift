@@ -36,12 +36,7 @@ actor LoadedImage: Disposable {
         guard !disposed else { return }
         manifest.lastUsed = wallClockMilliseconds()
         used = .now
-        let handle: FileDescriptor
-        do throws(SystemCallError) {
-            handle = try SystemCall.openSubfolder(folder.string, in: nil, path: folder.string)
-        } catch {
-            throw fileSystemError(error)
-        }
+        let handle = try openFolder(folder)
         defer { SystemCall.closeIgnoringErrors(handle) }
         try manifest.write(into: handle, path: folder.string, durable: false)
     }
