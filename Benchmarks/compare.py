@@ -163,7 +163,8 @@ class Results:
                 r["operation"], r["peer"], fmt(r["ours_s"], "s"), fmt(r["peer_s"], "s"), fmt(r["ratio"], "x"),
                 fmt(r["ours_mb_s"]), fmt(r["ours_rss"], "B"), fmt(r["peer_rss"], "B"),
                 fmt(r["ours_size"], "B"), fmt(r["peer_size"], "B")]) + " |")
-        return "\n".join(lines)
+        notes = [f"- {r['operation']} vs {r['peer']}: {r['note']}" for r in self.rows if r.get("note")]
+        return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def alternate(runs, ours, peer, before=None):
@@ -180,6 +181,68 @@ def alternate(runs, ours, peer, before=None):
     return statistics.median(ours_t), statistics.median(peer_t), max(ours_m), max(peer_m)
 
 
+def row_key(row):
+    return f"{row['operation']} vs {row['peer']}"
+
+
+def below(row, floor):
+    return "skipped" not in row and (row["ratio"] is None or row["ratio"] < floor)
+
+
+def check_floors(results, floors, groups, attempts):
+    """Checks every row against its floor. A row below its floor is measured again, with the
+    rows of its group, up to `attempts` times in all: a real regression is below the floor in
+    every attempt, while a burst of other load on a shared machine rarely lasts through three
+    (one CI run measured extract at 1.20x, where seven quiet runs gave 1.78-2.16x). The row
+    keeps the last attempt's numbers, and its note names the earlier ratios. Returns
+    [(key, floor, [ratio of each attempt])] for the rows below their floor every time."""
+    history = {}
+    for row in results.rows:
+        floor = floors.get(row_key(row))
+        if floor is not None and "skipped" in row:
+            print(f"compare.py: {row_key(row)}: floor {floor} not checked, row skipped: {row['skipped']}",
+                  file=sys.stderr)
+    for attempt in range(2, attempts + 1):
+        low = [row for row in results.rows if row_key(row) in floors and below(row, floors[row_key(row)])]
+        if not low:
+            break
+        for row in low:
+            history.setdefault(row_key(row), []).append(row["ratio"])
+            print(f"compare.py: {row_key(row)}: ratio {row['ratio'] if row['ratio'] is None else round(row['ratio'], 2)} "
+                  f"is below the floor {floors[row_key(row)]}: measuring it again (attempt {attempt} of {attempts})",
+                  file=sys.stderr)
+        keys = {row_key(row) for row in low}
+        for rows, body in groups:
+            group_keys = {f"{operation} vs {peer}" for operation, peer in rows}
+            if not group_keys & keys:
+                continue
+            # The group's rows are measured again and replace the old ones in place.
+            positions = [index for index, row in enumerate(results.rows) if row_key(row) in group_keys]
+            old = [results.rows[index] for index in positions]
+            results.rows = [row for row in results.rows if row_key(row) not in group_keys]
+            start = len(results.rows)
+            try:
+                body()
+            except Unsupported:
+                pass
+            fresh = results.rows[start:]
+            results.rows = results.rows[:start]
+            if len(fresh) != len(old):
+                fresh = old
+            for index, row in zip(positions, fresh):
+                earlier = history.get(row_key(row))
+                if earlier:
+                    shown = ", ".join("missing" if r is None else f"{r:.2f}x" for r in earlier)
+                    row["note"] = ((row.get("note") or "") + f"; attempt {len(earlier) + 1}, earlier {shown}").lstrip("; ")
+                results.rows.insert(index, row)
+    failed = []
+    for row in results.rows:
+        floor = floors.get(row_key(row))
+        if floor is not None and below(row, floor):
+            failed.append((row_key(row), floor, history.get(row_key(row), []) + [row["ratio"]]))
+    return failed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=PROFILES, default="ci")
@@ -188,6 +251,9 @@ def main():
     parser.add_argument("--json", help="write the results here as JSON")
     parser.add_argument("--floors", default=os.path.join(ROOT, "Benchmarks", "floors.json"))
     parser.add_argument("--check-floors", action="store_true", help="exit 1 when a ratio is below its floor")
+    parser.add_argument("--attempts", type=int, default=3,
+                        help="with --check-floors: how many times in all a row below its floor is measured "
+                             "before it fails (default 3)")
     parser.add_argument("--workdir", help="folder for the generated disk (default: a temporary one)")
     parser.add_argument("--realtime", action="store_true",
                         help="run every timed command, ours and the peer's, under `chrt -f 10` (needs root): "
@@ -234,8 +300,12 @@ def main():
                     os.remove(path)
             return before
 
+        groups = []
+
         def guarded(rows, body):
-            """Runs body; when our qcowtool lacks a subcommand, records `rows` as skipped, never faked."""
+            """Runs body; when our qcowtool lacks a subcommand, records `rows` as skipped, never faked.
+            Remembers the group, so a row below its floor can be measured again (see check_floors)."""
+            groups.append((rows, body))
             try:
                 body()
             except Unsupported as error:
@@ -413,6 +483,11 @@ def main():
             pieces = (bench.stdout + bench.stderr).replace("\r", "\n").splitlines()
             results_lines = [piece.strip() for piece in pieces if "MB/s" in piece]
             print(f"zstd -b3 -T0 on the disk: {results_lines[-1] if results_lines else 'no result'}", file=sys.stderr)
+        failed = []
+        if args.check_floors and os.path.exists(args.floors):
+            with open(args.floors) as handle:
+                floors = json.load(handle)
+            failed = check_floors(results, floors, groups, args.attempts)
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
@@ -422,23 +497,11 @@ def main():
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(report, handle, indent=2)
-    if args.check_floors and os.path.exists(args.floors):
-        with open(args.floors) as handle:
-            floors = json.load(handle)
-        failed = False
-        for row in results.rows:
-            key = f"{row['operation']} vs {row['peer']}"
-            floor = floors.get(key)
-            if floor is None:
-                continue
-            if "skipped" in row:
-                print(f"compare.py: {key}: floor {floor} not checked, row skipped: {row['skipped']}", file=sys.stderr)
-                continue
-            if row["ratio"] is None or row["ratio"] < floor:
-                ratio = "missing" if row["ratio"] is None else f"{row['ratio']:.2f}"
-                print(f"compare.py: {key}: ratio {ratio} is below the floor {floor}", file=sys.stderr)
-                failed = True
+    if args.check_floors:
         if failed:
+            for key, floor, ratios in failed:
+                shown = ", ".join("missing" if r is None else f"{r:.2f}" for r in ratios)
+                print(f"compare.py: {key}: ratio below the floor {floor} in every attempt ({shown})", file=sys.stderr)
             sys.exit(1)
         print("compare.py: every ratio is at or above its floor", file=sys.stderr)
 
