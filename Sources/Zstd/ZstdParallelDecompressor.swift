@@ -45,8 +45,6 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
     /// Of those, the frames decoded by workers.
     public private(set) var parallelFrames = 0
 
-    private let workers: [FrameWorker]
-    private var nextWorker = 0
     /// Streaming context for the frames decoded in place.
     private let stream: OpaquePointer
 
@@ -58,8 +56,7 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
     private var upstreamEnded = false
 
     /// Frames handed to workers, oldest first.
-    private var queue: [FrameJob] = []
-    private var queueHead = 0
+    private var queue: FrameQueue
     private var spare: [FrameJob] = []
     private var inFlightBytes = 0
     /// The frame whose bytes are being handed out, and how far.
@@ -94,7 +91,7 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
             throw error
         }
         self.stream = stream
-        self.workers = workers
+        self.queue = FrameQueue(workers: workers, threaded: options.workers > 0)
         self.upstream = upstream
         self.options = options
         inputCapacityLimit = options.compressedCap + Self.readChunk
@@ -160,14 +157,7 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
     /// for it); false when no frame is queued (the next bytes are streamed, or the end).
     private func startNextQueuedFrame() throws -> Bool {
         plan()
-        guard queueHead < queue.count else { return false }
-        let job = queue[queueHead]
-        queueHead += 1
-        if queueHead > 64 {
-            queue.removeFirst(queueHead)
-            queueHead = 0
-        }
-        job.wait()
+        guard let job = queue.finishOldest() else { return false }
         if let error = job.error {
             release(job)
             throw error
@@ -205,7 +195,7 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
     /// input ends.
     private func plan() {
         while !streamNext && !streaming && !planningEnded {
-            let queued = queue.count - queueHead
+            let queued = queue.count
             let inFlight = queued + (current == nil ? 0 : 1)
             if inFlight > 0 && (inFlightBytes >= options.inFlightBudget || inFlight >= options.maxFramesInFlight) {
                 return
@@ -283,13 +273,7 @@ public final class ZstdParallelDecompressor<Upstream: ByteSource>: ByteSource {
         inputStart += frameSize
         bytesIn &+= UInt64(frameSize)
         inFlightBytes += job.footprint
-        if options.workers == 0 {
-            workers[0].run(job)
-        } else {
-            workers[nextWorker].submit(job)
-            nextWorker = (nextWorker + 1) % workers.count
-        }
-        queue.append(job)
+        queue.start(job)
     }
 
     /// The content size of the frame at `inputStart` when a worker may decode it: declared,

@@ -25,13 +25,10 @@ public final class ZstdSeekableCompressor<Downstream: ByteSink>: ByteSink {
     /// The frames written so far, as the seek table will list them.
     public private(set) var seekTable: ZstdSeekTable
 
-    private let workers: [FrameWorker]
     /// Frames handed to workers, oldest first; written downstream in this order.
-    private var pending: [FrameJob] = []
-    private var pendingHead = 0
+    private var pending: FrameQueue
     private var spare: [FrameJob] = []
     private var filling: FrameJob
-    private var nextWorker = 0
     private var finished = false
     /// More frames than a seek table can list: the table is left out.
     private var tooManyFrames = false
@@ -51,13 +48,13 @@ public final class ZstdSeekableCompressor<Downstream: ByteSink>: ByteSink {
             workers.append(try FrameWorker(.compress, level: options.level, checksum: options.checksum,
                                            label: "zstd.seekable.compress.\(index)"))
         }
-        self.workers = workers
+        self.pending = FrameQueue(workers: workers, threaded: options.workers > 0)
         self.filling = try FrameJob(inputCapacity: options.frameSize, outputCapacity: ZSTD_compressBound(options.frameSize))
     }
 
     /// Bytes of frame buffers this compressor holds now (contexts not included).
     public var bufferedBytes: Int {
-        (pending.count - pendingHead + spare.count + 1) * filling.footprint
+        (pending.count + spare.count + 1) * filling.footprint
     }
 
     /// Takes `bytes` into the current frame, handing each full frame to a worker.
@@ -104,10 +101,10 @@ public final class ZstdSeekableCompressor<Downstream: ByteSink>: ByteSink {
         finished = true
         if let failure { throw failure }
         // An empty input still makes one (empty) frame: the output is a zstd stream.
-        if filling.inputCount > 0 || seekTable.entries.isEmpty && pending.count == pendingHead {
+        if filling.inputCount > 0 || seekTable.entries.isEmpty && pending.isEmpty {
             try submitFilling()
         }
-        while pendingHead < pending.count { try retireOldest() }
+        while !pending.isEmpty { try retireOldest() }
         if !tooManyFrames {
             let table = seekTable.encoded()
             try table.withUnsafeBytes { try downstream.write($0) }
@@ -120,17 +117,11 @@ public final class ZstdSeekableCompressor<Downstream: ByteSink>: ByteSink {
     /// when every worker already has one), and starts filling a fresh or recycled buffer.
     private func submitFilling() throws {
         do {
-            if pending.count - pendingHead >= workers.count { try retireOldest() }
+            if pending.count >= pending.workerCount { try retireOldest() }
             let job = filling
             filling = try spare.popLast()
                 ?? FrameJob(inputCapacity: options.frameSize, outputCapacity: ZSTD_compressBound(options.frameSize))
-            if options.workers == 0 {
-                workers[0].run(job)
-            } else {
-                workers[nextWorker].submit(job)
-                nextWorker = (nextWorker + 1) % workers.count
-            }
-            pending.append(job)
+            pending.start(job)
         } catch {
             failure = error
             throw error
@@ -139,13 +130,7 @@ public final class ZstdSeekableCompressor<Downstream: ByteSink>: ByteSink {
 
     /// Waits for the oldest frame, writes it downstream and records it in the seek table.
     private func retireOldest() throws {
-        let job = pending[pendingHead]
-        pendingHead += 1
-        if pendingHead > 64 {
-            pending.removeFirst(pendingHead)
-            pendingHead = 0
-        }
-        job.wait()
+        guard let job = pending.finishOldest() else { return }
         if let error = job.error { throw error }
         let frame = UnsafeRawBufferPointer(rebasing: job.output[..<job.produced])
         try downstream.write(frame)
