@@ -23,6 +23,12 @@ public enum QemuOpenGate {
         "ssh", "throttle", "vdi", "vhdx", "vmdk", "vpc", "vvfat",
     ]
 
+    /// Backing formats whose qemu driver refuses, at open, any file its probe does not claim
+    /// (the open checks the same magic and version): qcow, QED, VDI, VHDX, Parallels, Bochs
+    /// and LUKS. Not VMDK (a text descriptor opens without the line the probe looks for),
+    /// VHD (a fixed image's footer is at the end), cloop or DMG (their opens check no magic).
+    static let magicCheckedFormats: Set<String> = ["qcow", "qed", "vdi", "vhdx", "parallels", "bochs", "luks"]
+
     /// `nil` when qemu-img would open `image` (at `path`, as given on the command line),
     /// else qemu's reason, worded like qemu-img's message.
     /// Under `policy` (``ChainPolicy/trustsChain``) any backing name qemu would open is read,
@@ -107,13 +113,23 @@ public enum QemuOpenGate {
         if let problem = statProblem(resolved) { return "Could not open '\(shown)': \(problem)" }
         // Only a plain name beside the image is read (any name when the chain is trusted);
         // the rest is assumed to open.
+        let magicFormat = format.flatMap { magicCheckedFormats.contains($0) ? ForeignFormat(rawValue: $0) : nil }
         guard policy.trustsChain || BackingNameProblem.check(name) == nil, depth < policy.maximumDepth,
-              format == nil || format == "qcow2" else { return nil }
+              format == nil || format == "qcow2" || magicFormat != nil else { return nil }
         let backingPath = PathText.text(resolved)
         guard let fd = try? NamedFile.open(backingPath) else {
             return nil  // a symlink, not a regular file, or unreadable: not examined
         }
         defer { try? fd.close() }
+        if let magicFormat {
+            // The backing format names a driver whose open checks the magic its probe checks:
+            // a file its probe does not claim fails to open ("Image not in qcow format" …).
+            var prefix = [UInt8](repeating: 0, count: ForeignFormat.prefixLength)
+            guard let got = try? prefix.withUnsafeMutableBytes({ try fd.read(fromAbsoluteOffset: 0, into: $0) }) else { return nil }
+            prefix.removeLast(prefix.count - got)
+            guard magicFormat.score(ProbeBuffer(prefix), fileName: nil) == 0 else { return nil }
+            return "Could not open '\(shown)': the file is not in \(magicFormat.rawValue) format (backing format '\(magicFormat.rawValue)')"
+        }
         if format == nil {
             // qemu probes the format: only a qcow2 magic makes it more than raw.
             var magic = [UInt8](repeating: 0, count: 4)

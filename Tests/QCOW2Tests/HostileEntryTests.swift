@@ -200,4 +200,27 @@ struct HostileEntryTests {
         let qemu = try Oracle.run("qemu-img", ["check", "b.qcow2"], currentDirectory: folder.path)
         #expect(qemu.status == 1 && qemu.stderr.contains("Check failed: Invalid argument"))
     }
+
+    /// A backing format naming a driver whose open checks a magic (qcow, QED, VDI, LUKS …)
+    /// over a raw file: qemu-img check and map fail to open the chain ("Image not in qcow
+    /// format"); our gate let check report a clean image (exit 0).
+    @Test(arguments: ["qcow", "qed", "vdi", "luks", "raw"])
+    func backingFormatThatDoesNotMatchTheFileFailsTheOpen(format: String) throws {
+        let folder = try TemporaryFolder("qcow2-backing-format")
+        defer { folder.remove() }
+        try #require(try Oracle.run("qemu-img", ["create", "-q", "-f", "raw", "base.raw", "1M"], currentDirectory: folder.path).status == 0)
+        try #require(try Oracle.run("qemu-img", ["create", "-q", "-f", "qcow2", "-u", "-b", "base.raw", "-F", format, "top.qcow2", "1M"],
+                                    currentDirectory: folder.path).status == 0)
+        let refusal = try QemuImages.withFile(folder.file("top.qcow2")) { file in
+            QemuOpenGate.refusal(image: try QCOW2Image(descriptor: file.descriptor, path: file.path, fileSize: file.size), path: file.path)
+        }
+        let qemu = try Oracle.run("qemu-img", ["check", "top.qcow2"], currentDirectory: folder.path)
+        if format == "raw" {
+            #expect(refusal == nil)
+            #expect(qemu.status == 0)
+        } else {
+            #expect(refusal?.hasPrefix("Could not open backing file: ") == true, "\(refusal ?? "no refusal")")
+            #expect(qemu.status == 1 && qemu.stderr.contains("Could not open backing file"))
+        }
+    }
 }
