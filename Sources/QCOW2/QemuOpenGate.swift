@@ -1,6 +1,12 @@
 import ByteStreams
 import SystemPackage
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What `qemu-img check`, `map` and `convert` refuse when they open an image, beyond the
 /// header checks ``QCOW2Header`` already makes: an external data file qemu cannot open,
 /// encryption without a key, and a backing chain qemu cannot open. `qemu-img info` does
@@ -111,6 +117,11 @@ public enum QemuOpenGate {
         let resolved = backingPath(imagePath: imagePath, name: name)
         let shown = TerminalText.escaping(resolved)
         if let problem = statProblem(resolved) { return "Could not open '\(shown)': \(problem)" }
+        // qemu's host_device driver opens block and character devices only.
+        if format == "host_device", let status = try? SystemCall.status(ofPath: PathText.text(cName(resolved)), followingLink: true),
+           status.st_mode & S_IFMT != S_IFBLK, status.st_mode & S_IFMT != S_IFCHR {
+            return "'host_device' driver requires '\(shown)' to be either a character or block device"
+        }
         // Only a plain name beside the image is read (any name when the chain is trusted);
         // the rest is assumed to open.
         let magicFormat = format.flatMap { magicCheckedFormats.contains($0) ? ForeignFormat(rawValue: $0) : nil }

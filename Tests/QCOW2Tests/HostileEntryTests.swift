@@ -201,10 +201,10 @@ struct HostileEntryTests {
         #expect(qemu.status == 1 && qemu.stderr.contains("Check failed: Invalid argument"))
     }
 
-    /// A backing format naming a driver whose open checks a magic (qcow, QED, VDI, LUKS …)
-    /// over a raw file: qemu-img check and map fail to open the chain ("Image not in qcow
-    /// format"); our gate let check report a clean image (exit 0).
-    @Test(arguments: ["qcow", "qed", "vdi", "luks", "raw"])
+    /// A backing format naming a driver whose open checks a magic (qcow, QED, VDI, LUKS …),
+    /// or `host_device`, over a regular raw file: qemu-img check and map fail to open the
+    /// chain ("Image not in qcow format"); our gate let check report a clean image (exit 0).
+    @Test(arguments: ["qcow", "qed", "vdi", "luks", "host_device", "raw"])
     func backingFormatThatDoesNotMatchTheFileFailsTheOpen(format: String) throws {
         let folder = try TemporaryFolder("qcow2-backing-format")
         defer { folder.remove() }
