@@ -32,7 +32,8 @@ public enum QemuOpenGate {
     /// Backing formats whose qemu driver refuses, at open, any file its probe does not claim
     /// (the open checks the same magic and version): qcow, QED, VDI, VHDX, Parallels, Bochs
     /// and LUKS. Not VMDK (a text descriptor opens without the line the probe looks for),
-    /// VHD (a fixed image's footer is at the end), cloop or DMG (their opens check no magic).
+    /// VHD (a fixed image's footer is at the end), cloop or DMG (their opens check no magic);
+    /// VMDK has its own rule (`vmdkRefusal`).
     static let magicCheckedFormats: Set<String> = ["qcow", "qed", "vdi", "vhdx", "parallels", "bochs", "luks"]
 
     /// `nil` when qemu-img would open `image` (at `path`, as given on the command line),
@@ -126,12 +127,15 @@ public enum QemuOpenGate {
         // the rest is assumed to open.
         let magicFormat = format.flatMap { magicCheckedFormats.contains($0) ? ForeignFormat(rawValue: $0) : nil }
         guard policy.trustsChain || BackingNameProblem.check(name) == nil, depth < policy.maximumDepth,
-              format == nil || format == "qcow2" || magicFormat != nil else { return nil }
+              format == nil || format == "qcow2" || format == "vmdk" || magicFormat != nil else { return nil }
         let backingPath = PathText.text(resolved)
         guard let fd = try? NamedFile.open(backingPath) else {
             return nil  // a symlink, not a regular file, or unreadable: not examined
         }
         defer { try? fd.close() }
+        if format == "vmdk" {
+            return vmdkRefusal(fd, shown: shown)
+        }
         if let magicFormat {
             // The backing format names a driver whose open checks the magic its probe checks:
             // a file its probe does not claim fails to open ("Image not in qcow format" …).
@@ -154,6 +158,25 @@ public enum QemuOpenGate {
             return "Could not open '\(shown)': \(error)"
         }
         return refusal(image: image, path: backingPath, depth: depth + 1, policy: policy)
+    }
+
+    /// Why qemu's vmdk driver cannot open the file `fd` (7.2's `vmdk_open`), or `nil` when it
+    /// might: a file under 4 bytes is refused; one without a sparse-extent magic (`KDMV`,
+    /// `COWD`) is read as a text descriptor, up to 1 MiB and only to its first NUL, and
+    /// refused unless `createType` appears there ("invalid VMDK image descriptor").
+    private static func vmdkRefusal(_ fd: FileDescriptor, shown: String) -> String? {
+        var text = [UInt8](repeating: 0, count: (1 << 20) - 1)
+        guard let got = try? text.withUnsafeMutableBytes({ try fd.read(fromAbsoluteOffset: 0, into: $0) }) else { return nil }
+        guard got >= 4 else { return "Could not open '\(shown)': File is too small, not a valid image" }
+        if text.starts(with: Array("KDMV".utf8)) || text.starts(with: Array("COWD".utf8)) { return nil }
+        let descriptor = text[..<got].prefix { $0 != 0 }
+        let key = Array("createType".utf8)
+        var at = descriptor.startIndex
+        while at + key.count <= descriptor.endIndex {
+            if descriptor[at..<(at + key.count)].elementsEqual(key) { return nil }
+            at += 1
+        }
+        return "Could not open '\(shown)': invalid VMDK image descriptor"
     }
 
     /// `stat(path)`'s error as qemu prints it (`strerror`, which `Errno.description` is), or

@@ -204,7 +204,7 @@ struct HostileEntryTests {
     /// A backing format naming a driver whose open checks a magic (qcow, QED, VDI, LUKS …),
     /// or `host_device`, over a regular raw file: qemu-img check and map fail to open the
     /// chain ("Image not in qcow format"); our gate let check report a clean image (exit 0).
-    @Test(arguments: ["qcow", "qed", "vdi", "luks", "host_device", "raw"])
+    @Test(arguments: ["qcow", "qed", "vdi", "luks", "vmdk", "host_device", "raw"])
     func backingFormatThatDoesNotMatchTheFileFailsTheOpen(format: String) throws {
         let folder = try TemporaryFolder("qcow2-backing-format")
         defer { folder.remove() }
