@@ -88,6 +88,84 @@ public struct QCOW2BitmapDirectory: Sendable, Hashable {
         guard ext.directorySize <= maximumBytes else { throw QCOW2HeaderError.bitmapDirectoryTooLarge(ext.directorySize) }
         try QCOW2Header.checkReadable("Failed to read bitmap directory", offset: ext.directoryOffset, length: ext.directorySize)
         let bytes = try image.read(at: ext.directoryOffset, count: Int(ext.directorySize))
-        return try QCOW2BitmapDirectory(parsing: bytes, extension: ext, clusterSize: image.header.clusterSize, virtualSize: image.header.virtualSize)
+        let directory = try QCOW2BitmapDirectory(parsing: bytes, extension: ext, clusterSize: image.header.clusterSize, virtualSize: image.header.virtualSize)
+        try directory.checkLoad(of: image)
+        return directory
+    }
+
+    /// The most bytes of bitmap tables inside the file one ``read(from:)`` scans (tables
+    /// shared by many entries are scanned once): a directory of 65,535 entries each naming
+    /// a different 8 MiB table would otherwise cost gigabytes of reads to open.
+    static let maximumTableBytesScanned: UInt64 = 256 << 20
+
+    /// qemu's `load_bitmap`, which `qcow2_load_dirty_bitmaps` runs at open for every bitmap
+    /// not in use: the bitmap table is read and each entry checked (`bitmap_table_load`,
+    /// `check_table_entry`), then the table must have exactly the entries the virtual size
+    /// needs at the bitmap's granularity (`load_bitmap_data`). qemu refuses to open the image
+    /// otherwise (for info, check, map and convert alike).
+    func checkLoad(of image: QCOW2Image) throws {
+        let cluster = UInt64(image.header.clusterSize)
+        // bdrv_getlength of a qcow2 image: the virtual size in whole 512-byte sectors.
+        let length = image.header.virtualSize / 512 * 512
+        var budget = Self.maximumTableBytesScanned
+        var scanned = Set<ScannedTable>()
+        for (index, bitmap) in bitmaps.enumerated() where !bitmap.isInUse {
+            let table = ScannedTable(offset: bitmap.tableOffset, entries: bitmap.tableSize)
+            if !scanned.contains(table) {
+                try Self.checkTableEntries(table, of: image, clusterSize: cluster, budget: &budget) { reason in
+                    QCOW2HeaderError.bitmapDirectoryEntryInvalid(
+                        index: index, reason: "Could not read bitmap_table table from image for bitmap \(TerminalText.quoted(bitmap.name)): \(reason)")
+                }
+                scanned.insert(table)
+            }
+            // hbitmap's serialization: one 64-bit word per 64 granules, in whole clusters.
+            let words = length == 0 ? 0 : ((length - 1) >> (UInt64(bitmap.granularityBits) + 6)) + 1
+            let needed = (words * 8 + cluster - 1) / cluster
+            guard needed == UInt64(bitmap.tableSize) else {
+                throw QCOW2HeaderError.bitmapDirectoryEntryInvalid(
+                    index: index,
+                    reason: "Could not read bitmap \(TerminalText.quoted(bitmap.name)) from image: Invalid argument (its table has \(bitmap.tableSize) entries, the virtual size needs \(needed))")
+            }
+        }
+    }
+
+    /// A bitmap table by place and length.
+    struct ScannedTable: Hashable {
+        var offset: UInt64
+        var entries: UInt32
+    }
+
+    /// Reads `table` (entries past the end of the file read as zeros, which are valid) in
+    /// pieces of at most 1 MiB and throws `failure(reason)` at the first entry qemu's
+    /// `check_table_entry` refuses, or when it cannot be read.
+    static func checkTableEntries(_ table: ScannedTable, of image: QCOW2Image, clusterSize: UInt64, budget: inout UInt64,
+                                  failure: (String) -> QCOW2HeaderError) throws {
+        let bytes = UInt64(table.entries) * 8
+        guard table.offset <= QCOW2Format.maximumRequestEnd, bytes <= QCOW2Format.maximumRequestEnd - table.offset else {
+            throw failure("Input/output error")
+        }
+        let file = image.file
+        let inside = table.offset < file.size ? min(bytes, file.size - table.offset) : 0
+        guard inside <= budget else {
+            throw failure("the bitmap tables to check pass \(maximumTableBytesScanned >> 20) MiB; refusing to read more")
+        }
+        budget -= inside
+        let piece: UInt64 = 1 << 20
+        var done: UInt64 = 0
+        while done < inside {
+            let count = min(piece, inside - done)
+            let chunk = BigEndianBytes(try file.readInsideFile(count: Int(count), at: table.offset + done))
+            var at = 0
+            while UInt64(at) < count {
+                let entry = chunk.u64(at)
+                let offset = entry & QCOW2Format.bitmapTableOffsetMask
+                if entry & QCOW2Format.bitmapTableReservedMask != 0
+                    || (offset != 0 && (entry & QCOW2Format.bitmapTableAllOnesFlag != 0 || offset % clusterSize != 0)) {
+                    throw failure("Invalid argument")
+                }
+                at += 8
+            }
+            done += count
+        }
     }
 }

@@ -112,6 +112,16 @@ struct CheckWalker {
         let virtualBytes = layout.virtualSize
         result.totalClusters = (virtualBytes + UInt64(clusterSize) - 1) >> UInt64(clusterBits)
 
+        // qemu's qcow2_check_read_snapshot_table runs before the refcount walk, so its
+        // messages come first: a version 3 entry must carry at least the 16 bytes of extra
+        // data (64-bit VM state size, disk size) the specification requires.
+        if layout.version >= 3 {
+            for (index, snapshot) in layout.snapshots.enumerated() where snapshot.extraDataSize < 16 {
+                result.corruptions += 1
+                report("ERROR snapshot table entry \(index) is incomplete")
+            }
+        }
+
         // What should be: header, tables, data.
         increment(offset: 0, size: UInt64(clusterSize))
         try walkL1(offset: layout.l1Offset, entries: Int(layout.l1Size), active: true)
@@ -120,13 +130,7 @@ struct CheckWalker {
             result.corruptions += 1
             report("ERROR \(layout.snapshots.count) snapshots in image with data file")
         }
-        for (index, snapshot) in layout.snapshots.enumerated() {
-            // qemu's check: a version 3 entry must carry at least the 16 bytes of extra data
-            // (64-bit VM state size, disk size) the specification requires.
-            if layout.version >= 3 && snapshot.extraDataSize < 16 {
-                result.corruptions += 1
-                report("ERROR snapshot table entry \(index) is incomplete")
-            }
+        for snapshot in layout.snapshots {
             // Like qemu: a snapshot whose L1 table is unaligned or too large is reported, not walked.
             if snapshot.l1Offset & UInt64(clusterSize - 1) != 0 {
                 result.corruptions += 1
@@ -183,7 +187,19 @@ struct CheckWalker {
     }
 
     mutating func walkL1(offset: UInt64, entries: Int, active: Bool) throws {
-        increment(offset: offset, size: UInt64(entries) * 8)
+        guard entries > 0 else { return }
+        let bytes = UInt64(entries) * 8
+        increment(offset: offset, size: bytes)
+        // qemu's check_refcounts_l1 reads the table through the block layer, which fails a
+        // request ending past BDRV_MAX_LENGTH (a snapshot's L1 offset is a raw 64-bit field):
+        // the check then stops, "Check failed: Input/output error", exit 1.
+        guard offset <= QCOW2Format.maximumRequestEnd, bytes <= QCOW2Format.maximumRequestEnd - offset else {
+            result.checkErrors += 1
+            report("ERROR: I/O error in check_refcounts_l1")
+            throw ImageAccessError.invalidField(
+                field: "\(active ? "active" : "snapshot") L1 table offset", value: offset,
+                reason: "the table of \(entries) entries cannot be read (it ends past 2^63 - 2^30), so the check cannot complete")
+        }
         let table = try L1Table(file: file, offset: offset, count: entries)
         try table.visit { _, entry in
             guard entry.raw != 0 else { return true }
@@ -308,14 +324,23 @@ struct CheckWalker {
                 continue
             }
             let table = BigEndianBytes(try file.readInsideFile(count: Int(tableSize) * 8, at: tableOffset))
-            for i in 0..<min(Int(tableSize), (table.count + 7) / 8) {
+            let entries = min(Int(tableSize), (table.count + 7) / 8)
+            // qemu's bitmap_table_load checks every entry before any is counted; one it
+            // refuses (reachable here only for a bitmap in use, which open does not load)
+            // is a corruption that stops the check: "Check failed: Invalid argument", exit 1.
+            for i in 0..<entries {
                 let entry = table.u64(i * 8)
                 let offset = entry & QCOW2Format.bitmapTableOffsetMask
                 if entry & QCOW2Format.bitmapTableReservedMask != 0
                     || (offset != 0 && (entry & QCOW2Format.bitmapTableAllOnesFlag != 0 || offset & UInt64(clusterSize - 1) != 0)) {
                     result.corruptions += 1
-                    continue
+                    throw ImageAccessError.invalidField(
+                        field: "bitmap table entry at file offset \(tableOffset + UInt64(i) * 8)", value: entry,
+                        reason: "reserved bits, an all-ones flag with an offset, or an unaligned offset: the check cannot complete (Invalid argument)")
                 }
+            }
+            for i in 0..<entries {
+                let offset = table.u64(i * 8) & QCOW2Format.bitmapTableOffsetMask
                 if offset != 0 { increment(offset: offset, size: UInt64(clusterSize)) }
             }
         }

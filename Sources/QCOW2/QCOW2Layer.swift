@@ -149,7 +149,20 @@ final class QCOW2Layer {
             guard host & (clusterSize - 1) == 0 else {
                 throw ImageAccessError.corruptEntry(guestOffset: guest, reason: "host offset 0x\(String(host, radix: 16)) is not cluster aligned")
             }
+            // qemu (qcow2_get_host_offset): an external data file maps each guest cluster to
+            // the same offset in the data file; any other offset is corruption, not a read.
+            let guestCluster = guest - inCluster
+            guard !layout.hasDataFile || host == guestCluster else {
+                throw ImageAccessError.corruptEntry(
+                    guestOffset: guest,
+                    reason: "external data file offset 0x\(String(host, radix: 16)) does not match the guest cluster offset 0x\(String(guestCluster, radix: 16))")
+            }
             return host + inCluster
+        }
+        // qemu (qcow2_get_host_offset): zero clusters exist from version 3 on; in a
+        // version 2 image the zero flag is corruption, and reads fail.
+        if layout.version < 3 && (kind == .zeroPlain || kind == .zeroAllocated) {
+            throw ImageAccessError.corruptEntry(guestOffset: guest, reason: "zero cluster entry in a version 2 image (zero clusters need version 3)")
         }
         switch kind {
         case .normal: return .data(host: try checkedHost())

@@ -1,6 +1,12 @@
 import ByteStreams
 import SystemPackage
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What `qemu-img check`, `map` and `convert` refuse when they open an image, beyond the
 /// header checks ``QCOW2Header`` already makes: an external data file qemu cannot open,
 /// encryption without a key, and a backing chain qemu cannot open. `qemu-img info` does
@@ -22,6 +28,13 @@ public enum QemuOpenGate {
         "preallocate", "qcow", "qcow2", "qed", "quorum", "raw", "rbd", "replication", "snapshot-access",
         "ssh", "throttle", "vdi", "vhdx", "vmdk", "vpc", "vvfat",
     ]
+
+    /// Backing formats whose qemu driver refuses, at open, any file its probe does not claim
+    /// (the open checks the same magic and version): qcow, QED, VDI, VHDX, Parallels, Bochs
+    /// and LUKS. Not VMDK (a text descriptor opens without the line the probe looks for),
+    /// VHD (a fixed image's footer is at the end), cloop or DMG (their opens check no magic);
+    /// VMDK has its own rule (`vmdkRefusal`).
+    static let magicCheckedFormats: Set<String> = ["qcow", "qed", "vdi", "vhdx", "parallels", "bochs", "luks"]
 
     /// `nil` when qemu-img would open `image` (at `path`, as given on the command line),
     /// else qemu's reason, worded like qemu-img's message.
@@ -105,15 +118,33 @@ public enum QemuOpenGate {
         let resolved = backingPath(imagePath: imagePath, name: name)
         let shown = TerminalText.escaping(resolved)
         if let problem = statProblem(resolved) { return "Could not open '\(shown)': \(problem)" }
+        // qemu's host_device driver opens block and character devices only.
+        if format == "host_device", let status = try? SystemCall.status(ofPath: PathText.text(cName(resolved)), followingLink: true),
+           status.st_mode & S_IFMT != S_IFBLK, status.st_mode & S_IFMT != S_IFCHR {
+            return "'host_device' driver requires '\(shown)' to be either a character or block device"
+        }
         // Only a plain name beside the image is read (any name when the chain is trusted);
         // the rest is assumed to open.
+        let magicFormat = format.flatMap { magicCheckedFormats.contains($0) ? ForeignFormat(rawValue: $0) : nil }
         guard policy.trustsChain || BackingNameProblem.check(name) == nil, depth < policy.maximumDepth,
-              format == nil || format == "qcow2" else { return nil }
+              format == nil || format == "qcow2" || format == "vmdk" || magicFormat != nil else { return nil }
         let backingPath = PathText.text(resolved)
         guard let fd = try? NamedFile.open(backingPath) else {
             return nil  // a symlink, not a regular file, or unreadable: not examined
         }
         defer { try? fd.close() }
+        if format == "vmdk" {
+            return vmdkRefusal(fd, shown: shown)
+        }
+        if let magicFormat {
+            // The backing format names a driver whose open checks the magic its probe checks:
+            // a file its probe does not claim fails to open ("Image not in qcow format" …).
+            var prefix = [UInt8](repeating: 0, count: ForeignFormat.prefixLength)
+            guard let got = try? prefix.withUnsafeMutableBytes({ try fd.read(fromAbsoluteOffset: 0, into: $0) }) else { return nil }
+            prefix.removeLast(prefix.count - got)
+            guard magicFormat.score(ProbeBuffer(prefix), fileName: nil) == 0 else { return nil }
+            return "Could not open '\(shown)': the file is not in \(magicFormat.rawValue) format (backing format '\(magicFormat.rawValue)')"
+        }
         if format == nil {
             // qemu probes the format: only a qcow2 magic makes it more than raw.
             var magic = [UInt8](repeating: 0, count: 4)
@@ -127,6 +158,25 @@ public enum QemuOpenGate {
             return "Could not open '\(shown)': \(error)"
         }
         return refusal(image: image, path: backingPath, depth: depth + 1, policy: policy)
+    }
+
+    /// Why qemu's vmdk driver cannot open the file `fd` (7.2's `vmdk_open`), or `nil` when it
+    /// might: a file under 4 bytes is refused; one without a sparse-extent magic (`KDMV`,
+    /// `COWD`) is read as a text descriptor, up to 1 MiB and only to its first NUL, and
+    /// refused unless `createType` appears there ("invalid VMDK image descriptor").
+    private static func vmdkRefusal(_ fd: FileDescriptor, shown: String) -> String? {
+        var text = [UInt8](repeating: 0, count: (1 << 20) - 1)
+        guard let got = try? text.withUnsafeMutableBytes({ try fd.read(fromAbsoluteOffset: 0, into: $0) }) else { return nil }
+        guard got >= 4 else { return "Could not open '\(shown)': File is too small, not a valid image" }
+        if text.starts(with: Array("KDMV".utf8)) || text.starts(with: Array("COWD".utf8)) { return nil }
+        let descriptor = text[..<got].prefix { $0 != 0 }
+        let key = Array("createType".utf8)
+        var at = descriptor.startIndex
+        while at + key.count <= descriptor.endIndex {
+            if descriptor[at..<(at + key.count)].elementsEqual(key) { return nil }
+            at += 1
+        }
+        return "Could not open '\(shown)': invalid VMDK image descriptor"
     }
 
     /// `stat(path)`'s error as qemu prints it (`strerror`, which `Errno.description` is), or
