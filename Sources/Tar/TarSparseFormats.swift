@@ -321,6 +321,16 @@ extension TarSparseFormats {
             }
             list = pax00
         } else {
+            // Only a name (or nothing sparse) is a plain member to every reader. A size or count
+            // without a map is not: GNU tar fails on it, bsdtar makes a file of the stated size.
+            let stated = ["GNU.sparse.realsize", "GNU.sparse.size", "GNU.sparse.numblocks"].filter { values[$0] != nil }
+            guard stated.isEmpty else {
+                throw TarError(
+                    .badSparseMap,
+                    "\(stated.joined(separator: ", ")) without a sparse map "
+                        + "(GNU tar fails on the member, bsdtar makes a file of the stated size)",
+                    member: member, offset: at)
+            }
             return nil
         }
         if format != .pax1_0, records.mapBeforeCount || values["GNU.sparse.numblocks"] == nil {

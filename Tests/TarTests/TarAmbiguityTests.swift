@@ -170,7 +170,7 @@ struct TarAmbiguityTests {
 /// Sparse members GNU tar and bsdtar extract differently, built here byte by byte: GNU tar
 /// sizes the file by the map (it truncates at a closing zero-length entry), bsdtar by the real
 /// size; GNU tar reads a PAX 0.x map only after `GNU.sparse.numblocks`; bsdtar reads version
-/// records only as 1.0.
+/// records only as 1.0; a real size without a map fails GNU tar and sizes bsdtar's file.
 extension TarAmbiguityTests {
     /// One hand-built sparse archive and whether GNU tar and bsdtar should read it alike.
     struct SparseCase: Sendable, CustomTestStringConvertible {
@@ -215,6 +215,9 @@ extension TarAmbiguityTests {
             ("GNU.sparse.major", "0"), ("GNU.sparse.minor", "1"), ("GNU.sparse.numblocks", "1"), ("GNU.sparse.map", "8192,512"),
             ("GNU.sparse.name", "s"), ("GNU.sparse.realsize", "8704"),
         ]),
+        paxZero([("GNU.sparse.realsize", "65536")]),
+        paxZero([("GNU.sparse.size", "65536")]),
+        paxZero([("GNU.sparse.numblocks", "0"), ("GNU.sparse.size", "65536")]),
     ]
 
     /// The same files spelled as GNU tar writes them: both readers agree, and so do we.
