@@ -43,13 +43,30 @@ struct SparseExtentList {
         extents.append(extent)
     }
 
-    /// The entries checked against `realSize` (sorted, disjoint, inside the file).
+    /// The entries checked against `realSize` (sorted, disjoint, inside the file, the last
+    /// one ending exactly at `realSize`).
+    ///
+    /// GNU tar sizes an extracted sparse file by its map alone (it writes each run and
+    /// truncates at a zero-length entry, which it and bsdtar put at the real size when a file
+    /// ends in a hole), bsdtar by the real size: a map that stops short of the real size makes
+    /// two different files, so it is refused.
     func map(realSize: UInt64, offset: UInt64) throws -> SparseMap {
+        let map: SparseMap
         do {
-            return try SparseMap(realSize: realSize, extents: extents)
+            map = try SparseMap(realSize: realSize, extents: extents)
         } catch {
             throw TarError(.badSparseMap, error.description, member: member, offset: offset)
         }
+        // Cannot overflow: SparseMap checked every run's end.
+        let mapEnd = map.extents.last.map { $0.offset + $0.length } ?? 0
+        guard mapEnd == realSize else {
+            throw TarError(
+                .badSparseMap,
+                "sparse map ends at \(mapEnd), short of the real size \(realSize), without the zero-length entry that closes a "
+                    + "trailing hole: GNU tar would make the file \(mapEnd) bytes long, bsdtar \(realSize)",
+                member: member, offset: offset)
+        }
+        return map
     }
 }
 
@@ -147,6 +164,9 @@ struct PaxSparseRecords {
     private(set) var folded00Map: [UInt8] = []
     /// Whether a `GNU.sparse.offset` is still waiting for its `GNU.sparse.numbytes`.
     private(set) var awaitsNumbytes = false
+    /// Whether a PAX 0.0 pair or a PAX 0.1 map came before any `GNU.sparse.numblocks`
+    /// (GNU tar sizes the map by that count as it reads the records, in order).
+    private(set) var mapBeforeCount = false
 
     /// Whether no GNU sparse record was seen.
     var isEmpty: Bool { values.isEmpty && folded00Map.isEmpty }
@@ -156,11 +176,13 @@ struct PaxSparseRecords {
     /// numbytes must follow one.
     mutating func take(_ key: String, _ value: ArraySlice<UInt8>, member: String, offset: UInt64) throws {
         if Self.keys.contains(key) {
+            if key == "GNU.sparse.map", values["GNU.sparse.numblocks"] == nil { mapBeforeCount = true }
             values[key] = Array(value)
             return
         }
         let isOffset = key == "GNU.sparse.offset"
         guard isOffset || key == "GNU.sparse.numbytes" else { return }
+        if values["GNU.sparse.numblocks"] == nil { mapBeforeCount = true }
         guard isOffset != awaitsNumbytes, TarNumber.decimal(value) != nil else {
             throw TarError(.badSparseMap, "bad or unpaired \(key)", member: member, offset: offset)
         }
@@ -268,6 +290,15 @@ extension TarSparseFormats {
         }
         let major = try number("GNU.sparse.major")
         let minor = try number("GNU.sparse.minor")
+        // bsdtar takes these records as "version 1.0 follows" and refuses any other version
+        // (GNU tar writes them for 1.0 only), while GNU tar reads 0.x from the other records.
+        if major != nil || minor != nil, major != 1 || minor != 0 {
+            throw TarError(
+                .badSparseMap,
+                "unsupported GNU sparse version \(major.map(String.init) ?? "?").\(minor.map(String.init) ?? "?") "
+                    + "(only 1.0 is stated in GNU.sparse.major/minor; bsdtar refuses any other)",
+                member: member, offset: at)
+        }
         // Complete PAX 0.0 pairs are read (numbers, cap) even when another map wins, so many
         // pairs are refused whichever version the member states.
         var pax00 = SparseExtentList(maximum: maximumExtents, member: member)
@@ -278,9 +309,6 @@ extension TarSparseFormats {
         var mapBytes: UInt64 = 0
         let format: TarSparseFormat
         if major == 1 {
-            guard minor == 0 else {
-                throw TarError(.badSparseMap, "unsupported GNU sparse version 1.\(minor ?? 0)", member: member, offset: at)
-            }
             format = .pax1_0
             mapBytes = try appendPax1Map(archived: archived, mapOffset: dataOffset, to: &list, nextBlock: nextBlock)
         } else if let map = values["GNU.sparse.map"] {
@@ -293,7 +321,26 @@ extension TarSparseFormats {
             }
             list = pax00
         } else {
+            // Only a name (or nothing sparse) is a plain member to every reader. A size or count
+            // without a map is not: GNU tar fails on it, bsdtar makes a file of the stated size.
+            let stated = ["GNU.sparse.realsize", "GNU.sparse.size", "GNU.sparse.numblocks"].filter { values[$0] != nil }
+            guard stated.isEmpty else {
+                throw TarError(
+                    .badSparseMap,
+                    "\(stated.joined(separator: ", ")) without a sparse map "
+                        + "(GNU tar fails on the member, bsdtar makes a file of the stated size)",
+                    member: member, offset: at)
+            }
             return nil
+        }
+        if format != .pax1_0, records.mapBeforeCount || values["GNU.sparse.numblocks"] == nil {
+            // GNU tar takes every entry past the count as excess, fails, and writes the member's
+            // stored bytes as they are; bsdtar reads the map.
+            throw TarError(
+                .badSparseMap,
+                "PAX \(format == .pax0_0 ? "0.0" : "0.1") sparse map without a GNU.sparse.numblocks record before it "
+                    + "(GNU tar refuses the map and extracts the stored bytes as they are, bsdtar reads the map)",
+                member: member, offset: at)
         }
         if format != .pax1_0, let count = try number("GNU.sparse.numblocks"), count != UInt64(list.extents.count) {
             throw TarError(

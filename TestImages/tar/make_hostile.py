@@ -156,7 +156,7 @@ FIXTURES = {
         [(b"GNU.sparse.major", b"1"), (b"GNU.sparse.minor", b"0"), (b"GNU.sparse.name", b"disk.img"),
          (b"GNU.sparse.realsize", b"1048576")])
         + header(b"./GNUSparseFile.0/disk.img", 512) + pad(b"99999999999\n0\n") + END,  # limitExceeded
-    "sparse-size-mismatch": pax10_sparse(b"disk.img", 1 << 20, [(0, 8192)], 4096) + END,  # sizeMismatch
+    "sparse-size-mismatch": pax10_sparse(b"disk.img", 1 << 20, [(0, 8192), (1 << 20, 0)], 4096) + END,  # sizeMismatch
     "oldgnu-unsorted": header(b"disk.img", 1024, typeflag=b"S", gnu_sparse=([(8192, 512), (0, 512)], 1 << 20))
         + pad(b"\x03" * 1024) + END,  # badSparseMap
     # 60 GiB declared (pax size + base-256 header field), 4 KiB actually present.

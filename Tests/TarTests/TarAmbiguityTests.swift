@@ -166,3 +166,109 @@ struct TarAmbiguityTests {
         #expect(error?.offset == 3 * 512)
     }
 }
+
+/// Sparse members GNU tar and bsdtar extract differently, built here byte by byte: GNU tar
+/// sizes the file by the map (it truncates at a closing zero-length entry), bsdtar by the real
+/// size; GNU tar reads a PAX 0.x map only after `GNU.sparse.numblocks`; bsdtar reads version
+/// records only as 1.0; a real size without a map fails GNU tar and sizes bsdtar's file.
+extension TarAmbiguityTests {
+    /// One hand-built sparse archive and whether GNU tar and bsdtar should read it alike.
+    struct SparseCase: Sendable, CustomTestStringConvertible {
+        let testDescription: String
+        let bytes: [UInt8]
+    }
+
+    static let sparseData = [UInt8](repeating: 1, count: 512)
+
+    static func paxZero(_ records: [(String, String)]) -> SparseCase {
+        SparseCase(
+            testDescription: records.map { "\($0.0)=\($0.1)" }.joined(separator: " "),
+            bytes: RawTar.pax(records) + RawTar.member("GNUSparseFile.1/s", sparseData) + RawTar.end)
+    }
+
+    static func paxOne(map: String, realSize: Int) -> SparseCase {
+        let data = RawTar.padded(Array(map.utf8)) + sparseData
+        let records = [("GNU.sparse.major", "1"), ("GNU.sparse.minor", "0"), ("GNU.sparse.name", "s"), ("GNU.sparse.realsize", "\(realSize)")]
+        return SparseCase(
+            testDescription: "PAX 1.0 map \(map.split(separator: "\n")) real size \(realSize)",
+            bytes: RawTar.pax(records) + RawTar.member("GNUSparseFile.1/s", data) + RawTar.end)
+    }
+
+    static func oldGNU(_ entries: [(UInt64, UInt64)], realSize: UInt64) -> SparseCase {
+        var header = RawTar.header("s", size: 512, type: "S", magic: .gnu)
+        let sparse = TarSparseFormatsTests.oldGNUBlock(entries, first: 386, flagAt: 482, extended: false, realSize: realSize)
+        header.replaceSubrange(386..<495, with: sparse[386..<495])
+        var bytes = header + sparseData + RawTar.end
+        TarMutationTests.fixChecksums(&bytes)
+        return SparseCase(testDescription: "old GNU map \(entries) real size \(realSize)", bytes: bytes)
+    }
+
+    /// Each reads to a different file (or an error) in GNU tar 1.34 and bsdtar 3.6.
+    static let ambiguousSparse: [SparseCase] = [
+        paxZero([("GNU.sparse.numblocks", "1"), ("GNU.sparse.map", "8192,512"), ("GNU.sparse.name", "s"), ("GNU.sparse.realsize", "65536")]),
+        paxOne(map: "1\n8192\n512\n", realSize: 65536),
+        oldGNU([(8192, 512)], realSize: 65536),
+        paxZero([("GNU.sparse.map", "8192,512"), ("GNU.sparse.name", "s"), ("GNU.sparse.realsize", "8704")]),
+        paxZero([("GNU.sparse.map", "8192,512"), ("GNU.sparse.numblocks", "1"), ("GNU.sparse.name", "s"), ("GNU.sparse.realsize", "8704")]),
+        paxZero([("GNU.sparse.size", "8704"), ("GNU.sparse.offset", "8192"), ("GNU.sparse.numbytes", "512")]),
+        paxZero([
+            ("GNU.sparse.major", "0"), ("GNU.sparse.minor", "1"), ("GNU.sparse.numblocks", "1"), ("GNU.sparse.map", "8192,512"),
+            ("GNU.sparse.name", "s"), ("GNU.sparse.realsize", "8704"),
+        ]),
+        paxZero([("GNU.sparse.realsize", "65536")]),
+        paxZero([("GNU.sparse.size", "65536")]),
+        paxZero([("GNU.sparse.numblocks", "0"), ("GNU.sparse.size", "65536")]),
+    ]
+
+    /// The same files spelled as GNU tar writes them: both readers agree, and so do we.
+    static let agreedSparse: [SparseCase] = [
+        paxZero([("GNU.sparse.numblocks", "2"), ("GNU.sparse.map", "8192,512,65536,0"), ("GNU.sparse.name", "s"), ("GNU.sparse.realsize", "65536")]),
+        paxOne(map: "2\n8192\n512\n65536\n0\n", realSize: 65536),
+        oldGNU([(8192, 512), (65536, 0)], realSize: 65536),
+        paxZero([("GNU.sparse.numblocks", "1"), ("GNU.sparse.map", "8192,512"), ("GNU.sparse.name", "s"), ("GNU.sparse.realsize", "8704")]),
+        paxZero([("GNU.sparse.size", "8704"), ("GNU.sparse.numblocks", "1"), ("GNU.sparse.offset", "8192"), ("GNU.sparse.numbytes", "512")]),
+    ]
+
+    /// GNU tar's and bsdtar's extractions of `bytes`.
+    static func bothExtractions(_ bytes: [UInt8]) throws -> (gnu: String, bsd: String) {
+        let folder = try TemporaryFolder("tar-sparse-ambiguous")
+        defer { folder.remove() }
+        let path = folder.file("archive.tar")
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return (try extraction("tar", path, in: folder), try extraction("bsdtar", path, in: folder))
+    }
+
+    @Test("GNU tar and bsdtar extract each ambiguous sparse member differently", .enabled(if: haveBothTars), arguments: ambiguousSparse)
+    func sparseReadersDisagree(_ sample: SparseCase) throws {
+        let (gnu, bsd) = try Self.bothExtractions(sample.bytes)
+        #expect(gnu != bsd, "GNU tar and bsdtar agree: the sample no longer shows an ambiguity")
+    }
+
+    @Test("we refuse each ambiguous sparse member, saying which readers disagree", arguments: ambiguousSparse)
+    func sparseRefused(_ sample: SparseCase) {
+        let error = expectTarError(.badSparseMap) {
+            let reader = memoryReader(sample.bytes)
+            while try reader.next() != nil { try reader.skipData() }
+        }
+        #expect(error?.detail.contains("bsdtar") == true, "\(String(describing: error))")
+    }
+
+    @Test("GNU tar and bsdtar read the well-formed spellings alike", .enabled(if: haveBothTars), arguments: agreedSparse)
+    func sparseReadersAgree(_ sample: SparseCase) throws {
+        let (gnu, bsd) = try Self.bothExtractions(sample.bytes)
+        #expect(gnu == bsd)
+        #expect(gnu.hasPrefix("exit 0"), "\(gnu)")
+    }
+
+    @Test("we read the well-formed spellings to the map's real size", arguments: agreedSparse)
+    func sparseAccepted(_ sample: SparseCase) throws {
+        let reader = memoryReader(sample.bytes)
+        let entry = try #require(try reader.next())
+        #expect(entry.name.hasSuffix("s"))  // PAX 0.0 has no GNU.sparse.name: the header's name stands
+        let map = try #require(entry.sparseMap)
+        #expect(entry.size == map.realSize)
+        #expect(map.extents.first == SparseExtent(offset: 8192, length: 512))
+        #expect(try reader.skipData() == 512)
+        #expect(try reader.next() == nil)
+    }
+}

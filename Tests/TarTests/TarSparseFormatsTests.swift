@@ -52,12 +52,12 @@ struct TarSparseFormatsTests {
     @Test("PAX 0.0 pairs are folded into 0.1 map text as they are read, and read to the same map as 0.1")
     func pax00FoldsInto01() throws {
         let v00 = try Self.records([
-            ("GNU.sparse.size", "10000"), ("GNU.sparse.offset", "0"), ("GNU.sparse.numbytes", "512"),
-            ("path", "ignored"), ("GNU.sparse.offset", "9000"), ("GNU.sparse.numbytes", "488"),
+            ("GNU.sparse.size", "10000"), ("GNU.sparse.numblocks", "2"), ("GNU.sparse.offset", "0"), ("GNU.sparse.numbytes", "512"),
+            ("path", "ignored"), ("GNU.sparse.offset", "9512"), ("GNU.sparse.numbytes", "488"),
         ])
-        #expect(v00.folded00Map == Array("0,512,9000,488".utf8))
+        #expect(v00.folded00Map == Array("0,512,9512,488".utf8))
         #expect(!v00.awaitsNumbytes)
-        let v01 = try Self.records([("GNU.sparse.size", "10000"), ("GNU.sparse.map", "0,512,9000,488")])
+        let v01 = try Self.records([("GNU.sparse.size", "10000"), ("GNU.sparse.numblocks", "2"), ("GNU.sparse.map", "0,512,9512,488")])
         #expect(v01.folded00Map.isEmpty)
         func read(_ records: PaxSparseRecords) throws -> (map: SparseMap, format: TarSparseFormat, mapBytes: UInt64)? {
             try TarSparseFormats.paxMap(
@@ -68,7 +68,7 @@ struct TarSparseFormatsTests {
         #expect(a.format == .pax0_0)
         #expect(b.format == .pax0_1)
         #expect(a.map == b.map)
-        #expect(a.map.extents == [SparseExtent(offset: 0, length: 512), SparseExtent(offset: 9000, length: 488)])
+        #expect(a.map.extents == [SparseExtent(offset: 0, length: 512), SparseExtent(offset: 9512, length: 488)])
         #expect(a.mapBytes == 0)
         // PAX 0.0 pairs past the cap are refused even beside a 0.1 map that would win.
         let both = try Self.records([("GNU.sparse.size", "10000"), ("GNU.sparse.map", "0,512")] + (0..<9).flatMap {
@@ -150,7 +150,7 @@ struct TarSparseFormatsTests {
     @Test("old GNU: header entries and full extension blocks make one map, each entry counted by the one cap")
     func oldGNUExtensions() throws {
         let four = (0..<4).map { (UInt64($0) * 1024, UInt64(512)) }
-        let header = Self.oldGNUBlock(four, first: 386, flagAt: 482, extended: true, realSize: 64 << 10)
+        let header = Self.oldGNUBlock(four, first: 386, flagAt: 482, extended: true, realSize: 30 * 1024 + 100)
         let full = (4..<25).map { (UInt64($0) * 1024, UInt64(512)) }
         let last = [(UInt64(30 * 1024), UInt64(100))]
         let blocks = [Self.oldGNUBlock(full, first: 0, flagAt: 504, extended: true), Self.oldGNUBlock(last, first: 0, flagAt: 504, extended: false)]
@@ -158,7 +158,7 @@ struct TarSparseFormatsTests {
         #expect(read == 2)
         #expect(map.extents.count == 26)
         #expect(map.extents.last == SparseExtent(offset: 30 * 1024, length: 100))
-        #expect(map.realSize == 64 << 10)
+        #expect(map.realSize == 30 * 1024 + 100)
         // One entry fewer allowed: refused at the entry that passes the cap.
         expectTarError(.limitExceeded) { _ = try Self.oldGNU(header, blocks, maximum: 25) }
         // The header's own entries count too.
