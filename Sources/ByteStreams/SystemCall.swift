@@ -497,6 +497,19 @@ public enum SystemCall {
         guard code == 0 else { throw SystemCallError(operation: "pthread_sigmask", path: nil, code: code) }
     }
 
+    /// Waits until one of `signals` is pending for the calling thread or the process, takes it
+    /// and returns its number (`sigwait`, retrying `EINTR`). Block `signals` in every thread
+    /// first (``setSignals(_:blocked:)``), or a handler may take them instead.
+    public static func waitForSignal(in signals: sigset_t) throws(SystemCallError) -> Int32 {
+        var signals = signals
+        var taken: Int32 = 0
+        while true {
+            let code = sigwait(&signals, &taken)
+            if code == 0 { return taken }
+            if code != EINTR { throw SystemCallError(operation: "sigwait", path: nil, code: code) }
+        }
+    }
+
     /// The function a thread of ``startDetachedThread(_:argument:)`` runs, given the argument.
     #if os(Linux)
     public typealias ThreadBody = @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?

@@ -75,9 +75,8 @@ enum InterruptHandler {
     /// The waiting thread: takes one of the blocked signals, removes the partial output, says
     /// so in one line and ends the process.
     private static func waitForSignal() {
-        var signals = waitedFor
-        var signal: Int32 = 0
-        while sigwait(&signals, &signal) != 0 {}
+        // sigwait fails only for a set holding an invalid signal, which `handled` never does.
+        guard let signal = try? SystemCall.waitForSignal(in: waitedFor) else { return }
         let removed = InterruptCleanup.removeAllForInterruption()
         let name = handled.first { $0.signal == signal }?.name ?? "signal \(signal)"
         var line = "\(command): interrupted by \(name)"

@@ -205,8 +205,8 @@ import Glibc
         return handler.map { unsafeBitCast($0, to: Int.self) } ?? 0
     }
 
-    @Test("setSignals blocks and unblocks SIGUSR2 in the calling thread")
-    func setSignals() throws {
+    @Test("setSignals blocks and unblocks SIGUSR2 in the calling thread; waitForSignal takes it while blocked")
+    func setSignalsAndWait() throws {
         var usr2 = sigset_t()
         sigemptyset(&usr2)
         sigaddset(&usr2, SIGUSR2)
@@ -218,6 +218,9 @@ import Glibc
         let wasBlocked = isBlocked()
         try SystemCall.setSignals(usr2, blocked: true)
         #expect(isBlocked())
+        // Pending for this thread only, where it is blocked: waitForSignal takes it at once.
+        #expect(pthread_kill(pthread_self(), SIGUSR2) == 0)
+        #expect(try SystemCall.waitForSignal(in: usr2) == SIGUSR2)
         try SystemCall.setSignals(usr2, blocked: false)
         #expect(!isBlocked())
         if wasBlocked { try SystemCall.setSignals(usr2, blocked: true) }
