@@ -170,6 +170,38 @@ import Glibc
         #expect(abs(seconds - Date().timeIntervalSince1970) < 5)
     }
 
+    @Test("startDetachedThread runs the body with its argument on another thread")
+    func startDetachedThread() throws {
+        let ran = DispatchSemaphore(value: 0)
+        try SystemCall.startDetachedThread({ argument in
+            Unmanaged<DispatchSemaphore>.fromOpaque(argument!).takeRetainedValue().signal()
+            return nil
+        }, argument: Unmanaged.passRetained(ran).toOpaque())
+        #expect(ran.wait(timeout: .now() + 30) == .success)
+    }
+
+    @Test("startWriteback accepts a written range and names sync_file_range when it fails")
+    func startWriteback() throws {
+        let folder = try TemporaryFolder("systemcall")
+        defer { folder.remove() }
+        let out = try SystemCall.openForRewriting(folder.file("out"), mode: 0o644)
+        defer { SystemCall.closeIgnoringErrors(out) }
+        try [UInt8](repeating: 7, count: 8192).withUnsafeBytes { try SystemCall.writeAll($0, to: out, path: folder.file("out")) }
+        try SystemCall.startWriteback(out, offset: 0, length: 8192, path: folder.file("out"))
+        #expect(throws: SystemCallError(operation: "sync_file_range", path: folder.file("out"), errno: .invalidArgument)) {
+            try SystemCall.startWriteback(out, offset: UInt64(Int64.max) + 1, length: 1, path: folder.file("out"))
+        }
+        #if os(Linux)
+        #expect(throws: SystemCallError(operation: "sync_file_range", path: "none", errno: .badFileDescriptor)) {
+            try SystemCall.startWriteback(FileDescriptor(rawValue: -1), offset: 0, length: 1, path: "none")
+        }
+        #endif
+    }
+}
+
+/// ``SystemCall``'s signal wrappers, one test at a time: setting SIGUSR2 to "ignore" discards
+/// a SIGUSR2 pending for any thread, so the two tests must not overlap.
+@Suite(.serialized) struct SystemCallSignalTests {
     @Test("signalAction reads, installs and restores the action for SIGUSR2, and names the signal it cannot change")
     func signalAction() throws {
         let original = try SystemCall.signalAction(SIGUSR2)
@@ -224,33 +256,5 @@ import Glibc
         try SystemCall.setSignals(usr2, blocked: false)
         #expect(!isBlocked())
         if wasBlocked { try SystemCall.setSignals(usr2, blocked: true) }
-    }
-
-    @Test("startDetachedThread runs the body with its argument on another thread")
-    func startDetachedThread() throws {
-        let ran = DispatchSemaphore(value: 0)
-        try SystemCall.startDetachedThread({ argument in
-            Unmanaged<DispatchSemaphore>.fromOpaque(argument!).takeRetainedValue().signal()
-            return nil
-        }, argument: Unmanaged.passRetained(ran).toOpaque())
-        #expect(ran.wait(timeout: .now() + 30) == .success)
-    }
-
-    @Test("startWriteback accepts a written range and names sync_file_range when it fails")
-    func startWriteback() throws {
-        let folder = try TemporaryFolder("systemcall")
-        defer { folder.remove() }
-        let out = try SystemCall.openForRewriting(folder.file("out"), mode: 0o644)
-        defer { SystemCall.closeIgnoringErrors(out) }
-        try [UInt8](repeating: 7, count: 8192).withUnsafeBytes { try SystemCall.writeAll($0, to: out, path: folder.file("out")) }
-        try SystemCall.startWriteback(out, offset: 0, length: 8192, path: folder.file("out"))
-        #expect(throws: SystemCallError(operation: "sync_file_range", path: folder.file("out"), errno: .invalidArgument)) {
-            try SystemCall.startWriteback(out, offset: UInt64(Int64.max) + 1, length: 1, path: folder.file("out"))
-        }
-        #if os(Linux)
-        #expect(throws: SystemCallError(operation: "sync_file_range", path: "none", errno: .badFileDescriptor)) {
-            try SystemCall.startWriteback(FileDescriptor(rawValue: -1), offset: 0, length: 1, path: "none")
-        }
-        #endif
     }
 }
