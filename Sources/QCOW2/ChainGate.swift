@@ -84,23 +84,6 @@ public enum ChainGate {
         }
     }
 
-    /// ``refusal(for:path:policy:)`` for the image at `path`, opened here (a header that
-    /// cannot be parsed is the refusal).
-    public static func refusal(forImageAt path: String, policy: ChainPolicy) -> String? {
-        let fd: FileDescriptor
-        do throws(SystemCallError) {
-            fd = try ImageFile.openArgument(path)
-        } catch {
-            return "cannot open \(TerminalText.quoted(path)): \(error.errno)"
-        }
-        defer { try? fd.close() }
-        do {
-            return refusal(for: try QCOW2Image(descriptor: fd, path: path), path: path, policy: policy)
-        } catch {
-            return "\(TerminalText.quoted(path)): \(error)"
-        }
-    }
-
     private enum Step {
         case end
         case refused(String)
@@ -150,16 +133,6 @@ public enum ChainGate {
         return nil
     }
 
-    /// What qemu-img's open of the image at `path` for map or convert would refuse
-    /// (see ``QemuOpenGate``), or `nil`; also `nil` when the header itself cannot be parsed,
-    /// which the open that follows reports.
-    public static func qemuOpenRefusal(forImageAt path: String, policy: ChainPolicy) -> String? {
-        guard let fd = try? ImageFile.openArgument(path) else { return nil }
-        defer { try? fd.close() }
-        guard let image = try? QCOW2Image(descriptor: fd, path: path) else { return nil }
-        return QemuOpenGate.refusal(image: image, path: path, policy: policy)
-    }
-
     /// Whether map and convert may read the external data file of `image` (opened from
     /// `path`): qemu opens its name relative to the working directory, qcowtool reads only a
     /// plain name beside the image, so both must be the same file (a regular file, not a symlink).
@@ -171,14 +144,5 @@ public enum ChainGate {
         guard let here = try? SystemCall.status(ofPath: name, followingLink: false),
               let beside = try? SystemCall.status(ofPath: ImageReader.sibling(of: path, named: name), followingLink: false) else { return false }
         return (here.st_mode & S_IFMT) == S_IFREG && here.st_dev == beside.st_dev && here.st_ino == beside.st_ino
-    }
-
-    /// ``mayReadDataFile(of:path:)`` for the image at `path`, opened here (`false` when it
-    /// cannot be opened or parsed).
-    public static func mayReadDataFile(ofImageAt path: String) -> Bool {
-        guard let fd = try? ImageFile.openArgument(path) else { return false }
-        defer { try? fd.close() }
-        guard let image = try? QCOW2Image(descriptor: fd, path: path) else { return false }
-        return mayReadDataFile(of: image, path: path)
     }
 }
