@@ -65,7 +65,7 @@ public enum ChainGate {
         }
         while true {
             let here = next.descriptor
-            defer { try? here.close() }
+            defer { SystemCall.closeIgnoringErrors(here) }
             current = next.path
             if next.format == .raw {
                 return policy.trustsChain ? nil : rawRefusal(here, path: current).map { $0 + hint }
@@ -126,7 +126,7 @@ public enum ChainGate {
             return "cannot stat the raw backing file \(TerminalText.quoted(path)): \(error.errno.description)"
         }
         var prefix = [UInt8](repeating: 0, count: ForeignFormat.prefixLength)
-        let got = (try? prefix.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }) ?? 0
+        let got = (try? prefix.withUnsafeMutableBytes { try fd.pread(into: $0, at: 0, path: path) }) ?? 0
         let audit = Audit(rawPrefix: Array(prefix[..<got]), fileSize: UInt64(clamping: st.st_size), fileName: path)
         // Audit messages show the names they quote escaped already.
         if let first = audit.errors.first { return "\(TerminalText.quoted(path)): \(first.message)" }

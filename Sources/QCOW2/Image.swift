@@ -55,7 +55,7 @@ public struct QCOW2Image: Sendable {
     /// Opens `path` read-only, parses it and closes the file again.
     public static func header(atPath path: String) throws -> QCOW2Header {
         let fd = try ImageFile.openArgument(path)
-        defer { try? fd.close() }
+        defer { SystemCall.closeIgnoringErrors(fd) }
         return try QCOW2Image(descriptor: fd, path: path).header
     }
 

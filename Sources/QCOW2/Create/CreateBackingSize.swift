@@ -23,7 +23,7 @@ enum CreateBackingSize {
             case let .notRegular(kind): throw .invalidBackingFile(path: displayPath, reason: "it is \(kind), not a regular file")
             }
         }
-        defer { try? descriptor.close() }
+        defer { SystemCall.closeIgnoringErrors(descriptor) }
         let length: UInt64
         do throws(SystemCallError) {
             length = UInt64(clamping: try SystemCall.status(of: descriptor, path: displayPath).st_size)
