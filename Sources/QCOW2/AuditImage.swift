@@ -93,7 +93,7 @@ extension Audit {
                 answer = nil
                 return false
             }
-            let l2 = try image.read(at: l2Offset, count: Int(cluster))
+            let l2 = try image.file.bytes(count: Int(cluster), at: l2Offset)
             if Self.mapsCompressedCluster(l2, entrySize: entrySize) {
                 answer = true
                 return false

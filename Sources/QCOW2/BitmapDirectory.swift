@@ -87,7 +87,7 @@ public struct QCOW2BitmapDirectory: Sendable, Hashable {
         guard image.header.hasBitmaps, let ext = image.header.bitmapsExtension else { return nil }
         guard ext.directorySize <= maximumBytes else { throw QCOW2HeaderError.bitmapDirectoryTooLarge(ext.directorySize) }
         try QCOW2Header.checkReadable("Failed to read bitmap directory", offset: ext.directoryOffset, length: ext.directorySize)
-        let bytes = try image.read(at: ext.directoryOffset, count: Int(ext.directorySize))
+        let bytes = try image.file.bytes(count: Int(ext.directorySize), at: ext.directoryOffset)
         let directory = try QCOW2BitmapDirectory(parsing: bytes, extension: ext, clusterSize: image.header.clusterSize, virtualSize: image.header.virtualSize)
         try directory.checkLoad(of: image)
         return directory

@@ -79,12 +79,6 @@ public struct QCOW2Image: Sendable {
         return bytes
     }
 
-    /// Reads `count` bytes at `offset`; bytes past the end of the file read as zeros (as
-    /// qemu's block layer returns them). `count` must already be capped by the caller.
-    public func read(at offset: UInt64, count: Int) throws -> [UInt8] {
-        try file.bytes(count: count, at: offset, reportedPath: .some(path))
-    }
-
     /// The snapshot table, read at most once per opened image (qemu reads it once too, at
     /// open): the audit, the layout the walkers use and the info share it, so a table of
     /// 65,535 entries is parsed once, not four times.
