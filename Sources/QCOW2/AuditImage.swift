@@ -89,7 +89,7 @@ extension Audit {
             guard l2Offset != 0, l2Offset % cluster == 0, l2Offset < image.fileSize, cluster <= image.fileSize - l2Offset else { return true }
             scanned += 1
             // At most `limit` tables and at most 64 MiB of them, whatever the cluster size.
-            if scanned > limit || UInt64(scanned) * cluster > 64 << 20 {
+            if scanned > limit || UInt64(scanned) * cluster > QCOW2Format.maximumAuditL2ScanBytes {
                 answer = nil
                 return false
             }

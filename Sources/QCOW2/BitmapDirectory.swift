@@ -66,8 +66,8 @@ public struct QCOW2BitmapDirectory: Sendable, Hashable {
                 nameBytes: b.slice(at + 24, count: nameSize))
             let cluster = UInt64(clusterSize)
             let bad = bitmap.tableSize == 0 || bitmap.tableOffset == 0 || bitmap.tableOffset % cluster != 0
-                || bitmap.tableSize > 0x800_0000 || bitmap.granularityBits > 31 || bitmap.granularityBits < 9
-                || bitmap.flags & ~3 != 0 || nameSize > 1023 || bitmap.type != 1
+                || bitmap.tableSize > QCOW2Format.maximumBitmapTableEntries || !QCOW2Format.bitmapGranularityBits.contains(bitmap.granularityBits)
+                || bitmap.flags & ~3 != 0 || nameSize > QCOW2Format.maximumBitmapNameLength || bitmap.type != 1
                 || UInt64(bitmap.tableSize) * cluster > Self.maximumBitmapBytes
                 || (!bitmap.isInUse && virtualSize > (UInt64(bitmap.tableSize) * cluster * 8) << UInt64(bitmap.granularityBits))
             guard !bad else {

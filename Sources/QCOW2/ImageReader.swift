@@ -72,7 +72,7 @@ public final class ImageReader {
     /// does: its last partial sector is padded with zeros.
     public var virtualSize: UInt64 {
         guard case let .raw(file) = layers[0] else { return layers[0].virtualSize }
-        return file.size > UInt64.max - 511 ? file.size : (file.size + 511) & ~UInt64(511)
+        return QCOW2Format.roundedUpToSectors(file.size) ?? file.size
     }
     /// Threads that decode the compressed clusters of one read: one per core (at most 8) by
     /// default. `1` keeps all the work on the calling thread, and ``RawConversion`` then

@@ -32,7 +32,7 @@ enum CreateBackingSize {
         }
         switch format {
         case .raw:
-            return (length + 511) / 512 * 512
+            return QCOW2Format.roundedUpToSectors(length) ?? length
         case .qcow2:
             var header = [UInt8](repeating: 0, count: 32)
             let read = header.withUnsafeMutableBytes { buffer -> Result<Int, SystemCallError> in
