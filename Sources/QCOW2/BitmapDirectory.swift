@@ -38,7 +38,7 @@ public struct QCOW2BitmapDirectory: Sendable, Hashable {
 
     /// Parses the directory from its bytes (exactly `extension.directorySize` of them),
     /// with qemu's `check_dir_entry` checks (a bitmap not in use must cover `virtualSize`).
-    public init(parsing bytes: [UInt8], extension ext: QCOW2BitmapsExtension, clusterSize: Int, virtualSize: UInt64) throws {
+    init(parsing bytes: [UInt8], extension ext: QCOW2BitmapsExtension, clusterSize: Int, virtualSize: UInt64) throws {
         guard ext.directorySize != 0 else { throw QCOW2HeaderError.bitmapDirectoryEntryInvalid(index: 0, reason: "Requested bitmap directory size is zero") }
         guard ext.directorySize <= Self.maximumBytes, bytes.count == Int(ext.directorySize) else {
             throw QCOW2HeaderError.bitmapDirectoryTooLarge(ext.directorySize)
@@ -83,7 +83,7 @@ public struct QCOW2BitmapDirectory: Sendable, Hashable {
 
     /// Reads and parses the directory of `image`; `nil` when the image has no bitmaps in
     /// force (no extension, or autoclear bit 0 clear).
-    public static func read(from image: QCOW2Image) throws -> QCOW2BitmapDirectory? {
+    static func read(from image: QCOW2Image) throws -> QCOW2BitmapDirectory? {
         guard image.header.hasBitmaps, let ext = image.header.bitmapsExtension else { return nil }
         guard ext.directorySize <= maximumBytes else { throw QCOW2HeaderError.bitmapDirectoryTooLarge(ext.directorySize) }
         try QCOW2Header.checkReadable("Failed to read bitmap directory", offset: ext.directoryOffset, length: ext.directorySize)

@@ -20,8 +20,9 @@ import Darwin
 /// too unless the server answers).
 public enum QemuOpenGate {
     /// The block drivers qemu-img 7.2 knows (`qemu-img --help`, "Supported formats"): a
-    /// backing format outside this list fails with "Unknown driver".
-    static let knownDrivers: Set<String> = [
+    /// backing format outside this list fails with "Unknown driver". (An array, not a `Set`:
+    /// a `Set<String>` is one more generic type for the runtime to instantiate at start-up.)
+    static let knownDrivers: [String] = [
         "blkdebug", "blklogwrites", "blkverify", "bochs", "cloop", "compress", "copy-before-write",
         "copy-on-read", "dmg", "file", "ftp", "ftps", "gluster", "host_cdrom", "host_device", "http",
         "https", "iscsi", "iser", "luks", "nbd", "nfs", "null-aio", "null-co", "nvme", "parallels",
@@ -33,8 +34,8 @@ public enum QemuOpenGate {
     /// (the open checks the same magic and version): qcow, QED, VDI, VHDX, Parallels, Bochs
     /// and LUKS. Not VMDK (a text descriptor opens without the line the probe looks for),
     /// VHD (a fixed image's footer is at the end), cloop or DMG (their opens check no magic);
-    /// VMDK has its own rule (`vmdkRefusal`).
-    static let magicCheckedFormats: Set<String> = ["qcow", "qed", "vdi", "vhdx", "parallels", "bochs", "luks"]
+    /// VMDK has its own rule (`vmdkRefusal`). An array, as ``knownDrivers``.
+    static let magicCheckedFormats: [String] = ["qcow", "qed", "vdi", "vhdx", "parallels", "bochs", "luks"]
 
     /// `nil` when qemu-img would open `image` (at `path`, as given on the command line),
     /// else qemu's reason, worded like qemu-img's message.
