@@ -43,7 +43,7 @@ let package = Package(
         ),
         .target(name: "Zstd", dependencies: ["CZstd", "ByteStreams"]),
         .target(name: "Tar", dependencies: ["ByteStreams"]),
-        .target(name: "QCOW2", dependencies: ["ByteStreams", "Zstd", "CSystemShim"]),
+        .target(name: "QCOW2", dependencies: ["ByteStreams", "Zstd"]),
         .target(
             name: "VMImage",
             dependencies: [

@@ -40,3 +40,26 @@ public enum ZeroRuns {
         }
     }
 }
+
+extension ZeroRuns {
+    /// Bytes judged at once by ``lastNonZeroByte(in:)`` before it looks at single bytes.
+    private static let backwardChunk = 512
+
+    /// Index of the last byte of `bytes` that is not zero, or `nil` when every byte is zero:
+    /// a backward scan in 512-byte chunks through ``SparseFile/isZero(_:)``, then byte by byte
+    /// inside the last chunk holding data. QCOW2 uses it to find the last stored refcount.
+    public static func lastNonZeroByte(in bytes: UnsafeRawBufferPointer) -> Int? {
+        var upper = bytes.count
+        while upper > 0 {
+            let lower = max(0, upper - backwardChunk)
+            if !SparseFile.isZero(UnsafeRawBufferPointer(rebasing: bytes[lower..<upper])) {
+                // The chunk holds a non-zero byte, so this stops at or above `lower`.
+                var index = upper - 1
+                while bytes[index] == 0 { index -= 1 }
+                return index
+            }
+            upper = lower
+        }
+        return nil
+    }
+}

@@ -49,18 +49,16 @@ extension Audit {
     /// The slow path of ``imageEnd(of:)``: the last non-zero refcount in the table (at most
     /// 16 refcount blocks read, from the last one named).
     static func scanImageEnd(of table: RefcountTable) throws -> UInt64? {
+        var table = table
         let cluster = UInt64(table.clusterSize)
-        // ≤ 8 MiB (header check).
+        // ≤ 8 MiB (header check), read whole once.
         guard table.isInsideFile else { return nil }
-        let tableBytes = try table.file.read(count: Int(table.byteCount), at: table.offset)
-        let entries = BigEndianBytes(tableBytes)
         let entriesPerBlock = UInt64(1) << UInt64(table.entriesPerBlockBits)
-        var scanEnd = tableBytes.count
+        var scanEnd = table.count
         var blocksTried = 0
-        while blocksTried < 16, let lastByte = ZeroScan.lastNonZeroByte(tableBytes, before: scanEnd) {
-            let index = lastByte / 8
-            scanEnd = index * 8
-            let blockOffset = RefcountTable.blockOffset(entries.u64(index * 8))
+        while blocksTried < 16, let (index, entry) = try table.lastNonZeroEntry(before: scanEnd) {
+            scanEnd = index
+            let blockOffset = RefcountTable.blockOffset(entry)
             if blockOffset == 0 { continue }
             blocksTried += 1
             guard table.mayRead(block: blockOffset) else { return nil }
@@ -89,11 +87,11 @@ extension Audit {
             guard l2Offset != 0, l2Offset % cluster == 0, l2Offset < image.fileSize, cluster <= image.fileSize - l2Offset else { return true }
             scanned += 1
             // At most `limit` tables and at most 64 MiB of them, whatever the cluster size.
-            if scanned > limit || UInt64(scanned) * cluster > 64 << 20 {
+            if scanned > limit || UInt64(scanned) * cluster > QCOW2Format.maximumAuditL2ScanBytes {
                 answer = nil
                 return false
             }
-            let l2 = try image.read(at: l2Offset, count: Int(cluster))
+            let l2 = try image.file.bytes(count: Int(cluster), at: l2Offset)
             if Self.mapsCompressedCluster(l2, entrySize: entrySize) {
                 answer = true
                 return false

@@ -2,19 +2,19 @@ import ByteStreams
 
 extension Audit {
     /// What the audit knows about a qcow2 image beyond its header; each part is optional
-    /// (an absent part skips the checks that need it).
-    public struct QCOW2Facts: Sendable, Hashable {
+    /// (an absent part skips the checks that need it). Gathered by ``init(image:l2ScanLimit:)``.
+    struct QCOW2Facts: Sendable, Hashable {
         /// The snapshot table.
-        public var snapshots: QCOW2SnapshotTable?
+        var snapshots: QCOW2SnapshotTable?
         /// The bitmap directory.
-        public var bitmaps: QCOW2BitmapDirectory?
+        var bitmaps: QCOW2BitmapDirectory?
         /// End of the last cluster with a non-zero refcount (qemu-img check's image end).
-        public var imageEnd: UInt64?
+        var imageEnd: UInt64?
         /// Whether an active L2 table holds a compressed cluster.
-        public var hasCompressedClusters: Bool?
+        var hasCompressedClusters: Bool?
 
         /// Creates facts.
-        public init(snapshots: QCOW2SnapshotTable? = nil, bitmaps: QCOW2BitmapDirectory? = nil,
+        init(snapshots: QCOW2SnapshotTable? = nil, bitmaps: QCOW2BitmapDirectory? = nil,
                     imageEnd: UInt64? = nil, hasCompressedClusters: Bool? = nil) {
             self.snapshots = snapshots
             self.bitmaps = bitmaps
@@ -29,8 +29,14 @@ extension Audit {
     /// one more generic type for the runtime to instantiate at start-up.)
     static let safeBackingFormats: [String] = ["raw", "qcow2", "qcow", "qed", "vmdk", "vdi", "vhdx", "vpc"]
 
+    /// Audits a parsed qcow2 header of a file of `fileSize` bytes (a pure function; the rules
+    /// that read tables are ``init(image:l2ScanLimit:)``'s).
+    public init(header: QCOW2Header, fileSize: UInt64) {
+        self.init(header: header, fileSize: fileSize, facts: QCOW2Facts())
+    }
+
     /// Audits a parsed qcow2 header plus whatever `facts` hold (a pure function).
-    public init(header: QCOW2Header, fileSize: UInt64, facts: QCOW2Facts = QCOW2Facts()) {
+    init(header: QCOW2Header, fileSize: UInt64, facts: QCOW2Facts) {
         findings = []
         auditNames(header)
         auditFeatures(header)

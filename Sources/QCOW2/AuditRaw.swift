@@ -16,7 +16,7 @@ extension Audit {
         if format == .qcow2 {
             let b = BigEndianBytes(bytes)
             let offset = b.u64(8)
-            let size = Int(min(b.u32(16), 1023))
+            let size = Int(min(b.u32(16), UInt32(QCOW2Format.maximumBackingNameLength)))
             if offset != 0, size > 0 {
                 let name = offset < UInt64(bytes.count) ? b.slice(Int(offset), count: size) : []
                 let shown = name.isEmpty ? "beyond the bytes read" : Self.show(name)

@@ -25,7 +25,7 @@ public enum BackingNameProblem: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .empty: return "the name is empty"
-        case let .tooLong(length): return "the name is \(length) bytes long, more than qemu's 1023"
+        case let .tooLong(length): return "the name is \(length) bytes long, more than qemu's \(QCOW2Format.maximumBackingNameLength)"
         case .absolutePath: return "the name is an absolute path"
         case .containsSlash: return "the name contains '/', so it points outside the image's folder"
         case .parentReference: return "the name refers to a parent folder ('..')"
@@ -37,7 +37,7 @@ public enum BackingNameProblem: Sendable, Hashable, CustomStringConvertible {
     /// The first problem with `name` as raw bytes, or `nil` when it is a plain file name.
     public static func check(_ name: [UInt8]) -> BackingNameProblem? {
         guard !name.isEmpty else { return .empty }
-        guard name.count <= 1023 else { return .tooLong(length: name.count) }
+        guard name.count <= QCOW2Format.maximumBackingNameLength else { return .tooLong(length: name.count) }
         if name.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return .invalidCharacters }
         guard let text = String(validating: name, as: UTF8.self) else { return .invalidCharacters }
         if name.first == UInt8(ascii: "/") { return .absolutePath }

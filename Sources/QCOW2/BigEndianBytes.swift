@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The module's one big-endian reader: loads from bytes held in memory (a header, an L1
 /// or L2 table, a refcount block), with qemu's semantics for the bytes past the end: they
 /// read as zeros (qemu's block layer zero-fills reads past EOF).
@@ -75,36 +69,5 @@ extension Array where Element == UInt8 {
     var untilNUL: [UInt8] {
         if let nul = firstIndex(of: 0) { return Array(self[..<nul]) }
         return self
-    }
-}
-
-/// Fast zero scans over large buffers (refcount tables and blocks): `memcmp` against a
-/// zero chunk, then a byte loop only inside the last non-zero chunk.
-enum ZeroScan {
-    private static let chunk = 512
-    private static let zeros = [UInt8](repeating: 0, count: chunk)
-
-    /// Index of the last non-zero byte of `bytes[..<end]`, or `nil` when they are all zero.
-    static func lastNonZeroByte(_ bytes: [UInt8], before end: Int? = nil) -> Int? {
-        let limit = min(end ?? bytes.count, bytes.count)
-        guard limit > 0 else { return nil }
-        return bytes.withUnsafeBytes { raw -> Int? in
-            zeros.withUnsafeBytes { zero -> Int? in
-                guard let base = raw.baseAddress, let zeroBase = zero.baseAddress else { return nil }
-                var upper = limit
-                while upper > 0 {
-                    let lower = max(0, upper - chunk)
-                    if memcmp(base + lower, zeroBase, upper - lower) != 0 {
-                        var i = upper - 1
-                        while i >= lower {
-                            if raw[i] != 0 { return i }
-                            i -= 1
-                        }
-                    }
-                    upper = lower
-                }
-                return nil
-            }
-        }
     }
 }

@@ -38,7 +38,7 @@ public struct QCOW2BitmapDirectory: Sendable, Hashable {
 
     /// Parses the directory from its bytes (exactly `extension.directorySize` of them),
     /// with qemu's `check_dir_entry` checks (a bitmap not in use must cover `virtualSize`).
-    public init(parsing bytes: [UInt8], extension ext: QCOW2BitmapsExtension, clusterSize: Int, virtualSize: UInt64) throws {
+    init(parsing bytes: [UInt8], extension ext: QCOW2BitmapsExtension, clusterSize: Int, virtualSize: UInt64) throws {
         guard ext.directorySize != 0 else { throw QCOW2HeaderError.bitmapDirectoryEntryInvalid(index: 0, reason: "Requested bitmap directory size is zero") }
         guard ext.directorySize <= Self.maximumBytes, bytes.count == Int(ext.directorySize) else {
             throw QCOW2HeaderError.bitmapDirectoryTooLarge(ext.directorySize)
@@ -66,8 +66,8 @@ public struct QCOW2BitmapDirectory: Sendable, Hashable {
                 nameBytes: b.slice(at + 24, count: nameSize))
             let cluster = UInt64(clusterSize)
             let bad = bitmap.tableSize == 0 || bitmap.tableOffset == 0 || bitmap.tableOffset % cluster != 0
-                || bitmap.tableSize > 0x800_0000 || bitmap.granularityBits > 31 || bitmap.granularityBits < 9
-                || bitmap.flags & ~3 != 0 || nameSize > 1023 || bitmap.type != 1
+                || bitmap.tableSize > QCOW2Format.maximumBitmapTableEntries || !QCOW2Format.bitmapGranularityBits.contains(bitmap.granularityBits)
+                || bitmap.flags & ~3 != 0 || nameSize > QCOW2Format.maximumBitmapNameLength || bitmap.type != 1
                 || UInt64(bitmap.tableSize) * cluster > Self.maximumBitmapBytes
                 || (!bitmap.isInUse && virtualSize > (UInt64(bitmap.tableSize) * cluster * 8) << UInt64(bitmap.granularityBits))
             guard !bad else {
@@ -83,11 +83,11 @@ public struct QCOW2BitmapDirectory: Sendable, Hashable {
 
     /// Reads and parses the directory of `image`; `nil` when the image has no bitmaps in
     /// force (no extension, or autoclear bit 0 clear).
-    public static func read(from image: QCOW2Image) throws -> QCOW2BitmapDirectory? {
+    static func read(from image: QCOW2Image) throws -> QCOW2BitmapDirectory? {
         guard image.header.hasBitmaps, let ext = image.header.bitmapsExtension else { return nil }
         guard ext.directorySize <= maximumBytes else { throw QCOW2HeaderError.bitmapDirectoryTooLarge(ext.directorySize) }
         try QCOW2Header.checkReadable("Failed to read bitmap directory", offset: ext.directoryOffset, length: ext.directorySize)
-        let bytes = try image.read(at: ext.directoryOffset, count: Int(ext.directorySize))
+        let bytes = try image.file.bytes(count: Int(ext.directorySize), at: ext.directoryOffset)
         let directory = try QCOW2BitmapDirectory(parsing: bytes, extension: ext, clusterSize: image.header.clusterSize, virtualSize: image.header.virtualSize)
         try directory.checkLoad(of: image)
         return directory

@@ -65,7 +65,7 @@ public enum ChainGate {
         }
         while true {
             let here = next.descriptor
-            defer { try? here.close() }
+            defer { SystemCall.closeIgnoringErrors(here) }
             current = next.path
             if next.format == .raw {
                 return policy.trustsChain ? nil : rawRefusal(here, path: current).map { $0 + hint }
@@ -81,23 +81,6 @@ public enum ChainGate {
             case let .refused(reason): return reason
             case let .backing(link): next = link
             }
-        }
-    }
-
-    /// ``refusal(for:path:policy:)`` for the image at `path`, opened here (a header that
-    /// cannot be parsed is the refusal).
-    public static func refusal(forImageAt path: String, policy: ChainPolicy) -> String? {
-        let fd: FileDescriptor
-        do throws(SystemCallError) {
-            fd = try ImageFile.openArgument(path)
-        } catch {
-            return "cannot open \(TerminalText.quoted(path)): \(error.errno)"
-        }
-        defer { try? fd.close() }
-        do {
-            return refusal(for: try QCOW2Image(descriptor: fd, path: path), path: path, policy: policy)
-        } catch {
-            return "\(TerminalText.quoted(path)): \(error)"
         }
     }
 
@@ -143,21 +126,11 @@ public enum ChainGate {
             return "cannot stat the raw backing file \(TerminalText.quoted(path)): \(error.errno.description)"
         }
         var prefix = [UInt8](repeating: 0, count: ForeignFormat.prefixLength)
-        let got = (try? prefix.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }) ?? 0
+        let got = (try? prefix.withUnsafeMutableBytes { try fd.pread(into: $0, at: 0, path: path) }) ?? 0
         let audit = Audit(rawPrefix: Array(prefix[..<got]), fileSize: UInt64(clamping: st.st_size), fileName: path)
         // Audit messages show the names they quote escaped already.
         if let first = audit.errors.first { return "\(TerminalText.quoted(path)): \(first.message)" }
         return nil
-    }
-
-    /// What qemu-img's open of the image at `path` for map or convert would refuse
-    /// (see ``QemuOpenGate``), or `nil`; also `nil` when the header itself cannot be parsed,
-    /// which the open that follows reports.
-    public static func qemuOpenRefusal(forImageAt path: String, policy: ChainPolicy) -> String? {
-        guard let fd = try? ImageFile.openArgument(path) else { return nil }
-        defer { try? fd.close() }
-        guard let image = try? QCOW2Image(descriptor: fd, path: path) else { return nil }
-        return QemuOpenGate.refusal(image: image, path: path, policy: policy)
     }
 
     /// Whether map and convert may read the external data file of `image` (opened from
@@ -171,14 +144,5 @@ public enum ChainGate {
         guard let here = try? SystemCall.status(ofPath: name, followingLink: false),
               let beside = try? SystemCall.status(ofPath: ImageReader.sibling(of: path, named: name), followingLink: false) else { return false }
         return (here.st_mode & S_IFMT) == S_IFREG && here.st_dev == beside.st_dev && here.st_ino == beside.st_ino
-    }
-
-    /// ``mayReadDataFile(of:path:)`` for the image at `path`, opened here (`false` when it
-    /// cannot be opened or parsed).
-    public static func mayReadDataFile(ofImageAt path: String) -> Bool {
-        guard let fd = try? ImageFile.openArgument(path) else { return false }
-        defer { try? fd.close() }
-        guard let image = try? QCOW2Image(descriptor: fd, path: path) else { return false }
-        return mayReadDataFile(of: image, path: path)
     }
 }

@@ -87,7 +87,7 @@ public struct ChainPolicy: Sendable, Equatable {
     /// - Throws: ``ChainRefusal/probedFormat(name:format:)`` for a format qcowtool does not read.
     public static func probe(_ descriptor: FileDescriptor, name: [UInt8]) throws(ChainRefusal) -> ImageInspection.Format {
         var prefix = [UInt8](repeating: 0, count: ForeignFormat.prefixLength)
-        let got = (try? prefix.withUnsafeMutableBytes { try descriptor.read(fromAbsoluteOffset: 0, into: $0) }) ?? 0
+        let got = (try? prefix.withUnsafeMutableBytes { try descriptor.pread(into: $0, at: 0) }) ?? 0
         switch ForeignFormat.detect(Array(prefix[..<got])) {
         case nil: return .raw
         case .qcow2?: return .qcow2
@@ -118,7 +118,7 @@ public struct ChainPolicy: Sendable, Equatable {
             if let known { return Link(descriptor: descriptor, path: path, format: known) }
             return Link(descriptor: descriptor, path: path, format: try Self.probe(descriptor, name: name))
         } catch {
-            try? descriptor.close()
+            SystemCall.closeIgnoringErrors(descriptor)
             throw error
         }
     }

@@ -147,7 +147,7 @@ public enum QCOW2HeaderError: Error, Sendable, Equatable, CustomStringConvertibl
         case let .bitmapDirectoryTooLarge(size):
             return "bitmap_directory_size \(size) exceeds the maximum supported size (67107840)"
         case let .backingFileNameTooLong(offset, length, clusterSize):
-            return "backing_file_size is \(length) at offset \(offset), more than 1023 or past the \(clusterSize)-byte first cluster: Backing file name too long"
+            return "backing_file_size is \(length) at offset \(offset), more than \(QCOW2Format.maximumBackingNameLength) or past the \(clusterSize)-byte first cluster: Backing file name too long"
         case let .snapshotExtraDataTooLarge(index, size):
             return "snapshot \(index) has \(size) bytes of extra data, above 1024: Too much extra metadata in snapshot table entry \(index)"
         case let .snapshotTableTooLarge(index):

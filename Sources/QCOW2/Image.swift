@@ -55,7 +55,7 @@ public struct QCOW2Image: Sendable {
     /// Opens `path` read-only, parses it and closes the file again.
     public static func header(atPath path: String) throws -> QCOW2Header {
         let fd = try ImageFile.openArgument(path)
-        defer { try? fd.close() }
+        defer { SystemCall.closeIgnoringErrors(fd) }
         return try QCOW2Image(descriptor: fd, path: path).header
     }
 
@@ -77,12 +77,6 @@ public struct QCOW2Image: Sendable {
         let got = try bytes.withUnsafeMutableBytes { try descriptor.pread(into: $0, at: 0, path: path) }
         if got < wanted { bytes.removeLast(wanted - got) }
         return bytes
-    }
-
-    /// Reads `count` bytes at `offset`; bytes past the end of the file read as zeros (as
-    /// qemu's block layer returns them). `count` must already be capped by the caller.
-    public func read(at offset: UInt64, count: Int) throws -> [UInt8] {
-        try file.bytes(count: count, at: offset, reportedPath: .some(path))
     }
 
     /// The snapshot table, read at most once per opened image (qemu reads it once too, at

@@ -164,7 +164,7 @@ struct CheckWalker {
         guard size > 0 else { return }
         let (end, overflow) = offset.addingReportingOverflow(size)
         // qemu compares with the file length in whole sectors (rounded up to 512 bytes).
-        let fileLength = (file.size &+ 511) & ~UInt64(511)
+        let fileLength = QCOW2Format.roundedUpToSectors(file.size) ?? file.size
         if overflow || end >= fileLength &+ UInt64(clusterSize) || (end > fileLength && end - fileLength >= UInt64(clusterSize)) {
             result.corruptions += 1
             report("ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x\(hex(offset)) size 0x\(hex(size))")
@@ -299,7 +299,7 @@ struct CheckWalker {
     mutating func walkBitmaps() throws {
         guard let bitmaps = layout.bitmaps, bitmaps.count > 0, layout.autoclearFeatures & QCOW2AutoclearFeatures.bitmaps.rawValue != 0 else { return }
         increment(offset: bitmaps.directoryOffset, size: bitmaps.directorySize)
-        guard bitmaps.directorySize <= 64 << 20 else {
+        guard bitmaps.directorySize <= QCOW2Format.maximumCheckedBitmapBytes else {
             result.corruptions += 1
             report("ERROR bitmap directory of \(bitmaps.directorySize) bytes is too large")
             return
@@ -319,7 +319,7 @@ struct CheckWalker {
                 directory.u64(position), directory.u32(position + 8), Int(directory.u16(position + 18)), Int(directory.u32(position + 20)))
             position += (24 + extraSize + nameSize + 7) & ~7
             increment(offset: tableOffset, size: UInt64(tableSize) * 8)
-            guard UInt64(tableSize) * 8 <= 64 << 20 else {
+            guard UInt64(tableSize) * 8 <= QCOW2Format.maximumCheckedBitmapBytes else {
                 result.corruptions += 1
                 continue
             }

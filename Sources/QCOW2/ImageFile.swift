@@ -59,8 +59,8 @@ public struct ImageFile: Sendable {
 
     /// The one `pread` of this module's image reads: fills `buffer` from `offset`, bytes past
     /// the end of the file (or past a short read's end) zeroed. Throws the system's error,
-    /// naming `reportedPath` (by default ``path``).
-    func fill(_ buffer: UnsafeMutableRawBufferPointer, at offset: UInt64, reportedPath: String?? = nil) throws {
+    /// naming ``path`` (none when it is empty: an image opened without a path).
+    func fill(_ buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
         guard buffer.count > 0 else { return }
         var got = 0
         defer {
@@ -71,17 +71,20 @@ public struct ImageFile: Sendable {
         }
         if offset < size {
             let available = Int(min(UInt64(buffer.count), size - offset))
-            got = try descriptor.pread(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<available]), at: offset, path: reportedPath ?? path)
+            got = try descriptor.pread(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<available]), at: offset, path: path.isEmpty ? nil : path)
         }
     }
 
     /// `count` bytes from `offset` through ``fill(_:at:)``, not zero-filled first (`pread`
-    /// writes what it got, the rest is zeroed). `count` must already be capped by the caller.
-    func bytes(count: Int, at offset: UInt64, reportedPath: String?? = nil) throws -> [UInt8] {
+    /// writes what it got, the rest is zeroed), throwing the system's error as it is (what
+    /// the table readers whose errors become audit findings or `inspect` messages show);
+    /// ``read(count:at:)`` wraps it in ``ImageAccessError``. `count` must already be capped
+    /// by the caller.
+    func bytes(count: Int, at offset: UInt64) throws -> [UInt8] {
         guard count > 0 else { return [] }
         return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             defer { initialized = count }
-            try fill(UnsafeMutableRawBufferPointer(buffer), at: offset, reportedPath: reportedPath)
+            try fill(UnsafeMutableRawBufferPointer(buffer), at: offset)
         }
     }
 }

@@ -149,7 +149,7 @@ extension ImageInfo {
         format = "raw"
         dirtyFlag = false
         self.actualSize = actualSize
-        virtualSize = fileSize > UInt64.max - 511 ? fileSize : (fileSize + 511) / 512 * 512
+        virtualSize = QCOW2Format.roundedUpToSectors(fileSize) ?? fileSize
         snapshots = []
     }
 

@@ -72,7 +72,7 @@ public final class ImageReader {
     /// does: its last partial sector is padded with zeros.
     public var virtualSize: UInt64 {
         guard case let .raw(file) = layers[0] else { return layers[0].virtualSize }
-        return file.size > UInt64.max - 511 ? file.size : (file.size + 511) & ~UInt64(511)
+        return QCOW2Format.roundedUpToSectors(file.size) ?? file.size
     }
     /// Threads that decode the compressed clusters of one read: one per core (at most 8) by
     /// default. `1` keeps all the work on the calling thread, and ``RawConversion`` then
@@ -97,7 +97,7 @@ public final class ImageReader {
             let file = try ImageFile(descriptor: fd, path: path)
             image = try QCOW2Image(descriptor: fd, path: path, fileSize: file.size)
         } catch {
-            try? fd.close()
+            SystemCall.closeIgnoringErrors(fd)
             throw error
         }
         // From here the reader owns the descriptor (closed on failure too).
@@ -183,7 +183,7 @@ public final class ImageReader {
             }
             return ImageReader(layers: layers, unopenedBacking: unopened, descriptors: descriptors)
         } catch {
-            for fd in descriptors { try? fd.close() }
+            for fd in descriptors { SystemCall.closeIgnoringErrors(fd) }
             throw error
         }
     }
@@ -197,7 +197,7 @@ public final class ImageReader {
             let file = try ImageFile(descriptor: fd, path: path)
             return ImageReader(layers: [.raw(file)], unopenedBacking: nil, descriptors: [fd])
         } catch {
-            try? fd.close()
+            SystemCall.closeIgnoringErrors(fd)
             throw error
         }
     }
@@ -217,7 +217,7 @@ public final class ImageReader {
 
     /// Closes every file this reader opened. Reading afterwards fails.
     public func close() {
-        for fd in descriptors { try? fd.close() }
+        for fd in descriptors { SystemCall.closeIgnoringErrors(fd) }
         descriptors = []
     }
 

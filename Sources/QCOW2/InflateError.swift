@@ -2,7 +2,7 @@
 ///
 /// Every case carries `offset`: the byte of the compressed input where the problem
 /// was detected (the byte holding the bit the decoder was reading).
-public enum InflateError: Error, Sendable, Equatable, CustomStringConvertible {
+enum InflateError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The input ended before the final block ended and before the output was full.
     case truncated(offset: Int)
     /// A block header asks for block type 3, which does not exist.
@@ -19,7 +19,7 @@ public enum InflateError: Error, Sendable, Equatable, CustomStringConvertible {
     case distanceTooFar(offset: Int, distance: Int, available: Int)
 
     /// A sentence a person can act on.
-    public var description: String {
+    var description: String {
         switch self {
         case let .truncated(offset):
             return "deflate: the compressed data ends at byte \(offset), inside a block"

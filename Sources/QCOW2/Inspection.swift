@@ -61,7 +61,7 @@ public struct ImageInspection: Sendable {
     /// inspects it and closes it.
     public init(path: String, format: Format? = nil) throws {
         let fd = try ImageFile.openArgument(path)
-        defer { try? fd.close() }
+        defer { SystemCall.closeIgnoringErrors(fd) }
         try self.init(descriptor: fd, filename: path, format: format)
     }
 

@@ -90,9 +90,9 @@ public struct LUKSHeader: Sendable, Hashable {
 
     /// Reads the LUKS header the image's encryption extension points at; `nil` when the
     /// image has no such extension.
-    public static func read(from image: QCOW2Image) throws -> LUKSHeader? {
+    static func read(from image: QCOW2Image) throws -> LUKSHeader? {
         guard image.header.cryptMethod == 2, let pointer = image.header.encryptionHeaderPointer else { return nil }
         try QCOW2Header.checkReadable("Could not read encryption header", offset: pointer.offset, length: UInt64(length))
-        return try LUKSHeader(parsing: image.read(at: pointer.offset, count: length))
+        return try LUKSHeader(parsing: image.file.bytes(count: length, at: pointer.offset))
     }
 }

@@ -16,14 +16,30 @@ enum QCOW2Format {
     static let version3MinimumHeaderLength = 104
     /// `cluster_bits` qemu accepts (512 bytes to 2 MiB).
     static let clusterBits: ClosedRange<UInt32> = 9...21
+    /// Cluster sizes in bytes qemu accepts (`MIN_CLUSTER_BITS`…`MAX_CLUSTER_BITS`): 2 to the
+    /// power of each ``clusterBits``, 512 bytes to 2 MiB.
+    static let clusterSizes: ClosedRange<UInt64> = (1 << UInt64(clusterBits.lowerBound))...(1 << UInt64(clusterBits.upperBound))
     /// Largest `refcount_order` (64-bit refcounts).
     static let maximumRefcountOrder = 6
     /// Smallest `cluster_bits` with extended L2 entries (32 subclusters of at least 512 bytes).
     static let minimumExtendedL2ClusterBits = 14
     /// Subclusters per cluster with extended L2 entries.
     static let subclustersPerCluster = 32
-    /// Longest backing file name qemu accepts.
+    /// Longest backing file name qemu accepts (`backing_file_size` up to 1023, qemu's
+    /// `1023` in `qcow2_do_open`); also the longest data-file name our name rule allows.
     static let maximumBackingNameLength = 1023
+
+    // MARK: Sectors
+
+    /// `BDRV_SECTOR_SIZE`: qemu's block layer counts lengths in whole 512-byte sectors.
+    static let sectorSize: UInt64 = 512
+
+    /// `bytes` rounded up to whole sectors (``sectorSize``), as qemu's `bdrv_getlength`
+    /// reports a file's length; `nil` when that would pass `UInt64.max`.
+    static func roundedUpToSectors(_ bytes: UInt64) -> UInt64? {
+        guard bytes <= UInt64.max - (sectorSize - 1) else { return nil }
+        return (bytes + (sectorSize - 1)) & ~(sectorSize - 1)
+    }
 
     // MARK: qemu's caps (block/qcow2.h)
 
@@ -66,6 +82,27 @@ enum QCOW2Format {
     static let refcountTableOffsetMask: UInt64 = 0xFFFF_FFFF_FFFF_FE00
     /// `REFT_RESERVED_MASK`: bits a refcount table entry must leave clear.
     static let refcountTableReservedMask: UInt64 = 0x1FF
+
+    // MARK: Bitmaps (block/qcow2-bitmap.c)
+
+    /// `BME_MAX_TABLE_SIZE`: the most entries of one bitmap's table.
+    static let maximumBitmapTableEntries: UInt32 = 0x800_0000
+    /// `BME_MIN_GRANULARITY_BITS`…`BME_MAX_GRANULARITY_BITS`: a bitmap's granularity, as a
+    /// power of two (512 bytes to 2 GiB).
+    static let bitmapGranularityBits: ClosedRange<UInt8> = 9...31
+    /// `BME_MAX_NAME_SIZE`: the longest bitmap name.
+    static let maximumBitmapNameLength = 1023
+    /// Not qemu's: the most bytes of a bitmap directory, and of one bitmap table, that
+    /// `check` reads into memory (64 MiB, the memory bound of every command). qemu's own caps
+    /// (`QCOW2_MAX_BITMAP_DIRECTORY_SIZE`, 65535 KiB, and `BME_MAX_TABLE_SIZE` entries) are
+    /// checked where the directory is parsed; past this one `check` counts a corruption.
+    static let maximumCheckedBitmapBytes: UInt64 = 64 << 20
+
+    // MARK: Audit budget
+
+    /// Not qemu's: the most bytes of active L2 tables the audit reads to find a compressed
+    /// cluster (64 MiB, whatever the cluster size); past it that check is skipped.
+    static let maximumAuditL2ScanBytes: UInt64 = 64 << 20
 
     // MARK: Bitmap table entries (block/qcow2-bitmap.c)
 

@@ -20,8 +20,9 @@ import Darwin
 /// too unless the server answers).
 public enum QemuOpenGate {
     /// The block drivers qemu-img 7.2 knows (`qemu-img --help`, "Supported formats"): a
-    /// backing format outside this list fails with "Unknown driver".
-    static let knownDrivers: Set<String> = [
+    /// backing format outside this list fails with "Unknown driver". (An array, not a `Set`:
+    /// a `Set<String>` is one more generic type for the runtime to instantiate at start-up.)
+    static let knownDrivers: [String] = [
         "blkdebug", "blklogwrites", "blkverify", "bochs", "cloop", "compress", "copy-before-write",
         "copy-on-read", "dmg", "file", "ftp", "ftps", "gluster", "host_cdrom", "host_device", "http",
         "https", "iscsi", "iser", "luks", "nbd", "nfs", "null-aio", "null-co", "nvme", "parallels",
@@ -33,8 +34,8 @@ public enum QemuOpenGate {
     /// (the open checks the same magic and version): qcow, QED, VDI, VHDX, Parallels, Bochs
     /// and LUKS. Not VMDK (a text descriptor opens without the line the probe looks for),
     /// VHD (a fixed image's footer is at the end), cloop or DMG (their opens check no magic);
-    /// VMDK has its own rule (`vmdkRefusal`).
-    static let magicCheckedFormats: Set<String> = ["qcow", "qed", "vdi", "vhdx", "parallels", "bochs", "luks"]
+    /// VMDK has its own rule (`vmdkRefusal`). An array, as ``knownDrivers``.
+    static let magicCheckedFormats: [String] = ["qcow", "qed", "vdi", "vhdx", "parallels", "bochs", "luks"]
 
     /// `nil` when qemu-img would open `image` (at `path`, as given on the command line),
     /// else qemu's reason, worded like qemu-img's message.
@@ -132,7 +133,7 @@ public enum QemuOpenGate {
         guard let fd = try? NamedFile.open(backingPath) else {
             return nil  // a symlink, not a regular file, or unreadable: not examined
         }
-        defer { try? fd.close() }
+        defer { SystemCall.closeIgnoringErrors(fd) }
         if format == "vmdk" {
             return vmdkRefusal(fd, shown: shown)
         }
@@ -140,7 +141,7 @@ public enum QemuOpenGate {
             // The backing format names a driver whose open checks the magic its probe checks:
             // a file its probe does not claim fails to open ("Image not in qcow format" …).
             var prefix = [UInt8](repeating: 0, count: ForeignFormat.prefixLength)
-            guard let got = try? prefix.withUnsafeMutableBytes({ try fd.read(fromAbsoluteOffset: 0, into: $0) }) else { return nil }
+            guard let got = try? prefix.withUnsafeMutableBytes({ try fd.pread(into: $0, at: 0, path: backingPath) }) else { return nil }
             prefix.removeLast(prefix.count - got)
             guard magicFormat.score(ProbeBuffer(prefix), fileName: nil) == 0 else { return nil }
             return "Could not open '\(shown)': the file is not in \(magicFormat.rawValue) format (backing format '\(magicFormat.rawValue)')"
@@ -148,7 +149,7 @@ public enum QemuOpenGate {
         if format == nil {
             // qemu probes the format: only a qcow2 magic makes it more than raw.
             var magic = [UInt8](repeating: 0, count: 4)
-            let got = (try? magic.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }) ?? 0
+            let got = (try? magic.withUnsafeMutableBytes { try fd.pread(into: $0, at: 0, path: backingPath) }) ?? 0
             guard got == 4, BigEndianBytes(magic).u32(0) == QCOW2Format.magic else { return nil }
         }
         let image: QCOW2Image
@@ -166,7 +167,7 @@ public enum QemuOpenGate {
     /// refused unless `createType` appears there ("invalid VMDK image descriptor").
     private static func vmdkRefusal(_ fd: FileDescriptor, shown: String) -> String? {
         var text = [UInt8](repeating: 0, count: (1 << 20) - 1)
-        guard let got = try? text.withUnsafeMutableBytes({ try fd.read(fromAbsoluteOffset: 0, into: $0) }) else { return nil }
+        guard let got = try? text.withUnsafeMutableBytes({ try fd.pread(into: $0, at: 0) }) else { return nil }
         guard got >= 4 else { return "Could not open '\(shown)': File is too small, not a valid image" }
         if text.starts(with: Array("KDMV".utf8)) || text.starts(with: Array("COWD".utf8)) { return nil }
         let descriptor = text[..<got].prefix { $0 != 0 }

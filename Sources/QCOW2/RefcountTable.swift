@@ -79,6 +79,19 @@ struct RefcountTable {
         return BigEndianBytes(try file.read(count: 8, at: offset + index * 8)).u64(0)
     }
 
+    /// The last table entry before index `end` that is not zero, with its index; `nil` when
+    /// every one is. Reads the whole table (``loadEntries()``) when it is not held yet.
+    mutating func lastNonZeroEntry(before end: Int) throws -> (index: Int, entry: UInt64)? {
+        if entries == nil { try loadEntries() }
+        let held = entries ?? []
+        var index = min(end, held.count)
+        while index > 0 {
+            index -= 1
+            if held[index] != 0 { return (index, held[index]) }
+        }
+        return nil
+    }
+
     /// The refcount block offset an entry names (reserved bits cleared).
     static func blockOffset(_ entry: UInt64) -> UInt64 { entry & QCOW2Format.refcountTableOffsetMask }
 

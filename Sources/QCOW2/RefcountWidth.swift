@@ -1,3 +1,5 @@
+import ByteStreams
+
 /// Reading refcount block entries of any width: `refcount_order` 0…6, that is 1, 2,
 /// 4, 8, 16, 32 or 64 bits an entry. Entries of 8 bits or more are big-endian;
 /// narrower ones are packed from the least significant bit of each byte up (as qemu
@@ -50,7 +52,7 @@ struct RefcountWidth: Sendable, Equatable {
 
     /// Index of the last non-zero entry of `block`, or `nil` when every entry is zero.
     func lastNonZeroEntry(in block: [UInt8]) -> Int? {
-        guard let byteIndex = ZeroScan.lastNonZeroByte(block) else { return nil }
+        guard let byteIndex = block.withUnsafeBytes({ ZeroRuns.lastNonZeroByte(in: $0) }) else { return nil }
         if bits >= 8 { return byteIndex / (bits / 8) }
         let highestBit = 7 - block[byteIndex].leadingZeroBitCount
         return byteIndex * (8 / bits) + highestBit / bits

@@ -138,7 +138,7 @@ struct ReadWindow {
         if offset < start || offset - start + UInt64(count) > UInt64(bytes.count) {
             start = offset
             let toEnd = offset < image.fileSize ? image.fileSize - offset : 0
-            bytes = try image.read(at: offset, count: Int(max(UInt64(count), min(64 << 10, toEnd))))
+            bytes = try image.file.bytes(count: Int(max(UInt64(count), min(64 << 10, toEnd))), at: offset)
         }
         return BigEndianBytes(bytes, start: Int(offset - start), count: count)
     }

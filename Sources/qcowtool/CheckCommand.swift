@@ -37,12 +37,11 @@ struct CheckCommand: ParsableCommand, JSONWording, FormatWording {
         // snapshots share one damaged table cannot make us hold millions of lines.
         let messages = OutputBuffer(descriptor: .standardError)
         do {
-            let fd = try CommandLineFile.openForReading(file, nonBlocking: true, command: "check")
-            defer { SystemCall.closeIgnoringErrors(fd) }
-            let imageFile = try ImageFile(descriptor: fd, path: file)
-            let probed: FormatProbe.Outcome = FormatProbe.probe(imageFile, path: file, forced: formatOption.format)
-            if case .unread(let other) = probed { throw FormatProbe.refuse("check", path: file, format: other) }
-            if probed == .raw {
+            let opened = try CommandLineFile.openImage(file, forced: formatOption.format, command: "check")
+            defer { SystemCall.closeIgnoringErrors(opened.descriptor) }
+            // A file whose size cannot be read is not checked, whatever its format.
+            _ = try opened.file.get()
+            if opened.isRaw {
                 // qemu-img probes a file no other format driver claims as raw, and raw
                 // has no check.
                 printError("check: '\(TerminalText.escaping(file))': This image format does not support checks")
@@ -50,7 +49,7 @@ struct CheckCommand: ParsableCommand, JSONWording, FormatWording {
             }
             // What qemu-img check's open refuses (a data file or backing file it cannot
             // open, encryption without a key) stops the check, as in qemu-img: exit 1.
-            let image = try QCOW2Image(descriptor: fd, path: file, fileSize: imageFile.size, forCheck: true)
+            let image = try opened.qcow2(forCheck: true)
             if let refusal = QemuOpenGate.refusal(image: image, path: file, policy: chain.policy) {
                 printError("check: could not open '\(TerminalText.escaping(file))': \(refusal)")
                 throw ExitCode(1)

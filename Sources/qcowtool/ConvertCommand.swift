@@ -40,20 +40,20 @@ struct ConvertCommand: ParsableCommand, FormatWording {
     func run() throws {
         InterruptHandler.install(command: "convert")
         // The source is opened once here, so that a file that cannot be opened is one line
-        // naming it; the probe and a raw source read this descriptor.
-        let fd = try CommandLineFile.openForReading(source, nonBlocking: true, command: "convert")
-        defer { SystemCall.closeIgnoringErrors(fd) }
-        let sourceFile = Result { try ImageFile(descriptor: fd, path: source) }
-        let probed: FormatProbe.Outcome = FormatProbe.probe(try? sourceFile.get(), path: source, forced: formatOption.format)
-        if case .unread(let other) = probed { throw FormatProbe.refuse("convert", path: source, format: other) }
-        let raw = probed == .raw
-        if !raw {
-            try checkQCOW2Source()
-        }
+        // naming it; the probe, qemu's open checks, the chain gate and the reader all read
+        // this descriptor, and a qcow2 header is parsed once.
+        let opened = try CommandLineFile.openImage(source, forced: formatOption.format, command: "convert")
+        defer { SystemCall.closeIgnoringErrors(opened.descriptor) }
+        let image = opened.isRaw ? nil : try checkQCOW2Source(opened)
         let showProgress = progress && isatty(STDERR_FILENO) == 1
         do {
-            let reader = raw ? ImageReader.openRaw(file: try sourceFile.get()) : try ImageReader.open(path: source, options: ChainOptions(
-                policy: chain.policy, allowExternalDataFile: ChainGate.mayReadDataFile(ofImageAt: source)))
+            let reader: ImageReader
+            if let image {
+                reader = try ImageReader.open(image: image, path: source, options: ChainOptions(
+                    policy: chain.policy, allowExternalDataFile: ChainGate.mayReadDataFile(of: image, path: source)))
+            } else {
+                reader = ImageReader.openRaw(file: try opened.file.get())
+            }
             defer { reader.close() }
             var lastShown = -1
             _ = try RawConversion.convert(reader, to: destination) { done, total in
@@ -72,24 +72,26 @@ struct ConvertCommand: ParsableCommand, FormatWording {
         }
     }
 
-    /// Exits 1 with one line when the qcow2 source cannot be opened as qemu-img opens it, or
-    /// names a backing chain that must not be followed.
-    private func checkQCOW2Source() throws {
-        let header: QCOW2Header
+    /// The qcow2 source `opened`, parsed; exits 1 with one line when it cannot be opened as
+    /// qemu-img opens it, or names a backing chain that must not be followed.
+    private func checkQCOW2Source(_ opened: CommandLineImage) throws -> QCOW2Image {
+        let image: QCOW2Image
         do {
-            header = try QCOW2Image.header(atPath: source)
+            image = try opened.qcow2()
         } catch {
             // The open's own error names the path too: say it once.
             printError("convert: " + (CommandLineFile.openFailure(error, of: source) ?? "could not open '\(TerminalText.escaping(source))': \(error)"))
             throw ExitCode(1)
         }
-        if let refusal = ChainGate.qemuOpenRefusal(forImageAt: source, policy: chain.policy) {
+        if let refusal = QemuOpenGate.refusal(image: image, path: source, policy: chain.policy) {
             printError("convert: could not open '\(TerminalText.escaping(source))': \(refusal)")
             throw ExitCode(1)
         }
-        if let name = header.backingFileNameBytes, name.first.map({ $0 != 0 }) ?? false, let refusal = ChainGate.refusal(forImageAt: source, policy: chain.policy) {
+        if let name = image.header.backingFileNameBytes, name.first.map({ $0 != 0 }) ?? false,
+           let refusal = ChainGate.refusal(for: image, path: source, policy: chain.policy) {
             printError("convert: refusing to follow the backing chain of '\(TerminalText.escaping(source))': \(refusal)")
             throw ExitCode(1)
         }
+        return image
     }
 }

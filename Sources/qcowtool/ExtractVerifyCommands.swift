@@ -39,7 +39,7 @@ func readArchive(
 ) throws {
     InterruptHandler.install(command: command)
     let (descriptor, size) = try openArchive(archive, command: command)
-    defer { try? descriptor.close() }
+    defer { SystemCall.closeIgnoringErrors(descriptor) }
     let line = ProgressLine(label: command, quiet: options.quiet)
     let source = ProgressSource(upstream: FileSource(descriptor, path: archive), total: size, line: line)
     do {

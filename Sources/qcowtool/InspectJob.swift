@@ -33,13 +33,13 @@ struct InspectJob {
             var visited: [NamedFile.Identity] = []
             if backingChain, let top = try? SystemCall.openForReading(file, nonBlocking: true) {
                 if let identity = NamedFile.identity(of: top) { visited.append(identity) }
-                try? top.close()
+                SystemCall.closeIgnoringErrors(top)
             }
             while true {
                 let inspection: ImageInspection
                 do {
                     if let descriptor = opened {
-                        defer { try? descriptor.close() }
+                        defer { SystemCall.closeIgnoringErrors(descriptor) }
                         inspection = try ImageInspection(descriptor: descriptor, filename: path, format: forced)
                     } else {
                         inspection = try ImageInspection(path: path, format: forced)

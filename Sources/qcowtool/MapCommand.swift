@@ -36,16 +36,10 @@ struct MapCommand: ParsableCommand, JSONWording, FormatWording {
         if svg != nil { InterruptHandler.install(command: "map") }
         // One descriptor for the whole command: the probe, qemu's open checks, the chain gate
         // and the reader all read the same open file, and the header is parsed once.
-        let fd = try CommandLineFile.openForReading(file, nonBlocking: true, command: "map")
-        defer { SystemCall.closeIgnoringErrors(fd) }
-        let imageFile = Result { try ImageFile(descriptor: fd, path: file) }
-        let probed: FormatProbe.Outcome = FormatProbe.probe(try? imageFile.get(), path: file, forced: formatOption.format)
-        if case .unread(let other) = probed { throw FormatProbe.refuse("map", path: file, format: other) }
-        let raw = probed == .raw
+        let opened = try CommandLineFile.openImage(file, forced: formatOption.format, command: "map")
+        defer { SystemCall.closeIgnoringErrors(opened.descriptor) }
         // A header that cannot be parsed is reported by the open below, as qemu-img reports it.
-        let image: Result<QCOW2Image, any Error>? = raw ? nil : Result {
-            try QCOW2Image(descriptor: fd, path: file, fileSize: imageFile.get().size)
-        }
+        let image: Result<QCOW2Image, any Error>? = opened.isRaw ? nil : Result { try opened.qcow2() }
         if let parsed = try? image?.get(), let refusal = QemuOpenGate.refusal(image: parsed, path: file, policy: chain.policy) {
             printError("map: could not open '\(TerminalText.escaping(file))': \(refusal)")
             throw ExitCode(1)
@@ -66,7 +60,7 @@ struct MapCommand: ParsableCommand, JSONWording, FormatWording {
                     : ChainOptions(followBacking: false, allowExternalDataFile: dataFile)
                 reader = try ImageReader.open(image: parsed, path: file, options: options)
             } else {
-                reader = ImageReader.openRaw(file: try imageFile.get())
+                reader = ImageReader.openRaw(file: try opened.file.get())
             }
             defer { reader.close() }
             if svg != nil { picture = MapSVG(virtualSize: reader.virtualSize) }

@@ -88,4 +88,34 @@ import Testing
         }
         #expect(calls == 1)
     }
+
+    @Test("lastNonZeroByte: the last non-zero byte, in any chunk, of any length")
+    func lastNonZeroByte() {
+        func last(_ bytes: [UInt8]) -> Int? { bytes.withUnsafeBytes { ZeroRuns.lastNonZeroByte(in: $0) } }
+        #expect(last([]) == nil)
+        #expect(last([0]) == nil)
+        #expect(last([UInt8](repeating: 0, count: 5000)) == nil)
+        #expect(last([7]) == 0)
+        // Around the 512-byte chunk edges, counted from the end.
+        for count in [511, 512, 513, 1024, 1500] {
+            for index in [0, 1, count - 513, count - 512, count - 511, count - 2, count - 1] where index >= 0 && index < count {
+                var bytes = [UInt8](repeating: 0, count: count)
+                bytes[index] = 0x80
+                #expect(last(bytes) == index, "count \(count), index \(index)")
+                // An earlier non-zero byte does not change the answer.
+                if index > 0 { bytes[0] = 1 }
+                #expect(last(bytes) == index, "count \(count), index \(index), with byte 0 set")
+            }
+        }
+        // Against the obvious loop on random sparse bytes.
+        let seed: UInt64 = 0x5CA7
+        var random = SplitMix64(seed: seed)
+        for _ in 0..<200 {
+            var bytes = [UInt8](repeating: 0, count: Int(random.next() % 3000))
+            for _ in 0..<Int(random.next() % 3) where !bytes.isEmpty {
+                bytes[Int(random.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: random.next() | 1)
+            }
+            #expect(last(bytes) == bytes.lastIndex { $0 != 0 }, "seed \(seed)")
+        }
+    }
 }

@@ -46,7 +46,7 @@ struct InfoTests {
         #expect(table.snapshots[0].entryOffset == image.header.snapshotsOffset)
         #expect(table.snapshots[1].entryOffset % 8 == 0)
         // The pure parser over the same bytes agrees with the file reader.
-        let bytes = try image.read(at: image.header.snapshotsOffset, count: Int(table.length))
+        let bytes = try image.file.read(count: Int(table.length), at: image.header.snapshotsOffset)
         #expect(try QCOW2SnapshotTable(parsing: bytes, header: image.header) == table)
     }
 

@@ -17,7 +17,7 @@ import Testing
         try Self.withImage(QemuImages.path(name)) { image in
             let layout = try ImageLayout(image: image)
             var table = try L1Table(file: image.file, layout: layout)
-            let raw = try image.read(at: layout.l1Offset, count: Int(layout.l1Size) * 8)
+            let raw = try image.file.read(count: Int(layout.l1Size) * 8, at: layout.l1Offset)
             var visited: [UInt64] = []
             try table.visit { index, entry in
                 #expect(index == visited.count)

@@ -1,3 +1,4 @@
+import ByteStreams
 import Foundation
 import Testing
 import TestSupport
@@ -30,13 +31,22 @@ import TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["\(name).raw"])
     }
 
-    @Test("a missing image: the reader and the chain gate say they cannot open it, and why")
+    @Test("a missing image or backing file: the reader and the chain gate say they cannot open it, and why")
     func missingImage() throws {
-        let missing = try Self.temporaryFolder() + "/missing.qcow2"
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let missing = folder + "/missing.qcow2"
         #expect(throws: ImageAccessError.io(path: missing, reason: "cannot open: No such file or directory")) {
             try ImageReader.open(path: missing)
         }
-        #expect(ChainGate.refusal(forImageAt: missing, policy: ChainPolicy()) == "cannot open '\(missing)': No such file or directory")
+        // The top of a chain without the files below it.
+        let top = folder + "/chain-top.qcow2"
+        try FileManager.default.copyItem(atPath: QemuImages.path("chain-top"), toPath: top)
+        let fd = try SystemCall.openForReading(top, nonBlocking: true)
+        defer { SystemCall.closeIgnoringErrors(fd) }
+        let image = try QCOW2Image(descriptor: fd, path: top)
+        #expect(ChainGate.refusal(for: image, path: top, policy: ChainPolicy())
+            == "'\(top)': backing file: cannot open '\(folder)/chain-mid2.qcow2': No such file or directory")
     }
 
     @Test func outputIsSparse() throws {

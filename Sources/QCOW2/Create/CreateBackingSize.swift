@@ -23,7 +23,7 @@ enum CreateBackingSize {
             case let .notRegular(kind): throw .invalidBackingFile(path: displayPath, reason: "it is \(kind), not a regular file")
             }
         }
-        defer { try? descriptor.close() }
+        defer { SystemCall.closeIgnoringErrors(descriptor) }
         let length: UInt64
         do throws(SystemCallError) {
             length = UInt64(clamping: try SystemCall.status(of: descriptor, path: displayPath).st_size)
@@ -32,7 +32,7 @@ enum CreateBackingSize {
         }
         switch format {
         case .raw:
-            return (length + 511) / 512 * 512
+            return QCOW2Format.roundedUpToSectors(length) ?? length
         case .qcow2:
             var header = [UInt8](repeating: 0, count: 32)
             let read = header.withUnsafeMutableBytes { buffer -> Result<Int, SystemCallError> in

@@ -83,15 +83,18 @@ public enum QCOW2Creator {
     }
 
     private static func roundedSize(_ size: UInt64) throws(QCOW2CreateError) -> UInt64 {
-        guard size <= UInt64(Int64.max) - 511 else { throw .imageTooLarge(virtualSize: size, clusterSize: 0) }
-        return (size + 511) / 512 * 512
+        // qemu keeps sizes below 2^63 (int64_t).
+        guard let rounded = QCOW2Format.roundedUpToSectors(size), rounded <= UInt64(Int64.max) else {
+            throw .imageTooLarge(virtualSize: size, clusterSize: 0)
+        }
+        return rounded
     }
 
     /// Checks the options as qemu does (same refusals) plus our backing-name rule; the
     /// virtual size is filled in by the caller.
     static func validate(_ options: QCOW2CreateOptions) throws(QCOW2CreateError) -> CreateResolvedSettings {
         let cs = options.clusterSize
-        guard cs >= 512, cs <= 2 << 20, cs & (cs - 1) == 0 else { throw .invalidClusterSize(cs) }
+        guard QCOW2Format.clusterSizes.contains(cs), cs & (cs - 1) == 0 else { throw .invalidClusterSize(cs) }
         let bits = options.refcountBits
         guard bits >= 1, bits <= 64, bits & (bits - 1) == 0 else { throw .invalidRefcountBits(bits) }
         let v3 = options.compat == .v1_1
