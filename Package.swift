@@ -97,7 +97,10 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
-        .testTarget(name: "QcowToolTests", dependencies: ["qcowtool", "TestSupport"]),
+        .testTarget(
+            name: "QcowToolTests",
+            dependencies: ["qcowtool", "VMImage", "TestSupport", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .testTarget(name: "QCOW2Tests", dependencies: ["QCOW2", "ByteStreams", "Zstd", "TestSupport"]),
         .testTarget(
             name: "VMImageTests",

@@ -67,9 +67,10 @@ extension FileDescriptor {
     /// Asks the kernel to start writing the dirty pages of `length` bytes at `offset` to
     /// storage, without waiting (`sync_file_range(SYNC_FILE_RANGE_WRITE)` on Linux; nothing
     /// elsewhere). Only a hint: it makes a later `fsync` shorter by overlapping the writeback
-    /// with other work, and never replaces that `fsync`. Failures are ignored.
+    /// with other work, and never replaces that `fsync`. Best effort: failures are ignored, since
+    /// the `fsync` that follows reports any that matter (``SystemCall/startWriteback(_:offset:length:path:)``).
     public func startWriteback(offset: UInt64, length: UInt64) {
-        guard let start = Int64(exactly: offset), let count = Int64(exactly: length), count > 0 else { return }
-        _ = vmimage_start_writeback(rawValue, start, count)
+        guard length > 0 else { return }
+        try? SystemCall.startWriteback(self, offset: offset, length: length, path: nil)
     }
 }

@@ -119,7 +119,7 @@ private struct ExtractionJob {
         var components = name.split(separator: "/").map(String.init)
         let last = components.removeLast()
         let parent = try openParent(components, entry: entry)
-        defer { if parent != root { try? parent.close() } }
+        defer { if parent != root { SystemCall.closeIgnoringErrors(parent) } }
 
         var written: UInt64 = 0
         switch entry.kind {

@@ -145,7 +145,7 @@ struct CacheScan {
     /// The first bytes of `disk.img`, as the format-confusion check reads them.
     private static func readPrefix(of image: ImageFolder, size: UInt64) throws -> [UInt8] {
         let file = try image.openForReading(ImageArchive.diskName)
-        defer { try? file.close() }
+        defer { SystemCall.closeIgnoringErrors(file) }
         var prefix = [UInt8](repeating: 0, count: Int(min(size, UInt64(ForeignFormat.prefixLength * 8))))
         let n = try prefix.withUnsafeMutableBytes { try file.pread(into: $0, at: 0, path: image.file(ImageArchive.diskName).string) }
         return Array(prefix.prefix(n))

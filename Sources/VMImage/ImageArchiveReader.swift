@@ -100,7 +100,7 @@ struct ImageArchiveReader {
             scan.diskData = entry.storedSize
         } else {
             let file = try folder.create(name)
-            defer { try? file.close() }
+            defer { SystemCall.closeIgnoringErrors(file) }
             try SparseFile.setSize(of: file, to: entry.size, path: name)
             try reader.writeData(to: file, path: name, peek: isDisk ? peek : nil)
             if isDisk { scan.diskData = entry.storedSize }

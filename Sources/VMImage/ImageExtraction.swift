@@ -58,7 +58,7 @@ extension ImageArchive {
     /// manager names the image ID, not its temporary download file).
     static func extract(archive: FilePath, into folder: FilePath, archiveName: String, limits: ImageLimits) throws(VMImageError) -> ImageContents {
         let descriptor = try openArchive(archive)
-        defer { try? descriptor.close() }
+        defer { SystemCall.closeIgnoringErrors(descriptor) }
         return try extract(from: FileSource(descriptor, path: archive.string), into: folder, archiveName: archiveName, limits: limits)
     }
 
@@ -88,7 +88,7 @@ extension ImageArchive {
     @discardableResult
     public static func verify(archive: FilePath, limits: ImageLimits = .init()) throws(VMImageError) -> ImageContents {
         let descriptor = try openArchive(archive)
-        defer { try? descriptor.close() }
+        defer { SystemCall.closeIgnoringErrors(descriptor) }
         return try verify(from: FileSource(descriptor, path: archive.string),
                           archiveName: archive.lastComponent?.string ?? archive.string, limits: limits)
     }

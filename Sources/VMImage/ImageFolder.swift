@@ -69,7 +69,7 @@ final class ImageFolder {
     }
 
     deinit {
-        if !closed { try? descriptor.close() }
+        if !closed { SystemCall.closeIgnoringErrors(descriptor) }
         if let cleanupTicket { InterruptCleanup.remove(cleanupTicket) }
     }
 
@@ -101,7 +101,7 @@ final class ImageFolder {
     /// Reads all of `name`, refusing more than `limit` bytes.
     func readAll(_ name: String, limit: UInt64) throws -> [UInt8] {
         let handle = try openForReading(name)
-        defer { try? handle.close() }
+        defer { SystemCall.closeIgnoringErrors(handle) }
         let status = try SparseFile.status(of: handle, path: file(name).string)
         guard status.size <= limit else {
             throw malformed(name, .sizeLimit, "is \(status.size) bytes, more than the limit of \(limit)")
@@ -125,7 +125,7 @@ final class ImageFolder {
         }
         guard !closed else { return }
         closed = true
-        try? descriptor.close()
+        SystemCall.closeIgnoringErrors(descriptor)
     }
 
     /// Deletes every file this object created and then the folder itself (when this

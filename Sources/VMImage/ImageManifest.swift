@@ -161,10 +161,9 @@ struct ImageManifest: Sendable, Equatable {
     }
 }
 
-/// The wall clock in milliseconds since the Unix epoch.
+/// The wall clock in milliseconds since the Unix epoch; 0 (the oldest time) if it cannot be read.
 func wallClockMilliseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
+    guard let now = try? SystemCall.time(of: .realtime) else { return 0 }
     return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
 }
 

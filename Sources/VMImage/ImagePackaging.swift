@@ -74,7 +74,7 @@ extension ImageArchive {
         _ = try Machine(json: machineBytes, member: folder.file(machineName).string)
 
         let disk = try folder.openForReading(diskName)
-        defer { try? disk.close() }
+        defer { SystemCall.closeIgnoringErrors(disk) }
         let diskStatus = try SparseFile.status(of: disk, path: folder.file(diskName).string)
         guard diskStatus.isRegularFile else {
             throw malformed(folder.file(diskName).string, .memberType, "must be a regular file")
@@ -87,7 +87,7 @@ extension ImageArchive {
         // A fresh overlay: backing disk.img, raw, lazy refcounts, no data.
         try OverlayCreation.create(at: folder.file(layerName), virtualSize: diskStatus.size, replacing: true)
         let layer = try folder.openForReading(layerName)
-        defer { try? layer.close() }
+        defer { SystemCall.closeIgnoringErrors(layer) }
 
         // The archive named on the command line replaces an older one, as any output file does.
         let output = try AtomicFile(target: PathText.text(target), purpose: "partial")

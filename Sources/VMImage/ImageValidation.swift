@@ -18,7 +18,7 @@ enum ImageValidation {
     static func checkLayer(in folder: ImageFolder, diskSize: UInt64, limits: ImageLimits) throws {
         let name = ImageArchive.layerName
         let file = try folder.openForReading(name)
-        defer { try? file.close() }
+        defer { SystemCall.closeIgnoringErrors(file) }
         let image: QCOW2Image
         do {
             image = try QCOW2Image(descriptor: file, path: folder.file(name).string)

@@ -50,10 +50,10 @@ public final class MutableImage: Sendable {
             let target = try ImageFolder(creating: folder)
             do {
                 let disk = try target.create(ImageArchive.diskName)
-                defer { try? disk.close() }
+                defer { SystemCall.closeIgnoringErrors(disk) }
                 try SparseFile.setSize(of: disk, to: UInt64(size) << 30, path: target.file(ImageArchive.diskName).string)
                 let file = try target.create(ImageArchive.machineName)
-                defer { try? file.close() }
+                defer { SystemCall.closeIgnoringErrors(file) }
                 var sink = FileSink(file, path: target.file(ImageArchive.machineName).string)
                 try sink.write(json)
                 target.sync()

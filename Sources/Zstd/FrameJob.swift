@@ -1,11 +1,6 @@
+import ByteStreams
 import CZstd
 import Dispatch
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// One frame's work for a ``FrameWorker``: its input bytes, an output buffer of fixed
 /// capacity, and, once ``wait()`` returns, how many output bytes it produced or the error.
@@ -35,7 +30,7 @@ final class FrameJob: @unchecked Sendable {
         do {
             output = try Self.map(outputCapacity)
         } catch {
-            munmap(input.baseAddress, input.count)
+            try? SystemCall.unmap(input)
             throw error
         }
         outputLimit = outputCapacity
@@ -44,11 +39,12 @@ final class FrameJob: @unchecked Sendable {
     private static func map(_ capacity: Int) throws -> UnsafeMutableRawBufferPointer {
         let page = 4096
         let size = (max(1, capacity) + page - 1) / page * page
-        guard let address = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              address != MAP_FAILED else {
-            throw ZstdError.library(operation: "mmap of \(size) bytes for a frame", reason: "out of memory")
+        do {
+            return try SystemCall.mapAnonymous(count: size)
+        } catch {
+            let reason = error.errno == .noMemory ? "out of memory" : error.errno.description
+            throw ZstdError.library(operation: "mmap of \(size) bytes for a frame", reason: reason)
         }
-        return UnsafeMutableRawBufferPointer(start: address, count: size)
     }
 
     /// Bytes this job's buffers hold.
@@ -62,8 +58,9 @@ final class FrameJob: @unchecked Sendable {
     }
 
     deinit {
-        munmap(input.baseAddress, input.count)
-        munmap(output.baseAddress, output.count)
+        // Unmapping what `init` mapped fails only for an address or size `mmap` never returned.
+        try? SystemCall.unmap(input)
+        try? SystemCall.unmap(output)
     }
 
     /// Marks the job finished (called by the worker, once).

@@ -21,7 +21,8 @@ enum InterruptHandler {
     private static let handled: [(signal: Int32, name: String)] = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGHUP, "SIGHUP")]
 
     /// The command named in the message. Written once, before the waiting thread starts
-    /// (`pthread_create` orders the write before the thread's reads).
+    /// (`pthread_create`, through ``SystemCall/startDetachedThread(_:argument:)``, orders the
+    /// write before the thread's reads).
     nonisolated(unsafe) private static var command = "qcowtool"
     /// The signals blocked and waited for (those not inherited as ignored), written like
     /// ``command``. Waiting for an ignored one would take it: the kernel does not discard a
@@ -43,32 +44,25 @@ enum InterruptHandler {
         }
         guard any else { return }
         waitedFor = signals
-        guard pthread_sigmask(SIG_BLOCK, &signals, nil) == 0 else { return }
-        #if os(Linux)
-        var thread = pthread_t()
-        #else
-        var thread: pthread_t?
-        #endif
-        let started = pthread_create(&thread, nil, { _ in
-            InterruptHandler.waitForSignal()
-            return nil
-        }, nil)
-        guard started == 0 else {
-            // No waiting thread: let the signals end the process as before.
-            pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-            return
+        do {
+            try SystemCall.setSignals(signals, blocked: true)
+        } catch {
+            return  // Nothing blocked: the signals end the process as before.
         }
-        #if os(Linux)
-        pthread_detach(thread)
-        #else
-        if let thread { pthread_detach(thread) }
-        #endif
+        do {
+            try SystemCall.startDetachedThread { _ in
+                InterruptHandler.waitForSignal()
+                return nil
+            }
+        } catch {
+            // No waiting thread: let the signals end the process as before.
+            try? SystemCall.setSignals(signals, blocked: false)
+        }
     }
 
     /// Whether `signal`'s disposition is "ignore".
     private static func isIgnored(_ signal: Int32) -> Bool {
-        var current = sigaction()
-        guard sigaction(signal, nil, &current) == 0 else { return false }
+        guard let current = try? SystemCall.signalAction(signal) else { return false }
         #if os(Linux)
         let handler = current.__sigaction_handler.sa_handler
         #else
@@ -81,9 +75,8 @@ enum InterruptHandler {
     /// The waiting thread: takes one of the blocked signals, removes the partial output, says
     /// so in one line and ends the process.
     private static func waitForSignal() {
-        var signals = waitedFor
-        var signal: Int32 = 0
-        while sigwait(&signals, &signal) != 0 {}
+        // sigwait fails only for a set holding an invalid signal, which `handled` never does.
+        guard let signal = try? SystemCall.waitForSignal(in: waitedFor) else { return }
         let removed = InterruptCleanup.removeAllForInterruption()
         let name = handled.first { $0.signal == signal }?.name ?? "signal \(signal)"
         var line = "\(command): interrupted by \(name)"

@@ -29,8 +29,7 @@ struct PackageCommand: ParsableCommand {
     @Option(help: "zstd worker threads (default: one per core).")
     var threads: Int?
 
-    @Flag(name: .shortAndLong, help: "No progress output.")
-    var quiet = false
+    @OptionGroup var quietOption: QuietOption
 
     func validate() throws {
         guard (1...19).contains(level) else { throw ValidationError("--level must be 1…19, not \(level)") }
@@ -39,6 +38,7 @@ struct PackageCommand: ParsableCommand {
 
     func run() throws {
         InterruptHandler.install(command: "package")
+        let quiet = quietOption.quiet
         let line = ProgressLine(label: "package", quiet: quiet)
         var options = PackageOptions(level: level)
         if let threads { options.workers = threads }

@@ -1,3 +1,5 @@
+import ByteStreams
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -51,9 +53,9 @@ final class ProgressLine: @unchecked Sendable {
         writeStandardError("\n")
     }
 
+    /// Seconds on the monotonic clock; 0 if it cannot be read (the line then shows no rate).
     static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
+        guard let ts = try? SystemCall.time(of: .monotonic) else { return 0 }
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 

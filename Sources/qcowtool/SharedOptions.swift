@@ -40,11 +40,20 @@ struct FormatOption<Wording: FormatWording>: ParsableArguments {
     var format: ImageInspection.Format?
 }
 
+/// `-q, --quiet`, shared by `package`, `extract` and `verify` (the two last through
+/// ``ArchiveReadOptions``).
+struct QuietOption: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "No progress output.")
+    var quiet = false
+}
+
 /// `--max-size` and `-q, --quiet`, shared by `extract` and `verify`.
 struct ArchiveReadOptions: ParsableArguments {
     @Option(name: .customLong("max-size"), help: "Largest archive, member and virtual size accepted, in GiB.")
     var maxSizeGiB: UInt64 = 50
 
-    @Flag(name: .shortAndLong, help: "No progress output.")
-    var quiet = false
+    @OptionGroup var quietOption: QuietOption
+
+    /// Whether `-q` was given.
+    var quiet: Bool { quietOption.quiet }
 }

@@ -8,7 +8,7 @@ import Testing
 import Glibc
 #endif
 
-/// ``SystemCall``'s folder wrappers: what they do, and that each failure names its operation,
+/// ``SystemCall``'s wrappers (folders, files, memory, clocks, signals, threads): what they do, and that each failure names its operation,
 /// its path and the system's errno (the one error style callers map from).
 @Suite struct SystemCallTests {
     @Test("entryNames lists raw names without . and .., and says which folder it could not read")
@@ -134,5 +134,127 @@ import Glibc
         #expect(throws: SystemCallError(operation: "close", path: folder.path, errno: .badFileDescriptor)) {
             try SystemCall.close(FileDescriptor(rawValue: -1), path: folder.path)
         }
+    }
+
+    @Test("mapAnonymous gives writable zeroed memory of the size asked; unmap gives it back; both name the call when they fail")
+    func mapAnonymousAndUnmap() throws {
+        let count = 3 * 4096 + 5
+        let memory = try SystemCall.mapAnonymous(count: count)
+        #expect(memory.count == count)
+        #expect(memory.allSatisfy { $0 == 0 })
+        for index in memory.indices { memory[index] = UInt8(truncatingIfNeeded: index &* 13) }
+        #expect(memory.indices.allSatisfy { memory[$0] == UInt8(truncatingIfNeeded: $0 &* 13) })
+        // An address inside the mapping but not at a page boundary is refused, and the mapping stays.
+        let unaligned = UnsafeMutableRawBufferPointer(start: memory.baseAddress! + 1, count: 10)
+        #expect(throws: SystemCallError(operation: "munmap of 10 bytes", path: nil, errno: .invalidArgument)) {
+            try SystemCall.unmap(unaligned)
+        }
+        #expect(memory[1] == 13)
+        try SystemCall.unmap(memory)
+        #expect(throws: SystemCallError(operation: "mmap of 0 bytes", path: nil, errno: .invalidArgument)) {
+            try SystemCall.mapAnonymous(count: 0)
+        }
+    }
+
+    @Test("time(of:) reads a monotonic clock that advances and a wall clock that agrees with Foundation's")
+    func clocks() throws {
+        let before = try SystemCall.time(of: .monotonic)
+        usleep(20_000)
+        let after = try SystemCall.time(of: .monotonic)
+        let elapsed = Double(after.tv_sec - before.tv_sec) + Double(after.tv_nsec - before.tv_nsec) / 1e9
+        #expect(elapsed >= 0.019 && elapsed < 60)
+        #expect((0..<1_000_000_000).contains(after.tv_nsec))
+
+        let wall = try SystemCall.time(of: .realtime)
+        let seconds = Double(wall.tv_sec) + Double(wall.tv_nsec) / 1e9
+        #expect(abs(seconds - Date().timeIntervalSince1970) < 5)
+    }
+
+    @Test("startDetachedThread runs the body with its argument on another thread")
+    func startDetachedThread() throws {
+        let ran = DispatchSemaphore(value: 0)
+        try SystemCall.startDetachedThread({ argument in
+            Unmanaged<DispatchSemaphore>.fromOpaque(argument!).takeRetainedValue().signal()
+            return nil
+        }, argument: Unmanaged.passRetained(ran).toOpaque())
+        #expect(ran.wait(timeout: .now() + 30) == .success)
+    }
+
+    @Test("startWriteback accepts a written range and names sync_file_range when it fails")
+    func startWriteback() throws {
+        let folder = try TemporaryFolder("systemcall")
+        defer { folder.remove() }
+        let out = try SystemCall.openForRewriting(folder.file("out"), mode: 0o644)
+        defer { SystemCall.closeIgnoringErrors(out) }
+        try [UInt8](repeating: 7, count: 8192).withUnsafeBytes { try SystemCall.writeAll($0, to: out, path: folder.file("out")) }
+        try SystemCall.startWriteback(out, offset: 0, length: 8192, path: folder.file("out"))
+        #expect(throws: SystemCallError(operation: "sync_file_range", path: folder.file("out"), errno: .invalidArgument)) {
+            try SystemCall.startWriteback(out, offset: UInt64(Int64.max) + 1, length: 1, path: folder.file("out"))
+        }
+        #if os(Linux)
+        #expect(throws: SystemCallError(operation: "sync_file_range", path: "none", errno: .badFileDescriptor)) {
+            try SystemCall.startWriteback(FileDescriptor(rawValue: -1), offset: 0, length: 1, path: "none")
+        }
+        #endif
+    }
+}
+
+/// ``SystemCall``'s signal wrappers, one test at a time: setting SIGUSR2 to "ignore" discards
+/// a SIGUSR2 pending for any thread, so the two tests must not overlap.
+@Suite(.serialized) struct SystemCallSignalTests {
+    @Test("signalAction reads, installs and restores the action for SIGUSR2, and names the signal it cannot change")
+    func signalAction() throws {
+        let original = try SystemCall.signalAction(SIGUSR2)
+        #expect(Self.handlerValue(original) != Self.ignored)
+        var ignore = sigaction()
+        #if os(Linux)
+        ignore.__sigaction_handler.sa_handler = SIG_IGN
+        #else
+        ignore.__sigaction_u.__sa_handler = SIG_IGN
+        #endif
+        let replaced = try SystemCall.signalAction(SIGUSR2, replacingWith: ignore)
+        #expect(Self.handlerValue(replaced) == Self.handlerValue(original))
+        #expect(Self.handlerValue(try SystemCall.signalAction(SIGUSR2)) == Self.ignored)
+        let restored = try SystemCall.signalAction(SIGUSR2, replacingWith: original)
+        #expect(Self.handlerValue(restored) == Self.ignored)
+        #expect(Self.handlerValue(try SystemCall.signalAction(SIGUSR2)) == Self.handlerValue(original))
+
+        #expect(throws: SystemCallError(operation: "sigaction for signal \(SIGKILL)", path: nil, errno: .invalidArgument)) {
+            try SystemCall.signalAction(SIGKILL, replacingWith: ignore)
+        }
+    }
+
+    /// `SIG_IGN`'s value on Linux and Darwin.
+    private static let ignored = 1
+
+    /// The handler of `action` as a number (0 for `SIG_DFL`, 1 for `SIG_IGN`).
+    private static func handlerValue(_ action: sigaction) -> Int {
+        #if os(Linux)
+        let handler = action.__sigaction_handler.sa_handler
+        #else
+        let handler = action.__sigaction_u.__sa_handler
+        #endif
+        return handler.map { unsafeBitCast($0, to: Int.self) } ?? 0
+    }
+
+    @Test("setSignals blocks and unblocks SIGUSR2 in the calling thread; waitForSignal takes it while blocked")
+    func setSignalsAndWait() throws {
+        var usr2 = sigset_t()
+        sigemptyset(&usr2)
+        sigaddset(&usr2, SIGUSR2)
+        func isBlocked() -> Bool {
+            var current = sigset_t()
+            pthread_sigmask(SIG_BLOCK, nil, &current)
+            return sigismember(&current, SIGUSR2) == 1
+        }
+        let wasBlocked = isBlocked()
+        try SystemCall.setSignals(usr2, blocked: true)
+        #expect(isBlocked())
+        // Pending for this thread only, where it is blocked: waitForSignal takes it at once.
+        #expect(pthread_kill(pthread_self(), SIGUSR2) == 0)
+        #expect(try SystemCall.waitForSignal(in: usr2) == SIGUSR2)
+        try SystemCall.setSignals(usr2, blocked: false)
+        #expect(!isBlocked())
+        if wasBlocked { try SystemCall.setSignals(usr2, blocked: true) }
     }
 }
