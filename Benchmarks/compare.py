@@ -4,8 +4,8 @@
 Builds a realistic VM disk (an ext4 file system made with `mkfs.ext4 -d` from a copy of
 /usr, in a sparse raw disk), then times each job with ours and with the peer, alternating
 them, and reports medians, ratios (peer time / our time: > 1 means we are faster), MB/s,
-peak RSS and output sizes, as a table and as JSON. Peers that are not installed are
-reported as skipped, never faked. With --check-floors it exits 1 when a ratio falls below
+peak RSS (GNU time, one extra run of each side) and output sizes, as a table and as JSON.
+Peers that are not installed are reported as skipped, never faked. With --check-floors it exits 1 when a ratio falls below
 the floor recorded in floors.json.
 
 Usage:
@@ -55,13 +55,13 @@ REALTIME_PREFIX = []
 def run(command, cwd=None):
     """Runs a command: a string through bash (pipelines), a list of arguments directly (the
     per-process rows: a worker spawns the tool itself, and a shell in front of both sides adds
-    the same millisecond to each, hiding a third of the difference). Returns (seconds, peak
-    RSS of the command and its children in bytes)."""
+    the same millisecond to each, hiding a third of the difference). Returns the seconds it
+    took (peak RSS is measured apart, by peak_rss)."""
     argv = command if isinstance(command, list) else ["/bin/bash", "-o", "pipefail", "-c", command]
     start = time.perf_counter()
     process = subprocess.Popen(REALTIME_PREFIX + argv, cwd=cwd,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    _, status, _ = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     stderr = process.stderr.read().decode(errors="replace")
     process.stderr.close()
@@ -71,7 +71,7 @@ def run(command, cwd=None):
             first = stderr.strip().splitlines()[0] if stderr.strip() else f"exit {code}"
             raise Unsupported(f"qcowtool lacks this subcommand ({first.strip()})")
         raise RuntimeError(f"command failed ({code}): {command}\n{stderr}")
-    return elapsed, usage.ru_maxrss * 1024
+    return elapsed
 
 
 def allocated(path):
@@ -167,18 +167,42 @@ class Results:
         return "\n".join(lines + ([""] + notes if notes else []))
 
 
+# GNU time, for peak RSS (see peak_rss); None when it is not installed (`apt-get install time`).
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
+def peak_rss(command):
+    """Peak RSS of one run of `command` (bytes; for a pipeline, its largest process), measured by
+    GNU time, which forks the command itself. The rusage of a child of this script cannot give
+    it: a child forked from Python starts with Python's resident pages counted (Linux keeps the
+    high-water mark across exec), so every command under ~24 MiB would read as Python's size."""
+    if GNU_TIME is None:
+        return None
+    argv = command if isinstance(command, list) else ["/bin/bash", "-o", "pipefail", "-c", command]
+    with tempfile.NamedTemporaryFile("r", prefix="compare-rss-") as out:
+        run([GNU_TIME, "-f", "%M", "-o", out.name] + argv)
+        text = out.read().strip().splitlines()
+    return int(text[-1]) * 1024 if text and text[-1].isdigit() else None
+
+
 def alternate(runs, ours, peer, before=None):
-    """Runs ours and peer alternately `runs` times; returns medians of time and max RSS."""
-    ours_t, peer_t, ours_m, peer_m = [], [], [], []
+    """Runs ours and peer alternately `runs` times and returns their median times, then runs
+    each once more under GNU time for its peak RSS (a run of its own, so the measurement adds
+    nothing to the timed runs)."""
+    ours_t, peer_t = [], []
     for index in range(runs):
         pair = [("ours", ours), ("peer", peer)] if index % 2 == 0 else [("peer", peer), ("ours", ours)]
         for which, command in pair:
             if before:
                 before(which)
-            t, m = run(command)
+            t = run(command)
             (ours_t if which == "ours" else peer_t).append(t)
-            (ours_m if which == "ours" else peer_m).append(m)
-    return statistics.median(ours_t), statistics.median(peer_t), max(ours_m), max(peer_m)
+    rss = {}
+    for which, command in [("ours", ours), ("peer", peer)]:
+        if before:
+            before(which)
+        rss[which] = peak_rss(command)
+    return statistics.median(ours_t), statistics.median(peer_t), rss["ours"], rss["peer"]
 
 
 def row_key(row):
@@ -437,7 +461,11 @@ def main():
                 peer_raw = os.path.join(work, "peer.raw")
 
                 def before_convert(which):
+                    # Then `sync`, as before package and extract: otherwise the previous run's
+                    # 248 MB of output (or the image just made) is written back during this one,
+                    # and the flusher takes CPU from whichever tool runs then.
                     clean(ours_raw if which == "ours" else peer_raw)(which)
+                    subprocess.run(["sync"], check=True)
                 o, p, om, pm = alternate(profile["runs"], f"{q(tool)} convert -O raw {q(data_image)} {q(ours_raw)}",
                                          f"qemu-img convert -O raw {q(data_image)} {q(peer_raw)}", before_convert)
                 results.add("convert -O raw", o, p, "qemu-img convert -O raw", data, allocated(ours_raw),
@@ -461,7 +489,11 @@ def main():
                 peer_raw = os.path.join(work, f"peer-{kind}.raw")
 
                 def before_convert(which):
+                    # Then `sync`, as before package and extract: otherwise the previous run's
+                    # 248 MB of output (or the image just made) is written back during this one,
+                    # and the flusher takes CPU from whichever tool runs then.
                     clean(ours_raw if which == "ours" else peer_raw)(which)
+                    subprocess.run(["sync"], check=True)
                 o, p, om, pm = alternate(profile["runs"], f"{q(tool)} convert -O raw {q(image)} {q(ours_raw)}",
                                          f"qemu-img convert -O raw {q(image)} {q(peer_raw)}", before_convert)
                 same = subprocess.run(["cmp", "-s", ours_raw, peer_raw]).returncode == 0
