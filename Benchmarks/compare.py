@@ -136,6 +136,13 @@ class Results:
                "ours_mb_s": (data_bytes / ours / 1e6) if (data_bytes and ours) else None,
                "ours_rss": ours_rss, "peer_rss": peer_rss, "ours_size": ours_size, "peer_size": peer_size,
                "note": note}
+        if LAST_STEAL:
+            row["ours_steal_s"], row["peer_steal_s"] = LAST_STEAL["ours"], LAST_STEAL["peer"]
+            if LAST_STEAL["ours"] + LAST_STEAL["peer"] >= 0.01:
+                stolen = (f"CPU steal during the timed runs: ours {LAST_STEAL['ours'] * 1000:.0f} ms, "
+                          f"peer {LAST_STEAL['peer'] * 1000:.0f} ms over {LAST_STEAL['runs']} runs each")
+                row["note"] = f"{note}; {stolen}" if note else stolen
+            LAST_STEAL.clear()
         self.rows.append(row)
         return row
 
@@ -185,18 +192,44 @@ def peak_rss(command):
     return int(text[-1]) * 1024 if text and text[-1].isdigit() else None
 
 
+def steal_seconds():
+    """CPU time the hypervisor has taken from this machine's cores since boot (the `steal`
+    column of /proc/stat's `cpu` line), in seconds; None where the kernel does not say."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = handle.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+# Steal time during the timed runs of the last `alternate` call, per side; `Results.add`
+# puts it in the row. A run of ours that loses CPU to the host (a shared machine under
+# load) reads slow through no fault of its own: the note says so instead of leaving a guess.
+LAST_STEAL = {}
+
+
 def alternate(runs, ours, peer, before=None):
     """Runs ours and peer alternately `runs` times and returns their median times, then runs
     each once more under GNU time for its peak RSS (a run of its own, so the measurement adds
-    nothing to the timed runs)."""
+    nothing to the timed runs). The CPU steal time during each side's timed runs is left in
+    LAST_STEAL."""
     ours_t, peer_t = [], []
+    stolen = {"ours": 0.0, "peer": 0.0}
     for index in range(runs):
         pair = [("ours", ours), ("peer", peer)] if index % 2 == 0 else [("peer", peer), ("ours", ours)]
         for which, command in pair:
             if before:
                 before(which)
+            steal_before = steal_seconds()
             t = run(command)
+            steal_after = steal_seconds()
+            if steal_before is not None and steal_after is not None:
+                stolen[which] += steal_after - steal_before
             (ours_t if which == "ours" else peer_t).append(t)
+    LAST_STEAL.clear()
+    if steal_seconds() is not None:
+        LAST_STEAL.update(ours=stolen["ours"], peer=stolen["peer"], runs=runs)
     rss = {}
     for which, command in [("ours", ours), ("peer", peer)]:
         if before:
@@ -305,6 +338,7 @@ def main():
 
     work = args.workdir or tempfile.mkdtemp(prefix="vmimage-bench-", dir="/var/tmp")
     results = Results()
+    steal_at_start, clock_at_start = steal_seconds(), time.monotonic()
     try:
         folder, data = make_disk(work, profile)
         disk = os.path.join(folder, "disk.img")
@@ -527,6 +561,10 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
 
     print(results.table())
+    steal_at_end = steal_seconds()
+    if steal_at_start is not None and steal_at_end is not None:
+        print(f"compare.py: CPU steal time over the whole run: {steal_at_end - steal_at_start:.2f} s "
+              f"in {time.monotonic() - clock_at_start:.0f} s", file=sys.stderr)
     report = {"profile": args.profile, "runs": profile["runs"], "rows": results.rows}
     if args.json:
         with open(args.json, "w") as handle:

@@ -68,6 +68,14 @@ final class FrameJob: @unchecked Sendable {
 
     /// Blocks until the worker has finished the job.
     func wait() { done.wait() }
+
+    /// Whether the worker has finished the job, without blocking (the finish signal is put
+    /// back, so a later ``wait()`` still returns at once).
+    func isFinished() -> Bool {
+        guard done.wait(timeout: .now()) == .success else { return false }
+        done.signal()
+        return true
+    }
 }
 
 /// A serial queue with its own libzstd context: the frames given to it run one at a time,
@@ -116,9 +124,13 @@ final class FrameWorker: @unchecked Sendable {
         }
     }
 
-    /// Runs `job` on this worker's queue; `job.finish()` is called when it is done.
-    func submit(_ job: FrameJob) {
-        queue.async { self.run(job) }
+    /// Runs `job` on this worker's queue; `job.finish()` is called when it is done, then
+    /// `completion` (on the same queue).
+    func submit(_ job: FrameJob, completion: @escaping @Sendable () -> Void) {
+        queue.async {
+            self.run(job)
+            completion()
+        }
     }
 
     /// Runs `job` on the calling thread (when there are no worker threads).

@@ -8,9 +8,11 @@ import CZstd
 /// bsdtar read it unchanged) whose frames ``ZstdParallelDecompressor`` decodes on every core.
 ///
 /// The calling thread fills the next frame while the workers compress the previous ones, so
-/// whatever feeds this sink (reading a disk, tar framing) overlaps compression. Memory:
-/// `workers + 1` frames in flight, each its input plus `ZSTD_compressBound` of it, plus one
-/// compression context per worker.
+/// whatever feeds this sink (reading a disk, tar framing) overlaps compression; one frame
+/// more than there are workers waits ready, so a worker that finishes a quick frame starts
+/// the next at once instead of idling until the oldest (slowest) frame is written out.
+/// Memory: `workers + 2` frames in flight, each its input plus `ZSTD_compressBound` of it,
+/// plus one compression context per worker.
 ///
 /// Call ``finish()`` once after the last write.
 public final class ZstdSeekableCompressor<Downstream: ByteSink>: ByteSink {
@@ -117,7 +119,12 @@ public final class ZstdSeekableCompressor<Downstream: ByteSink>: ByteSink {
     /// when every worker already has one), and starts filling a fresh or recycled buffer.
     private func submitFilling() throws {
         do {
-            if pending.count >= pending.workerCount { try retireOldest() }
+            // Frames already compressed go out now (their bytes start on their way to the
+            // disk sooner); past the queue's depth, wait for the oldest.
+            while let done = pending.finishOldestIfDone() { try retire(done) }
+            if pending.count >= pending.workerCount + ZstdSeekableOptions.framesQueued {
+                if let oldest = pending.finishOldest() { try retire(oldest) }
+            }
             let job = filling
             filling = try spare.popLast()
                 ?? FrameJob(inputCapacity: options.frameSize, outputCapacity: ZSTD_compressBound(options.frameSize))
@@ -128,9 +135,14 @@ public final class ZstdSeekableCompressor<Downstream: ByteSink>: ByteSink {
         }
     }
 
-    /// Waits for the oldest frame, writes it downstream and records it in the seek table.
+    /// Waits for the oldest frame and retires it.
     private func retireOldest() throws {
         guard let job = pending.finishOldest() else { return }
+        try retire(job)
+    }
+
+    /// Writes a finished `job` downstream and records it in the seek table.
+    private func retire(_ job: FrameJob) throws {
         if let error = job.error { throw error }
         let frame = UnsafeRawBufferPointer(rebasing: job.output[..<job.produced])
         try downstream.write(frame)
@@ -178,4 +190,12 @@ public struct ZstdSeekableOptions: Sendable, Equatable {
     /// `zstd -3` on one frame; 4 MiB stays well inside the 1.02 budget and keeps the frames
     /// in flight small.
     public static let defaultFrameSize = 4 << 20
+
+    /// Frames waiting for a worker beyond one per worker, so a worker that finishes a quick
+    /// frame finds the next one ready instead of waiting for the oldest (slowest) frame to be
+    /// written out. Each costs one frame's buffers.
+    /// Measured (`package` of a 2 GiB disk holding 257 MB of `/usr`, 2 cores, 5 alternating
+    /// runs each): medians 0.68 s with none, 0.62 s with one, 0.64 s with two, 0.63 s with
+    /// three, at 33, 39, 45 and 51 MiB peak RSS.
+    static let framesQueued = 1
 }
