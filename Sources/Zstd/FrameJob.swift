@@ -89,8 +89,9 @@ final class FrameWorker: @unchecked Sendable {
     private let context: OpaquePointer
 
     /// A worker with a compression context at `level` (checksums as asked, content size in
-    /// every frame header, no libzstd threads of its own), or with a decompression context.
-    init(_ kind: Kind, level: Int = 3, checksum: Bool = true, label: String) throws {
+    /// every frame header, no libzstd threads of its own, and a window of `2^windowLog`
+    /// bytes when given instead of the level's own), or with a decompression context.
+    init(_ kind: Kind, level: Int = 3, checksum: Bool = true, windowLog: Int? = nil, label: String) throws {
         switch kind {
         case .compress:
             guard let context = ZSTD_createCCtx() else {
@@ -102,6 +103,10 @@ final class FrameWorker: @unchecked Sendable {
                 try ZstdError.check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, checksum ? 1 : 0),
                                     "enabling checksums")
                 try ZstdError.check(ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, 1), "enabling content sizes")
+                if let windowLog {
+                    try ZstdError.check(ZSTD_CCtx_setParameter(context, ZSTD_c_windowLog, Int32(clamping: windowLog)),
+                                        "setting a window of 2^\(windowLog) bytes")
+                }
             } catch {
                 ZSTD_freeCCtx(context)
                 throw error

@@ -48,6 +48,7 @@ public final class ZstdSeekableCompressor<Downstream: ByteSink>: ByteSink {
         var workers: [FrameWorker] = []
         for index in 0..<max(1, options.workers) {
             workers.append(try FrameWorker(.compress, level: options.level, checksum: options.checksum,
+                                           windowLog: options.frameWindowLog,
                                            label: "zstd.seekable.compress.\(index)"))
         }
         self.pending = FrameQueue(workers: workers, threaded: options.workers > 0)
@@ -171,7 +172,8 @@ public struct ZstdSeekableOptions: Sendable, Equatable {
     public var workers: Int
     /// Uncompressed bytes per frame, 64 KiB … 1 GiB (other values are clamped). Larger frames compress slightly
     /// better (each frame starts with an empty window) and cost more memory per frame in
-    /// flight on both sides; 4 MiB keeps the archive within 1 % of one frame of `zstd -3`.
+    /// flight on both sides; 4 MiB keeps a VM disk's archive within 1 % of one frame of
+    /// `zstd -3` (see ``defaultFrameSize``).
     public var frameSize: Int
     /// Whether each frame carries a content checksum (then the seek table does too).
     public var checksum: Bool
@@ -186,10 +188,27 @@ public struct ZstdSeekableOptions: Sendable, Equatable {
     }
 
     /// 4 MiB: measured on the tar of a 2 GiB ext4 disk holding 250 MB of `/usr`, independent
-    /// frames of 1/2/3/4/6/8 MiB came to 1.037/1.019/1.009/1.009/1.000/1.003 times the size of
-    /// `zstd -3` on one frame; 4 MiB stays well inside the 1.02 budget and keeps the frames
-    /// in flight small.
+    /// frames of 1/2/3/4/6/8 MiB with level 3's own window came to
+    /// 1.037/1.019/1.009/1.009/1.000/1.003 times the size of `zstd -3` on one frame, and 4 MiB
+    /// frames with a window covering the frame (``frameWindowLog``) to 1.003; 4 MiB stays well
+    /// inside the 1.02 budget and keeps the frames in flight small. Text that compresses 8:1
+    /// pays more for independent frames: on the tar of `/usr/include`, 1.053 at 4 MiB
+    /// (split-and-sum of 8 and 16 MiB pieces: 1.018 and 1.010).
     public static let defaultFrameSize = 4 << 20
+
+    /// The window that covers a whole frame, for frames of up to 8 MiB (`nil` above: the
+    /// level's own window, so a decoder streaming a frame of 1 GiB never needs a window that
+    /// large). A frame starts with an empty window either way; within it, level 3's own
+    /// 2 MiB window lost matches a 4 MiB frame could use: with the frame's whole length as
+    /// window, `zstd -b3 -B4MiB` on the benchmark disk's tar came to 1.0034 instead of 1.0088
+    /// times the size of `zstd -3` on one frame (on the tar of `/usr/include`, 1.053 instead
+    /// of 1.069) at the same speed. Decoders need no more memory than the frame's length.
+    var frameWindowLog: Int? {
+        guard frameSize <= 8 << 20 else { return nil }
+        var log = 10
+        while 1 << log < frameSize { log += 1 }
+        return log
+    }
 
     /// Frames waiting for a worker beyond one per worker, so a worker that finishes a quick
     /// frame finds the next one ready instead of waiting for the oldest (slowest) frame to be

@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test("a free worker takes the next frame while the other is still busy with a slow one; frames come back in order")
-    func freeWorkerTakesNextFrame() async throws {
+    func freeWorkerTakesNextFrame() throws {
         // Level 19 on 2 MiB takes seconds; the small frames take milliseconds.
         let workers = try (0..<2).map { try FrameWorker(.compress, level: 19, label: "test.frame.\($0)") }
         var queue = FrameQueue(workers: workers, threaded: true)
@@ -33,26 +33,29 @@ import Testing
         queue.start(slow)
         for job in small { queue.start(job) }
 
-        // Handed out in turn, the second small frame would wait behind the slow one. (Polled,
-        // not waited for: `wait()` takes the finish signal that `finishOldest` needs.)
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
-        while !small.allSatisfy({ $0.isFinished() }) && clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(2))
+        // Handed out in turn, the second small frame would wait behind the slow one. The waits
+        // block this thread (a `Task.sleep` poll may not run again for seconds while other
+        // tests hold the cooperative threads); each finish signal is put back for the queue.
+        for job in small {
+            job.wait()
+            job.finish()
         }
-        #expect(small.allSatisfy { $0.isFinished() }, "the small frames did not finish")
         #expect(!slow.isFinished(), "every small frame finished while the slow one still ran")
+        guard !slow.isFinished() else { return }
         #expect(queue.finishOldestIfDone() == nil, "the oldest frame is still running")
 
         let oldest = queue.finishOldest()
         let first = try #require(oldest)
         #expect(first === slow)
-        #expect(Self.decompressed(first, expecting: slowInput.count) == Array(slowInput))
+        // Compared outside #expect: a failed == on megabytes makes Swift Testing diff them.
+        let slowSame = Self.decompressed(first, expecting: slowInput.count) == Array(slowInput)
+        #expect(slowSame, "the slow frame does not decode to its input")
         for (expected, input) in zip(small, smallInputs) {
             let done = queue.finishOldestIfDone()
             let next = try #require(done)
             #expect(next === expected)
-            #expect(Self.decompressed(next, expecting: input.count) == Array(input))
+            let same = Self.decompressed(next, expecting: input.count) == Array(input)
+            #expect(same, "a small frame does not decode to its input")
         }
         #expect(queue.isEmpty)
         #expect(queue.finishOldest() == nil)
@@ -67,7 +70,8 @@ import Testing
         for input in inputs {
             let done = queue.finishOldestIfDone()
             let job = try #require(done)
-            #expect(Self.decompressed(job, expecting: input.count) == Array(input))
+            let same = Self.decompressed(job, expecting: input.count) == Array(input)
+            #expect(same, "a frame does not decode to its input")
         }
         #expect(queue.isEmpty)
     }
