@@ -235,8 +235,9 @@ def effective_cores(work):
                 written += len(chunk)
     one, two = [], []
     for _ in range(3):
-        one.append(run(f"zstd -q -3 --single-thread -c {sample} >/dev/null"))
-        two.append(run(f"zstd -q -3 -T2 -B2097152 -c {sample} >/dev/null"))
+        # Argument lists, not shell strings: the work folder may hold any character.
+        one.append(run(["zstd", "-q", "-3", "--single-thread", "-c", sample]))
+        two.append(run(["zstd", "-q", "-3", "-T2", "-B2097152", "-c", sample]))
     return statistics.median(one) / statistics.median(two)
 
 
@@ -252,7 +253,7 @@ def alternate(runs, ours, peer, before=None):
     nothing to the timed runs). The CPU steal time during each side's timed runs is left in
     LAST_STEAL."""
     ours_t, peer_t = [], []
-    stolen = {"ours": 0.0, "peer": 0.0}
+    stolen = {"ours": 0.0, "peer": 0.0} if steal_seconds() is not None else None
     for index in range(runs):
         pair = [("ours", ours), ("peer", peer)] if index % 2 == 0 else [("peer", peer), ("ours", ours)]
         for which, command in pair:
@@ -260,12 +261,11 @@ def alternate(runs, ours, peer, before=None):
                 before(which)
             steal_before = steal_seconds()
             t = run(command)
-            steal_after = steal_seconds()
-            if steal_before is not None and steal_after is not None:
-                stolen[which] += steal_after - steal_before
+            if stolen is not None:
+                stolen[which] += steal_seconds() - steal_before
             (ours_t if which == "ours" else peer_t).append(t)
     LAST_STEAL.clear()
-    if steal_seconds() is not None:
+    if stolen is not None:
         LAST_STEAL.update(ours=stolen["ours"], peer=stolen["peer"], runs=runs)
     rss = {}
     for which, command in [("ours", ours), ("peer", peer)]:

@@ -123,9 +123,7 @@ public final class ZstdSeekableCompressor<Downstream: ByteSink>: ByteSink {
             // Frames already compressed go out now (their bytes start on their way to the
             // disk sooner); past the queue's depth, wait for the oldest.
             while let done = pending.finishOldestIfDone() { try retire(done) }
-            if pending.count >= pending.workerCount + ZstdSeekableOptions.framesQueued {
-                if let oldest = pending.finishOldest() { try retire(oldest) }
-            }
+            if pending.count >= pending.workerCount + ZstdSeekableOptions.framesQueued { try retireOldest() }
             let job = filling
             filling = try spare.popLast()
                 ?? FrameJob(inputCapacity: options.frameSize, outputCapacity: ZSTD_compressBound(options.frameSize))
